@@ -1,0 +1,31 @@
+// Lint rules: typescript-eslint's recommended set, plus the purity rule that keeps src/core free of
+// sockets, clocks, randomness and logging (DESIGN.md, "Layout").
+import tseslint from 'typescript-eslint'
+
+export default tseslint.config(
+  { ignores: ['node_modules/**', 'bench/results/**', 'coverage/**'] },
+  ...tseslint.configs.recommended,
+  {
+    rules: {
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@typescript-eslint/consistent-type-imports': 'error'
+    }
+  },
+  {
+    files: ['src/core/**/*.ts'],
+    ignores: ['src/core/**/*.test.ts'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        patterns: [
+          { group: ['node:*', 'fastify*', 'undici*', 'pino*', 'geoip-lite', 'prom-client', 'http', 'https', 'net', 'tls', 'fs'], message: 'src/core is pure: no I/O, sockets or logging.' },
+          { group: ['../config/*', '../services/*', '../net/*', '../runtime/*', '../cli/*'], message: 'src/core imports nothing from outer layers.' }
+        ]
+      }],
+      'no-restricted-properties': ['error',
+        { object: 'Date', property: 'now', message: 'src/core takes time as a parameter.' },
+        { object: 'Math', property: 'random', message: 'src/core takes randomness as a parameter.' }
+      ],
+      'no-restricted-globals': ['error', 'setTimeout', 'setInterval', 'process', 'performance']
+    }
+  }
+)
