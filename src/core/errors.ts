@@ -1,0 +1,68 @@
+// The one registry of error codes. Callers match on `code`, never on message text; every code has an HTTP status
+// and is listed in the README's error table (a test checks both). Shape after fastify's lib/errors.js.
+
+export interface ErrorSpec {
+  readonly status: number
+  /** Message template; `%s` placeholders are filled in order. */
+  readonly message: string
+}
+
+export const ERRORS = {
+  SIM_ERR_CONFIG_INVALID: { status: 500, message: 'invalid configuration:\n%s' },
+  SIM_ERR_CONFIG_INCONSISTENT: { status: 500, message: 'inconsistent configuration:\n%s' },
+  SIM_ERR_CONFIG_READ: { status: 500, message: 'cannot read configuration file %s: %s' },
+  SIM_ERR_HOST_MISSING: { status: 400, message: 'the request has no Host header' },
+  SIM_ERR_HOST_UNKNOWN: { status: 421, message: 'no customer is configured for host "%s"' },
+  SIM_ERR_CLIENT_IP_INVALID: { status: 400, message: 'client IP address "%s" is not a valid IPv4 or IPv6 address' },
+  SIM_ERR_CLIENT_IP_UNLOCATED: { status: 400, message: 'client IP address "%s" has no known location (private, reserved or not in the GeoLite2 data)' },
+  SIM_ERR_CLIENT_LOCATION_INVALID: { status: 400, message: 'client location "%s" is neither a PoP IATA code, an IP address nor "lat,lon" (%s)' },
+  SIM_ERR_POP_UNKNOWN: { status: 404, message: 'unknown PoP "%s"' },
+  SIM_ERR_REGION_UNKNOWN: { status: 404, message: 'unknown region "%s"' },
+  SIM_ERR_NO_HEALTHY_POP: { status: 503, message: 'no healthy PoP can take the request in' },
+  SIM_ERR_REGION_UNAVAILABLE: { status: 503, message: 'no healthy PoP in region "%s" can process requests for %s; refused (fail closed)' },
+  SIM_ERR_KEY_UNAVAILABLE: { status: 503, message: 'no healthy PoP allowed by the key policy of %s can sign; refused' },
+  SIM_ERR_KEY_REFUSED: { status: 403, message: 'PoP %s is outside the key policy of %s: key material refused' },
+  SIM_ERR_KEY_SERVER_UNREACHABLE: { status: 502, message: 'the key server of %s did not answer: %s' },
+  SIM_ERR_POLICY_SYNTAX: { status: 400, message: 'key policy syntax error at column %s: expected %s, found %s' },
+  SIM_ERR_FORWARD_UNAUTHENTICATED: { status: 403, message: 'forwarding headers are not authenticated: %s' },
+  SIM_ERR_WAF_BLOCKED: { status: 403, message: 'request blocked by inspection rule %s' },
+  SIM_ERR_HEADERS_TOO_LARGE: { status: 431, message: 'request headers exceed %s bytes' },
+  SIM_ERR_BODY_TOO_LARGE: { status: 413, message: 'request body exceeds %s bytes' },
+  SIM_ERR_BAD_REQUEST: { status: 400, message: 'bad request: %s' },
+  SIM_ERR_NOT_FOUND: { status: 404, message: 'no route %s %s' },
+  SIM_ERR_ORIGIN_UNREACHABLE: { status: 502, message: 'origin of %s unreachable: %s' },
+  SIM_ERR_UPSTREAM_UNREACHABLE: { status: 502, message: 'PoP %s unreachable: %s' },
+  SIM_ERR_UPSTREAM_TIMEOUT: { status: 504, message: '%s did not answer within %s ms' },
+  SIM_ERR_INPUT_INVALID: { status: 400, message: 'invalid input at %s: %s' },
+  SIM_ERR_INTERNAL: { status: 500, message: 'internal error: %s' }
+} as const satisfies Record<string, ErrorSpec>
+
+export type ErrorCode = keyof typeof ERRORS
+
+export function formatMessage (code: ErrorCode, args: readonly unknown[]): string {
+  let i = 0
+  return ERRORS[code].message.replace(/%s/g, () => String(args[i++] ?? ''))
+}
+
+/** An error with a stable code and an HTTP status. */
+export class SimError extends Error {
+  readonly code: ErrorCode
+  readonly statusCode: number
+  readonly details?: unknown
+
+  constructor (code: ErrorCode, args: readonly unknown[] = [], details?: unknown) {
+    super(formatMessage(code, args))
+    this.name = 'SimError'
+    this.code = code
+    this.statusCode = ERRORS[code].status
+    if (details !== undefined) this.details = details
+  }
+}
+
+export function simError (code: ErrorCode, ...args: unknown[]): SimError {
+  return new SimError(code, args)
+}
+
+export function isSimError (err: unknown): err is SimError {
+  return err instanceof SimError
+}
