@@ -70,6 +70,8 @@ export interface CompiledKeyPolicy {
   readonly allowed: Uint8Array
   /** For keyless: where the key server is. */
   readonly keyServer?: LatLon & { readonly id: string }
+  /** For keyless: `callers[pop.index] === 1` when the PoP may ask the key server to sign (all ones without an allow list). */
+  readonly callers?: Uint8Array
 }
 
 export type StrategyName = 'nearest' | 'least-total' | 'load-aware'
