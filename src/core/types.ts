@@ -136,12 +136,14 @@ export interface World {
   readonly strategies: Readonly<Record<StrategyName, SelectionStrategy>>
   /** Core data centres where shipped logs are stored. `global` is used without a boundary. */
   readonly logCores: Readonly<Record<LogRegion, string>>
-  /** Finds the nearest healthy PoP to a point, honouring `exclude` (extra down PoPs) and the China network flag. */
+  /** Finds the nearest healthy PoP to a point (anycast), honouring a down mask and the China network opt-in. */
   readonly anycast: AnycastIndex
+  /** The log region a PoP's country belongs to (EU-27 -> eu, US -> us), if any. */
+  logRegionOf(pop: Pop): LogRegion | undefined
 }
 
 export interface AnycastIndex {
-  /** Nearest PoP to `at` that is not down (in `health.down` or `extraDown`), optionally admitting China-network PoPs. */
+  /** Nearest PoP to `at` whose `down` entry is 0, admitting China-network PoPs only when `allowChina`. */
   nearest(at: LatLon, down: Uint8Array, allowChina: boolean): Pop | undefined
 }
 
