@@ -1,0 +1,108 @@
+// `rsim plan`: the planner from the command line, for one request (readable or JSON) or a CSV batch (JSON lines).
+import { parseClientLocation } from '../../core/client.ts'
+import { SimError } from '../../core/errors.ts'
+import { plan } from '../../core/planner.ts'
+import type { ClientLocation, IpLocator, Plan, PlanRequest, World } from '../../core/types.ts'
+import { lazyIpLocator } from '../../net/lazy-ip-locator.ts'
+import { HELP, parse } from '../args.ts'
+import type { Command } from '../command.ts'
+import { openInput, readCsv, writeLine } from '../csv.ts'
+import { loadModel } from '../model.ts'
+import { formatPlan } from './plan-format.ts'
+
+const help = `Usage:
+  rsim plan --client <ip|IATA|lat,lon> --host <host> [--down FRA,AMS] [--resumed] [--config F] [--json]
+  rsim plan --input requests.csv [--config F]
+
+Plans a request with the model alone (no sockets): where it enters (anycast), where it is decrypted and inspected,
+where TLS gets its key, where logs go, each hop's modelled round trip, and the latency data localisation adds.
+
+Options:
+  --client X     the client: an IP address (located with GeoLite2), a PoP IATA code, or "lat,lon"
+  --host H       the customer host (Host header), e.g. eu-shop.example
+  --down LIST    PoPs to treat as down, comma-separated
+  --resumed      a resumed TLS session (no private-key operation)
+  --config F     scenario file (default: the embedded config/default.yaml)
+  --json         print the plan as JSON
+  --input F      plan every row of a CSV file (columns client,host,down; down is a space-separated PoP list,
+                 possibly empty; "-" reads standard input) and print one JSON plan per line
+  -h, --help     this help
+
+Exit status: 0 when served (or a batch completed), 3 when the single request is refused, 2 on bad input.`
+
+const options = {
+  ...HELP,
+  client: { type: 'string' },
+  host: { type: 'string' },
+  down: { type: 'string' },
+  resumed: { type: 'boolean' },
+  config: { type: 'string' },
+  json: { type: 'boolean' },
+  input: { type: 'string' }
+} as const
+
+/** Resolves a client string, caching results (batches repeat clients) and turning bad input into a SimError. */
+export function clientResolver (world: World, ip: IpLocator): (input: string, where: string) => ClientLocation {
+  const cache = new Map<string, ClientLocation>()
+  return function resolveClient (input, where) {
+    let c = cache.get(input)
+    if (c) return c
+    const r = parseClientLocation(input, world.topology, ip)
+    if ('error' in r) {
+      const err = new SimError(r.error, r.args)
+      throw new SimError('SIM_ERR_INPUT_INVALID', [where, `${err.code}: ${err.message}`])
+    }
+    c = r
+    if (cache.size > 100_000) cache.clear()
+    cache.set(input, c)
+    return c
+  }
+}
+
+function splitDown (s: string | undefined, sep: RegExp): string[] {
+  if (!s) return []
+  return s.split(sep).map((x) => x.trim().toUpperCase()).filter((x) => x !== '')
+}
+
+function checkDown (world: World, down: readonly string[], where: string): void {
+  for (const id of down) {
+    if (!world.topology.byId.has(id)) throw new SimError('SIM_ERR_INPUT_INVALID', [where, `unknown PoP "${id}" in the down list`])
+  }
+}
+
+export const planCommand: Command = {
+  name: 'plan',
+  summary: 'plan a request (or a CSV batch) with the model: route, key use, logs, added latency',
+  help,
+  async run (args, io) {
+    const { values } = parse(args, options, help)
+    if (values.help) { io.stdout.write(help + '\n'); return 0 }
+    const { world } = await loadModel(values.config)
+    const resolveClient = clientResolver(world, lazyIpLocator())
+
+    if (values.input !== undefined) {
+      const name = values.input
+      let n = 0
+      for await (const rec of readCsv(openInput(name, io.stdin, io.cwd), ['client', 'host', 'down'], name)) {
+        const where = `${name}:${rec.line}`
+        const down = splitDown(rec.fields.down, /\s+/)
+        checkDown(world, down, where)
+        const req: PlanRequest = { client: resolveClient((rec.fields.client ?? '').trim(), where), host: rec.fields.host ?? '', down }
+        await writeLine(io.stdout, JSON.stringify(plan(req, world)))
+        n++
+      }
+      io.stderr.write(`planned ${n} requests\n`)
+      return 0
+    }
+
+    if (values.client === undefined || values.host === undefined) {
+      throw new SimError('SIM_ERR_BAD_REQUEST', [`--client and --host are required (or --input)\n\n${help}`])
+    }
+    const down = splitDown(values.down, /,/)
+    checkDown(world, down, '--down')
+    const req: PlanRequest = { client: resolveClient(values.client, '--client'), host: values.host, down, newConnection: values.resumed !== true }
+    const result: Plan = plan(req, world)
+    io.stdout.write(values.json ? JSON.stringify(result, null, 2) + '\n' : formatPlan(result, world) + '\n')
+    return result.outcome === 'served' ? 0 : 3
+  }
+}
