@@ -1,0 +1,333 @@
+// Loads a scenario once: parse YAML, apply defaults, validate (schema, then the checks that need PoP and region data),
+// throw one error listing every problem with its file:line:col, deep-freeze. After fastify's
+// lib/initial-config-validation.js.
+import { readFile } from 'node:fs/promises'
+import { isIP } from 'node:net'
+import { fileURLToPath } from 'node:url'
+import { Value } from '@sinclair/typebox/value'
+import { ValueErrorType } from '@sinclair/typebox/errors'
+import type { ValueError } from '@sinclair/typebox/errors'
+import type { TSchema } from '@sinclair/typebox'
+import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument } from 'yaml'
+import type { Document, Node } from 'yaml'
+import { SimError } from '../core/errors.ts'
+import { looksLikeLatLon, parseLatLon } from '../core/geo.ts'
+import { parsePolicy } from '../core/key-policy-parser.ts'
+import { REGION_CATALOGUE } from '../core/regions.ts'
+import { loadTopology } from '../core/topology.ts'
+import { PATTERN_HINTS, ScenarioSchema } from './schema.ts'
+import type { Scenario } from './schema.ts'
+
+/** One problem in a configuration file. `path` is dotted (`customers[0].origin.pop`), `pointer` is RFC 6901. */
+export interface ConfigProblem {
+  readonly file: string
+  readonly line: number
+  readonly column: number
+  readonly path: string
+  readonly pointer: string
+  readonly message: string
+}
+
+/** The embedded default scenario, resolved from this module so it is found from any working directory. */
+export const defaultScenarioPath = fileURLToPath(new URL('../../config/default.yaml', import.meta.url))
+
+/** Geo Key Manager v1 policies; anything else is read as a v2 expression. */
+export const V1_KEY_POLICIES: readonly string[] = ['us', 'eu', 'highest_security']
+
+// RFC 1123 labels, lowercase only: the Host header is matched case-insensitively, so configuration stores one spelling.
+const HOSTNAME = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/
+
+/** Reads and loads a scenario file; without a path, the embedded default. */
+export async function loadScenario (path: string = defaultScenarioPath): Promise<Scenario> {
+  let text: string
+  try {
+    text = await readFile(path, 'utf8')
+  } catch (err) {
+    throw new SimError('SIM_ERR_CONFIG_READ', [path, (err as Error).message])
+  }
+  return parseScenario(text, path)
+}
+
+/** Parses, validates and freezes a scenario given as YAML text. Throws SIM_ERR_CONFIG_INVALID listing every problem. */
+export function parseScenario (text: string, file = '<inline>'): Scenario {
+  const lineCounter = new LineCounter()
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true })
+  const problems = new Problems(file, doc, lineCounter, text)
+  if (doc.errors.length > 0) {
+    // A broken document has no reliable values to validate: report the syntax errors alone.
+    for (const err of doc.errors) {
+      const { line, col } = lineCounter.linePos(err.pos[0])
+      problems.addAt(line, col, '', err.message.split('\n')[0] ?? err.message)
+    }
+    problems.throwIfAny()
+  }
+  const value: unknown = doc.toJS({ maxAliasCount: 100 }) ?? {}
+  Value.Default(ScenarioSchema, value)
+  for (const err of Value.Errors(ScenarioSchema, value)) addSchemaError(problems, err)
+  checkSemantics(value, problems)
+  problems.throwIfAny()
+  return deepFreeze(value) as Scenario
+}
+
+class Problems {
+  readonly list: ConfigProblem[] = []
+  readonly #file: string
+  readonly #doc: Document
+  readonly #lines: LineCounter
+  readonly #text: string
+  readonly #seen = new Set<string>()
+
+  constructor (file: string, doc: Document, lines: LineCounter, text: string) {
+    this.#file = file
+    this.#doc = doc
+    this.#lines = lines
+    this.#text = text
+  }
+
+  has (pointer: string): boolean {
+    return this.list.some((p) => p.pointer === pointer || p.pointer.startsWith(pointer + '/'))
+  }
+
+  addAt (line: number, column: number, pointer: string, message: string): void {
+    const key = `${line}:${column}:${pointer}:${message}`
+    if (this.#seen.has(key)) return
+    this.#seen.add(key)
+    this.list.push({ file: this.#file, line, column, path: dotted(pointer), pointer, message })
+  }
+
+  /** Adds a problem at the node `pointer` names; `onKey` points at the key (unknown fields); `offset` moves into a scalar. */
+  add (pointer: string, message: string, opts: { onKey?: boolean, offset?: number } = {}): void {
+    const { node, key } = this.#find(pointer)
+    const target = opts.onKey === true && key ? key : node
+    let start = target?.range?.[0] ?? 0
+    if (opts.offset !== undefined && isScalar(target) && target.range) {
+      // Point at the offending character only when the source text is the value itself, optionally quoted.
+      const src = this.#text.slice(target.range[0], target.range[1])
+      const quoted = src.length > 1 && (src[0] === '"' || src[0] === "'")
+      const inner = quoted ? src.slice(1, -1) : src
+      if (inner === target.value) start += (quoted ? 1 : 0) + opts.offset
+    }
+    const { line, col } = this.#lines.linePos(start)
+    this.addAt(line, col, pointer, message)
+  }
+
+  #find (pointer: string): { node: Node | undefined, key: Node | undefined } {
+    let node: unknown = this.#doc.contents ?? undefined
+    let key: Node | undefined
+    for (const seg of splitPointer(pointer)) {
+      let next: unknown
+      let nextKey: Node | undefined
+      if (isMap(node)) {
+        const pair = node.items.find((p) => isPair(p) && isScalar(p.key) && String(p.key.value) === seg)
+        next = pair?.value ?? undefined
+        nextKey = pair && isScalar(pair.key) ? pair.key : undefined
+        // A key with no value (`origin:`) still has a line: keep the key.
+        if (pair && next === null) next = nextKey
+      } else if (isSeq(node)) {
+        next = node.items[Number(seg)]
+      }
+      if (next === undefined) return { node: node as Node | undefined, key: nextKey }
+      node = next
+      key = nextKey
+    }
+    return { node: node as Node | undefined, key }
+  }
+
+  throwIfAny (): void {
+    if (this.list.length === 0) return
+    this.list.sort((a, b) => a.line - b.line || a.column - b.column)
+    const text = this.list.map((p) => `  ${p.file}:${p.line}:${p.column} ${p.path || '(document)'}: ${p.message}`).join('\n')
+    throw new SimError('SIM_ERR_CONFIG_INVALID', [text], { problems: this.list })
+  }
+}
+
+function splitPointer (pointer: string): string[] {
+  if (pointer === '') return []
+  return pointer.slice(1).split('/').map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'))
+}
+
+/** `/customers/0/origin/pop` -> `customers[0].origin.pop` */
+function dotted (pointer: string): string {
+  let out = ''
+  for (const seg of splitPointer(pointer)) out += /^\d+$/.test(seg) ? `[${seg}]` : (out === '' ? seg : `.${seg}`)
+  return out
+}
+
+function describeValue (v: unknown): string {
+  if (v === null) return 'null'
+  if (Array.isArray(v)) return 'a list'
+  if (typeof v === 'object') return 'a mapping'
+  if (typeof v === 'string') return `"${v}"`
+  return `${typeof v} ${String(v)}`
+}
+
+/** A short human name for what a schema accepts, for union errors. */
+function describeSchema (s: TSchema): string {
+  if (s.const !== undefined) return JSON.stringify(s.const)
+  if (s.anyOf) {
+    const parts = (s.anyOf as TSchema[]).filter((v) => v.type !== 'null').map(describeSchema)
+    const orNull = parts.length < (s.anyOf as TSchema[]).length ? ', or null' : ''
+    return parts.join(' or ') + orNull
+  }
+  if (s.type === 'object' && s.properties?.mode?.const !== undefined) return `{ mode: ${JSON.stringify(s.properties.mode.const)} ... }`
+  if (s.type === 'string' && typeof s.pattern === 'string' && PATTERN_HINTS[s.pattern]) return PATTERN_HINTS[s.pattern] as string
+  if (s.type === 'array') return 'a list'
+  if (s.type === 'object') return 'a mapping'
+  return String(s.type ?? 'a value')
+}
+
+const KIND_ERRORS = new Set([
+  ValueErrorType.String, ValueErrorType.Number, ValueErrorType.Integer, ValueErrorType.Boolean, ValueErrorType.Null,
+  ValueErrorType.Object, ValueErrorType.Array, ValueErrorType.Literal, ValueErrorType.Union
+])
+const KIND_NAMES: Partial<Record<ValueErrorType, string>> = {
+  [ValueErrorType.String]: 'a string',
+  [ValueErrorType.Number]: 'a number',
+  [ValueErrorType.Integer]: 'an integer',
+  [ValueErrorType.Boolean]: 'true or false',
+  [ValueErrorType.Null]: 'null',
+  [ValueErrorType.Object]: 'a mapping',
+  [ValueErrorType.Array]: 'a list'
+}
+
+function addSchemaError (problems: Problems, err: ValueError): void {
+  const { path, value, schema, type } = err
+  switch (type) {
+    case ValueErrorType.ObjectRequiredProperty:
+      return problems.add(path, 'required field is missing')
+    case ValueErrorType.ObjectAdditionalProperties: {
+      const name = splitPointer(path).at(-1) ?? ''
+      const known = Object.keys(schema.properties ?? {}).filter((k) => k !== '$schema')
+      return problems.add(path, `unknown field "${name}" (expected one of: ${known.join(', ')})`, { onKey: true })
+    }
+    case ValueErrorType.Union: {
+      // Report the alternative the user evidently meant (the one whose discriminant matched), else what was expected.
+      const variants = err.errors.map((it) => [...it])
+      const meant = variants.filter((errs) => !errs.some((e) => e.type === ValueErrorType.Literal || (e.path === path && KIND_ERRORS.has(e.type))))
+      if (meant.length === 1) {
+        for (const e of meant[0] as ValueError[]) addSchemaError(problems, e)
+        return
+      }
+      const modes = (schema.anyOf as TSchema[]).map((s) => s.properties?.mode?.const as unknown)
+      if (isObj(value) && value.mode !== undefined && modes.every((m) => m !== undefined)) {
+        return problems.add(`${path}/mode`, `expected ${modes.map((m) => JSON.stringify(m)).join(' or ')}, found ${describeValue(value.mode)}`)
+      }
+      return problems.add(path, `expected ${describeSchema(schema)}, found ${describeValue(value)}`)
+    }
+    case ValueErrorType.ArrayMinItems:
+      return problems.add(path, `expected at least ${String(schema.minItems)} item${schema.minItems === 1 ? '' : 's'}, found ${(value as unknown[]).length}`)
+    case ValueErrorType.ArrayUniqueItems:
+      return problems.add(path, 'items must be unique')
+    case ValueErrorType.Literal:
+      return problems.add(path, `expected ${JSON.stringify(schema.const)}, found ${describeValue(value)}`)
+    case ValueErrorType.StringPattern: {
+      const hint = PATTERN_HINTS[schema.pattern as string] ?? `a string matching ${String(schema.pattern)}`
+      return problems.add(path, `expected ${hint}, found ${describeValue(value)}`)
+    }
+    default: {
+      const kind = KIND_NAMES[type]
+      // A missing field also fails its type check: one message is enough.
+      if (kind !== undefined && value === undefined) return
+      const expected = kind !== undefined ? `expected ${kind}` : lowerFirst(err.message)
+      return problems.add(path, `${expected}, found ${describeValue(value)}`)
+    }
+  }
+}
+
+function lowerFirst (s: string): string {
+  return s.charAt(0).toLowerCase() + s.slice(1)
+}
+
+// --- Checks that need the PoP and region data. The value may still be partly invalid: every access is guarded. ---
+
+type Obj = Record<string, unknown>
+const isObj = (v: unknown): v is Obj => v !== null && typeof v === 'object' && !Array.isArray(v)
+const list = (v: unknown): unknown[] => Array.isArray(v) ? v : []
+
+function checkSemantics (value: unknown, problems: Problems): void {
+  if (!isObj(value)) return
+  const pops = loadTopology().byId
+  const catalogue = new Set(REGION_CATALOGUE.map((r) => r.id))
+
+  const pop = (pointer: string, v: unknown): void => {
+    if (typeof v !== 'string' || problems.has(pointer)) return
+    if (!pops.has(v)) problems.add(pointer, `unknown PoP "${v}" (not in regions/pops.json)`)
+  }
+  const pops_ = (pointer: string, v: unknown): void => list(v).forEach((id, i) => pop(`${pointer}/${i}`, id))
+
+  const network = isObj(value.network) ? value.network : {}
+  if (Array.isArray(network.pops)) pops_('/network/pops', network.pops)
+  if (isObj(network.logCores)) for (const r of ['eu', 'us']) pop(`/network/logCores/${r}`, network.logCores[r])
+  checkClientLocation('/network/defaultClient', network.defaultClient, pops, problems)
+
+  const custom = new Set<string>()
+  list(value.regions).forEach((r, i) => {
+    if (!isObj(r)) return
+    const at = `/regions/${i}`
+    if (typeof r.id === 'string' && !problems.has(`${at}/id`)) {
+      if (catalogue.has(r.id)) problems.add(`${at}/id`, `region "${r.id}" already exists in the catalogue (regions/regions.json); choose another id`)
+      else if (custom.has(r.id)) problems.add(`${at}/id`, `region "${r.id}" is defined twice`)
+      custom.add(r.id)
+    }
+    pops_(`${at}/pops`, r.pops)
+    pops_(`${at}/excludePops`, r.excludePops)
+    if (!['countries', 'usStates', 'excludeCountries', 'pops', 'excludePops'].some((k) => list(r[k]).length > 0)) {
+      problems.add(at, 'a region needs at least one of countries, usStates, excludeCountries, pops or excludePops')
+    }
+  })
+
+  const hosts = new Map<string, number>()
+  list(value.customers).forEach((c, i) => {
+    if (!isObj(c)) return
+    const at = `/customers/${i}`
+    if (typeof c.host === 'string' && !problems.has(`${at}/host`)) {
+      const first = hosts.get(c.host)
+      if (!HOSTNAME.test(c.host)) problems.add(`${at}/host`, `"${c.host}" is not a lowercase hostname (letters, digits, dashes and dots)`)
+      else if (first !== undefined) problems.add(`${at}/host`, `duplicate host "${c.host}" (already customers[${first}])`)
+      else hosts.set(c.host, i)
+    }
+    if (typeof c.region === 'string' && !problems.has(`${at}/region`) && !catalogue.has(c.region) && !custom.has(c.region)) {
+      problems.add(`${at}/region`, `unknown region "${c.region}" (neither in regions/regions.json nor in regions)`)
+    }
+    if (isObj(c.keys)) checkKeys(`${at}/keys`, c.keys, problems, pop, pops_)
+    if (isObj(c.origin)) pop(`${at}/origin/pop`, c.origin.pop)
+  })
+}
+
+function checkKeys (at: string, keys: Obj, problems: Problems, pop: (p: string, v: unknown) => void, pops: (p: string, v: unknown) => void): void {
+  if (keys.mode === 'keyless') {
+    pop(`${at}/server`, keys.server)
+    pops(`${at}/allow`, keys.allow)
+  }
+  if (keys.mode !== 'geo' || typeof keys.policy !== 'string' || problems.has(`${at}/policy`)) return
+  if (V1_KEY_POLICIES.includes(keys.policy)) return
+  const parsed = parsePolicy(keys.policy)
+  if (parsed.ok) return
+  const { column, expected, found } = parsed.error
+  problems.add(`${at}/policy`,
+    `key policy syntax error at column ${column}: expected ${expected}, found ${found} (v1 policies are ${V1_KEY_POLICIES.join(', ')})`,
+    { offset: column - 1 })
+}
+
+function checkClientLocation (at: string, v: unknown, pops: ReadonlyMap<string, unknown>, problems: Problems): void {
+  if (typeof v !== 'string' || problems.has(at)) return
+  if (isIP(v) !== 0) return
+  if (/^[A-Za-z]{3}$/.test(v)) {
+    if (!pops.has(v.toUpperCase())) problems.add(at, `unknown PoP "${v}" (not in regions/pops.json)`)
+    return
+  }
+  if (looksLikeLatLon(v)) {
+    const parsed = parseLatLon(v)
+    if (!parsed.ok) problems.add(at, `invalid coordinates: ${parsed.reason}`)
+    return
+  }
+  problems.add(at, `"${v}" is neither a PoP IATA code, "lat,lon" nor an IP address`)
+}
+
+function deepFreeze<T> (v: T): T {
+  if (v !== null && typeof v === 'object' && !Object.isFrozen(v)) {
+    Object.freeze(v)
+    for (const child of Object.values(v)) deepFreeze(child)
+  }
+  return v
+}
