@@ -1,3 +1,5 @@
 #!/usr/bin/env node
 // Entry point of the installed `rsim` command (Node >= 24 runs the TypeScript sources natively).
-import '../src/cli/main.ts'
+import { main } from '../src/cli/main.ts'
+
+await main()

@@ -48,9 +48,12 @@ export async function runCli (argv: readonly string[], io: CliIo): Promise<numbe
   }
 }
 
-if (import.meta.main) {
+/** Runs the process's own command line and sets its exit code. */
+export async function main (): Promise<void> {
   process.stdout.on('error', (err: NodeJS.ErrnoException) => { if (err.code === 'EPIPE') process.exit(0) })
   const code = await runCli(process.argv.slice(2), { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, cwd: process.cwd(), env: process.env })
   // The start command keeps running until a signal; others exit with their code once output is flushed.
   if (code !== -1) process.exitCode = code
 }
+
+if (import.meta.main) await main()
