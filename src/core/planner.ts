@@ -140,7 +140,7 @@ export function plan (req: PlanRequest, world: World): Plan {
       tls = { at: inspection.id, key: 'keyless', signer }
       hops.push({ from: inspection.id, to: signer, kind: 'key', rttMs: round3(d.rttMs) })
       // The key server is the customer's own: the customer signs, as controller of its key.
-      ledger.push({ category: 'key-operation', action: 'signed', at: signer, country: d.server.country, networkRole: 'processor', compliant: true })
+      ledger.push({ category: 'key-operation', action: 'signed', at: signer, country: topology.byId.get(d.server.id)?.country ?? 'unknown', networkRole: 'processor', compliant: true })
     }
   }
 
@@ -159,7 +159,7 @@ export function plan (req: PlanRequest, world: World): Plan {
   for (const h of hops) modelled += h.rttMs
   // Without data localisation: inspected at the ingress with a local key, no relay.
   const access = hops[0] as Hop
-  const baseline = access.rttMs + originRttFrom(world, customer, ingress.index) + proc + service
+  const baseline = access.rttMs + round3(originRttFrom(world, customer, ingress.index)) + proc + service
 
   const served: ServedPlan = {
     outcome: 'served',
@@ -174,7 +174,7 @@ export function plan (req: PlanRequest, world: World): Plan {
     hops,
     modelledMs: round3(modelled),
     baselineMs: round3(baseline),
-    addedMs: round3(modelled - baseline),
+    addedMs: round3(modelled - baseline) + 0, // + 0 turns -0 into 0
     ledger,
     violations
   }

