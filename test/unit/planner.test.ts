@@ -174,10 +174,13 @@ describe('invariants (property tests)', () => {
       }
       if (customer.keys.source.mode === 'keyless' && p.tls.key !== 'none') expect(p.tls.key).toBe('keyless')
       if (customer.logRegion) expect(world.logRegionOf(pop(p.logSink))).toBe(customer.logRegion)
-      // Anycast: the ingress is the nearest healthy PoP (no healthy PoP is strictly nearer).
-      const d = (x: Pop) => (x.lat - req.client.lat) ** 2 // cheap sanity only; exactness is tested in anycast.test.ts
-      expect(Number.isFinite(d(ingress))).toBe(true)
-      expect(p.modelledMs).toBeGreaterThanOrEqual(p.baselineMs - 1e-6 - (p.ingress === p.inspection ? 0 : Infinity))
+      // Anycast: no healthy, admissible PoP is nearer to the client than the ingress.
+      const dist = (x: Pop) => Math.acos(Math.min(1, Math.sin(x.lat * Math.PI / 180) * Math.sin(req.client.lat * Math.PI / 180) +
+        Math.cos(x.lat * Math.PI / 180) * Math.cos(req.client.lat * Math.PI / 180) * Math.cos((x.lon - req.client.lon) * Math.PI / 180)))
+      const nearer = world.topology.pops.find((x) => !down.has(x.id) && (x.network !== 'china' || customer.chinaNetwork) && dist(x) < dist(ingress) - 1e-9)
+      expect(nearer).toBeUndefined()
+      // Without a relay or a key round trip, data localisation adds nothing.
+      if (p.ingress === p.inspection && !p.hops.some((h) => h.kind === 'key')) expect(p.addedMs).toBe(0)
     }), { numRuns: 2000 })
   })
 
