@@ -65,7 +65,7 @@ export const LatencySchema = Type.Object({
   timeScale: Type.Number({ default: 1, exclusiveMinimum: 0, description: 'Multiplies every modelled delay (0.1 runs a demo ten times faster). Greater than 0.' }),
   accessMs: Type.Number({ default: 5, minimum: 0, description: 'Client last-mile round trip in milliseconds, added to the client -> ingress hop.' }),
   hopProcessingMs: Type.Number({ default: 0.25, minimum: 0, description: 'Processing time in milliseconds added once per PoP a request passes.' }),
-  jitter: Type.Number({ default: 0, minimum: 0, maximum: 1, description: 'Random extra delay as a fraction of each hop\'s round trip, 0..1 (seeded, reproducible).' }),
+  jitter: Type.Number({ default: 0, minimum: 0, maximum: 1, description: 'Random variation of each hop\'s round trip, uniform within plus or minus this fraction of it, 0..1 (seeded, reproducible).' }),
   seed: Type.Integer({ default: 1, description: 'Seed of the jitter generator.' })
 }, { ...closed, default: {}, description: 'The latency model.' })
 

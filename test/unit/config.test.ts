@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
 import { Value } from '@sinclair/typebox/value'
 import { SimError } from '../../src/core/errors.ts'
-import { defaultScenarioPath, loadScenario, parseScenario, ScenarioSchema } from '../../src/config/index.ts'
+import { defaultScenarioPath, editorJsonSchema, loadScenario, parseScenario, ScenarioSchema } from '../../src/config/index.ts'
 import type { ConfigProblem } from '../../src/config/index.ts'
 import { renderSchema, schemaPath } from '../../scripts/write-schema.ts'
 
@@ -239,5 +239,25 @@ describe('config/schema.json', () => {
     const doc = JSON.parse(renderSchema()) as { required: string[], properties: { customers: { items: { required: string[] } } } }
     expect(doc.required).toEqual(['customers'])
     expect(doc.properties.customers.items.required).toEqual(['host', 'origin'])
+  })
+})
+
+describe('docs/configuration.md', () => {
+  interface Node { properties?: Record<string, Node>, items?: Node, anyOf?: Node[] }
+  function fields (s: Node, path: string, out: Set<string>): Set<string> {
+    for (const v of s.anyOf ?? []) fields(v, path, out)
+    if (s.items) fields(s.items, path + '[]', out)
+    for (const [k, v] of Object.entries(s.properties ?? {})) {
+      const p = path === '' ? k : `${path}.${k}`
+      if (!v.properties && !v.items?.properties && !v.anyOf?.some((a) => a.properties)) out.add(p)
+      fields(v, p, out)
+    }
+    return out
+  }
+
+  it('documents every field of the schema', async () => {
+    const doc = await readFile(fileURLToPath(new URL('../../docs/configuration.md', import.meta.url)), 'utf8')
+    const missing = [...fields(editorJsonSchema() as Node, '', new Set())].filter((f) => !doc.includes('`' + f + '`'))
+    expect(missing).toEqual([])
   })
 })
