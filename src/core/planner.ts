@@ -4,7 +4,7 @@ import { ERRORS, formatMessage, type ErrorCode } from './errors.ts'
 import { keyDecision } from './key-policy.ts'
 import { originRttFrom } from './strategies.ts'
 import type {
-  Customer, Hop, LedgerEntry, LogRegion, Plan, PlanRequest, Pop, RefusedPlan, ServedPlan, TlsPlan, World
+  Customer, Hop, LedgerEntry, LogRegion, Plan, PlanRequest, Pop, RefusedPlan, Region, ServedPlan, TlsPlan, World
 } from './types.ts'
 
 /** Host header value -> customer key: lowercase, without port or trailing dot (RFC 9110 section 7.2). */
@@ -67,17 +67,27 @@ function inRegion (customer: Customer, pop: Pop): boolean {
   return customer.region === null || customer.region.members[pop.index] === 1
 }
 
+// A region's member PoPs as objects, resolved once per region (the hot path must not look ids up per plan).
+const regionPops = new WeakMap<Region, readonly Pop[]>()
+
+function membersOf (world: World, region: Region): readonly Pop[] {
+  let pops = regionPops.get(region)
+  if (!pops) {
+    pops = region.popIds.map((id) => world.topology.byId.get(id) as Pop)
+    regionPops.set(region, pops)
+  }
+  return pops
+}
+
 /** Picks the inspection PoP, or undefined when no healthy PoP of the region can take the request. */
 function chooseInspection (world: World, customer: Customer, ingress: Pop, down: Uint8Array): Pop | undefined {
   const region = customer.region
   if (region === null || region.members[ingress.index] === 1) return ingress
   const candidates: Pop[] = []
-  const pops = world.topology.pops
-  for (const id of region.popIds) {
-    const pop = world.topology.byId.get(id) as Pop
+  for (const pop of membersOf(world, region)) {
     if (down[pop.index] === 1) continue
     if (pop.network === 'china' && !customer.chinaNetwork) continue
-    candidates.push(pops[pop.index] as Pop)
+    candidates.push(pop)
   }
   if (candidates.length === 0) return undefined
   return world.strategies[customer.strategy]({ world, customer, ingress, candidates })
