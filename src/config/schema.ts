@@ -162,10 +162,15 @@ export const ServerSchema = Type.Object({
   ledgerSize: Type.Integer({ default: 1000, minimum: 1, description: 'Number of recent requests the control plane keeps.' })
 }, { ...closed, default: {}, description: 'Listeners and limits.' })
 
-export const LogLevelSchema = Type.Union(
-  ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
-  { default: 'info', description: 'Lowest pino level written.' }
-)
+export const LogLevelSchema = Type.Union([
+  Type.Literal('fatal'),
+  Type.Literal('error'),
+  Type.Literal('warn'),
+  Type.Literal('info'),
+  Type.Literal('debug'),
+  Type.Literal('trace'),
+  Type.Literal('silent')
+], { default: 'info', description: 'Lowest pino level written.' })
 
 export const LoggingSchema = Type.Object({
   level: LogLevelSchema
@@ -198,6 +203,7 @@ export type RegionConfig = Scenario['regions'][number]
 export type LatencyConfig = Scenario['latency']
 export type NetworkConfig = Scenario['network']
 export type ServerConfig = Scenario['server']
+export type LogLevel = Scenario['logging']['level']
 export type ErrorResponse = Static<typeof ErrorResponseSchema>
 
 /**
