@@ -1,0 +1,105 @@
+// Client location: turns what a user or a request gives (PoP IATA code, "lat,lon" or an IP address) into a point.
+import type { ErrorCode } from './errors.ts'
+import { parseLatLon } from './geo.ts'
+import type { ClientLocation, IpLocator, Topology } from './types.ts'
+
+export interface ClientLocationError {
+  readonly error: ErrorCode
+  readonly args: string[]
+}
+
+/** True for dotted-decimal IPv4 with no leading zeros (RFC 6943 section 3.1.1: leading zeros are ambiguous, octal). */
+export function isIPv4 (s: string): boolean {
+  const parts = s.split('.')
+  if (parts.length !== 4) return false
+  for (const p of parts) {
+    if (p.length === 0 || p.length > 3) return false
+    for (let i = 0; i < p.length; i++) {
+      const c = p.charCodeAt(i)
+      if (c < 48 || c > 57) return false
+    }
+    if (p.length > 1 && p[0] === '0') return false
+    if (Number(p) > 255) return false
+  }
+  return true
+}
+
+function isHexGroup (g: string): boolean {
+  return /^[0-9a-fA-F]{1,4}$/.test(g)
+}
+
+/**
+ * True for an IPv6 address in the text forms of RFC 4291 section 2.2 (full, `::`-compressed, and with a trailing
+ * dotted IPv4), optionally followed by a zone index (RFC 4007 section 11, `fe80::1%eth0`). Written here because
+ * src/core cannot import node:net; the tests check it agrees with node's `net.isIPv6`.
+ */
+export function isIPv6 (s: string): boolean {
+  const zone = s.indexOf('%')
+  if (zone !== -1) {
+    if (!/^[0-9a-zA-Z\-.:]+$/.test(s.slice(zone + 1))) return false
+    s = s.slice(0, zone)
+  }
+  if (s.length < 2) return false
+  const compressed = s.indexOf('::')
+  if (compressed !== -1 && s.indexOf('::', compressed + 1) !== -1) return false
+  const groupsOf = (part: string): string[] => (part === '' ? [] : part.split(':'))
+  const head = compressed === -1 ? groupsOf(s) : groupsOf(s.slice(0, compressed))
+  const tail = compressed === -1 ? [] : groupsOf(s.slice(compressed + 2))
+  const all = [...head, ...tail]
+  // A dotted IPv4 may only end the address (not precede a trailing `::`), and counts for two groups.
+  const v4At = compressed === -1 || tail.length > 0 ? all.length - 1 : -1
+  let count = 0
+  for (let i = 0; i < all.length; i++) {
+    const g = all[i]!
+    if (i === v4At && g.includes('.')) {
+      if (!isIPv4(g)) return false
+      count += 2
+    } else if (isHexGroup(g)) {
+      count += 1
+    } else {
+      return false
+    }
+  }
+  // `::` stands for at least one group of zeros.
+  return compressed === -1 ? count === 8 : count <= 7
+}
+
+/** 4, 6 or 0, like node's net.isIP. */
+export function ipVersion (s: string): 0 | 4 | 6 {
+  if (isIPv4(s)) return 4
+  if (isIPv6(s)) return 6
+  return 0
+}
+
+const HINT = 'expected a PoP IATA code such as FRA, "lat,lon" such as 48.85,2.35, or an IPv4/IPv6 address'
+
+/**
+ * Locates a client. Accepts, in this order: a PoP IATA code (any case: that PoP's location and country), an IPv4 or
+ * IPv6 address (located by `ip`), or `lat,lon` in decimal degrees. Expected failures are returned, not thrown.
+ */
+export function parseClientLocation (input: string, topology: Topology, ip: IpLocator): ClientLocation | ClientLocationError {
+  const text = input.trim()
+  if (text === '') return { error: 'SIM_ERR_CLIENT_LOCATION_INVALID', args: [input, `empty; ${HINT}`] }
+  if (/^[A-Za-z]{3}$/.test(text)) {
+    const pop = topology.byId.get(text.toUpperCase())
+    if (!pop) return { error: 'SIM_ERR_CLIENT_LOCATION_INVALID', args: [input, `no PoP has the IATA code ${text.toUpperCase()}`] }
+    return { lat: pop.lat, lon: pop.lon, country: pop.country, source: 'iata', input }
+  }
+  // Anything with a colon, or made only of digits and dots, is meant as an address: report it as a bad IP if so.
+  if (text.includes(':') || /^[0-9.]+$/.test(text)) {
+    if (ipVersion(text) === 0) return { error: 'SIM_ERR_CLIENT_IP_INVALID', args: [text] }
+    const found = ip.lookup(text)
+    if (!found || !Number.isFinite(found.lat) || !Number.isFinite(found.lon)) return { error: 'SIM_ERR_CLIENT_IP_UNLOCATED', args: [text] }
+    return { lat: found.lat, lon: found.lon, ...(found.country ? { country: found.country } : {}), source: 'ip', input }
+  }
+  if (text.includes(',')) {
+    const parsed = parseLatLon(text)
+    if (!parsed.ok) return { error: 'SIM_ERR_CLIENT_LOCATION_INVALID', args: [input, parsed.reason] }
+    return { ...parsed.value, source: 'latlon', input }
+  }
+  return { error: 'SIM_ERR_CLIENT_LOCATION_INVALID', args: [input, HINT] }
+}
+
+export function isClientLocationError (v: ClientLocation | ClientLocationError): v is ClientLocationError {
+  return 'error' in v
+}

@@ -1,0 +1,98 @@
+// Client location parsing: IATA codes, coordinates, IP addresses, and the precise error for each kind of bad input.
+import { isIP } from 'node:net'
+import fc from 'fast-check'
+import { describe, expect, it } from 'vitest'
+import { ipVersion, isClientLocationError, parseClientLocation } from '../../src/core/client.ts'
+import { loadTopology } from '../../src/core/topology.ts'
+import type { IpLocator } from '../../src/core/types.ts'
+import { createGeoIpLocator } from '../../src/net/geoip-locator.ts'
+
+const topology = loadTopology()
+// A fixed locator so the core tests do not depend on geoip-lite's data release.
+const fakeIp: IpLocator = {
+  lookup (ip) {
+    if (ip === '81.2.69.160' || ip === '2a00:1450:4001:80b::200e') return { lat: 51.75, lon: -0.33, country: 'GB' }
+    return undefined
+  }
+}
+
+describe('parseClientLocation', () => {
+  const fra = topology.byId.get('FRA')!
+
+  it.each([
+    ['FRA', { lat: fra.lat, lon: fra.lon, country: 'DE', source: 'iata' }],
+    ['fra', { lat: fra.lat, lon: fra.lon, country: 'DE', source: 'iata' }],
+    ['  Fra ', { lat: fra.lat, lon: fra.lon, country: 'DE', source: 'iata' }],
+    ['48.85,2.35', { lat: 48.85, lon: 2.35, source: 'latlon' }],
+    ['-33.87, 151.21', { lat: -33.87, lon: 151.21, source: 'latlon' }],
+    ['90,-180', { lat: 90, lon: -180, source: 'latlon' }],
+    ['81.2.69.160', { lat: 51.75, lon: -0.33, country: 'GB', source: 'ip' }],
+    ['2a00:1450:4001:80b::200e', { lat: 51.75, lon: -0.33, country: 'GB', source: 'ip' }]
+  ] as const)('%j is located', (input, expected) => {
+    const got = parseClientLocation(input, topology, fakeIp)
+    expect(got).toEqual({ ...expected, input })
+  })
+
+  it.each([
+    ['', 'SIM_ERR_CLIENT_LOCATION_INVALID', /empty/],
+    ['ZZZ', 'SIM_ERR_CLIENT_LOCATION_INVALID', /no PoP has the IATA code ZZZ/],
+    ['91,0', 'SIM_ERR_CLIENT_LOCATION_INVALID', /latitude 91 is outside -90..90/],
+    ['0,180.5', 'SIM_ERR_CLIENT_LOCATION_INVALID', /longitude 180.5 is outside/],
+    ['1,2,3', 'SIM_ERR_CLIENT_LOCATION_INVALID', /exactly one comma/],
+    ['north,2', 'SIM_ERR_CLIENT_LOCATION_INVALID', /latitude "north" is not a decimal number/],
+    ['1e3,2', 'SIM_ERR_CLIENT_LOCATION_INVALID', /not a decimal number/],
+    ['Paris', 'SIM_ERR_CLIENT_LOCATION_INVALID', /IATA code/],
+    ['256.1.1.1', 'SIM_ERR_CLIENT_IP_INVALID', undefined],
+    ['01.2.3.4', 'SIM_ERR_CLIENT_IP_INVALID', undefined],
+    ['1.2.3', 'SIM_ERR_CLIENT_IP_INVALID', undefined],
+    ['1::2::3', 'SIM_ERR_CLIENT_IP_INVALID', undefined],
+    ['gggg::1', 'SIM_ERR_CLIENT_IP_INVALID', undefined],
+    ['10.0.0.1', 'SIM_ERR_CLIENT_IP_UNLOCATED', undefined],
+    ['::1', 'SIM_ERR_CLIENT_IP_UNLOCATED', undefined]
+  ] as const)('%j is refused with %s', (input, code, reason) => {
+    const got = parseClientLocation(input, topology, fakeIp)
+    expect(isClientLocationError(got)).toBe(true)
+    if (!isClientLocationError(got)) return
+    expect(got.error).toBe(code)
+    if (reason) expect(got.args[1]).toMatch(reason)
+  })
+})
+
+describe('IP address validation agrees with node:net isIP', () => {
+  it.each([
+    '1.2.3.4', '255.255.255.255', '0.0.0.0', '256.0.0.0', '1.2.3.04', '1.2.3.4.5', '1..3.4', ' 1.2.3.4', '1.2.3.4 ',
+    '::', '::1', '1::', '1:2:3:4:5:6:7:8', '1:2:3:4:5:6:7::', '::2:3:4:5:6:7:8', '1::2:3:4:5:6:7:8', '1:2:3:4:5:6:7',
+    '1:2:3:4:5:6:1.2.3.4', '::ffff:1.2.3.4', '1::1.2.3.4', '1:2:3:4:5:6:7:1.2.3.4', '::1.2.3', 'fe80::1%eth0',
+    'fe80::1%', ':1::', '1:::2', '12345::', 'abcd:EF01::', ':', '1.2.3.4::', '::1.2.3.4:5', '0:0:0:0:0:0:0:0'
+  ])('%j', (s) => {
+    expect(ipVersion(s)).toBe(isIP(s))
+  })
+
+  it('for generated addresses and near-misses', () => {
+    const hex = fc.stringMatching(/^[0-9a-fA-F]{0,5}$/)
+    const v4 = fc.tuple(fc.nat(300), fc.nat(300), fc.nat(300), fc.nat(300)).map((p) => p.join('.'))
+    const v6 = fc.array(fc.oneof(hex, fc.constant(''), v4), { minLength: 1, maxLength: 10 }).map((g) => g.join(':'))
+    const noise = fc.string({ unit: fc.constantFrom(...'0123456789abcdefABCDEF:.%'.split('')), maxLength: 20 })
+    fc.assert(fc.property(fc.oneof(v4, v6, noise), (s) => {
+      expect(ipVersion(s)).toBe(isIP(s))
+    }), { numRuns: 5000 })
+  })
+})
+
+describe('geoip-lite locator', () => {
+  const locator = createGeoIpLocator()
+
+  it.each([
+    ['8.8.8.8', 'US'],
+    ['::ffff:8.8.8.8', 'US'],
+    ['2a00:1450:4001:80b::200e', 'DE']
+  ])('locates %s in %s', (ip, country) => {
+    const hit = locator.lookup(ip)
+    expect(hit?.country).toBe(country)
+    expect(Number.isFinite(hit?.lat)).toBe(true)
+  })
+
+  it.each(['10.0.0.1', '127.0.0.1', '::1', '1.1.1.1'])('has no location for %s', (ip) => {
+    expect(locator.lookup(ip)).toBeUndefined()
+  })
+})
