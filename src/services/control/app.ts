@@ -1,0 +1,180 @@
+// The control plane (default port 8081): topology and customers, what-if plans, PoP down/up, the data-flow ledger
+// (JSON and a live event stream), Prometheus metrics and the teaching page. Built here, listened to by the runtime.
+import Fastify from 'fastify'
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
+import { Type } from '@sinclair/typebox'
+import type { Static } from '@sinclair/typebox'
+import { SimError } from '../../core/errors.ts'
+import type { ErrorCode } from '../../core/errors.ts'
+import { plan } from '../../core/planner.ts'
+import { parseClientLocation } from '../../core/client.ts'
+import type { IpLocator, PlanRequest } from '../../core/types.ts'
+import type { RequestRecord, SimRuntime } from '../../runtime/types.ts'
+import { installErrorHandling } from '../http-errors.ts'
+import { createLedgerStore } from './ledger-store.ts'
+import { createControlMetrics } from './metrics.ts'
+import { registerPage } from './page.ts'
+import { createSseHub } from './sse.ts'
+import { customersView, popView, topologyView } from './views.ts'
+
+export interface ControlDeps {
+  /** Locates `client=` IP addresses (geoip-lite in the runtime, a table in tests). */
+  readonly ipLocator: IpLocator
+  /** Recent requests kept for `GET /api/ledger` (configuration `server.ledgerSize`). Default 1000. */
+  readonly ledgerSize?: number
+  /** Period of the comment lines that keep idle event streams open. Default 15 s. */
+  readonly heartbeatMs?: number
+}
+
+const PopParams = Type.Object({
+  id: Type.String({ minLength: 1, maxLength: 16, description: 'PoP id (IATA code, any case).' })
+}, { additionalProperties: false })
+
+const PlanQuery = Type.Object({
+  client: Type.String({ minLength: 1, maxLength: 256, description: 'Client: IP address, PoP IATA code or "lat,lon".' }),
+  host: Type.String({ minLength: 1, maxLength: 253, description: 'Customer host name.' }),
+  down: Type.Optional(Type.String({ maxLength: 4096, description: 'Comma-separated PoP ids to treat as down for this plan only.' })),
+  ingress: Type.Optional(Type.String({ minLength: 1, maxLength: 16, description: 'Forces the ingress PoP (a request sent straight to a PoP).' })),
+  newConnection: Type.Optional(Type.Boolean({ default: true, description: 'false: a resumed TLS session, no key operation.' }))
+}, { additionalProperties: false })
+
+const LedgerQuery = Type.Object({
+  host: Type.Optional(Type.String({ minLength: 1, maxLength: 253, description: 'Only requests for this host.' })),
+  limit: Type.Optional(Type.Integer({ minimum: 1, description: 'At most this many records, the most recent.' }))
+}, { additionalProperties: false })
+
+const StreamQuery = Type.Object({
+  host: Type.Optional(Type.String({ minLength: 1, maxLength: 253, description: 'Only requests for this host.' }))
+}, { additionalProperties: false })
+
+/** Planner refusals that mean the question itself was wrong, answered as HTTP errors rather than as a plan. */
+const BAD_QUESTION = new Set(['SIM_ERR_HOST_UNKNOWN', 'SIM_ERR_POP_UNKNOWN'])
+
+export function buildControlApp (runtime: SimRuntime, deps: ControlDeps): FastifyInstance {
+  const logger: FastifyBaseLogger = runtime.logger.child({ service: 'control' })
+  // Scrapes and page polls would drown the log; state changes are logged by their handlers.
+  const app = Fastify({ loggerInstance: logger, disableRequestLogging: true })
+  installErrorHandling(app, 'CONTROL')
+  const ledger = createLedgerStore(deps.ledgerSize ?? 1000)
+  const metrics = createControlMetrics(() => runtime.world)
+  const stream = createSseHub({ heartbeatMs: deps.heartbeatMs ?? 15_000 })
+  // One state change at a time per PoP, so concurrent down/up calls cannot interleave a listener stop and restart.
+  const popLocks = new Map<string, Promise<unknown>>()
+
+  function onRequest (record: RequestRecord): void {
+    ledger.add(record)
+    metrics.observe(record)
+    stream.broadcast({ event: 'request', id: record.ray, data: record, topic: record.host })
+  }
+  function onPopDown (id: string): void { stream.broadcast({ event: 'health', data: { pop: id, down: true } }) }
+  function onPopUp (id: string): void { stream.broadcast({ event: 'health', data: { pop: id, down: false } }) }
+  runtime.events.on('request', onRequest)
+  runtime.events.on('pop-down', onPopDown)
+  runtime.events.on('pop-up', onPopUp)
+
+  // Open event streams would otherwise keep server.close() waiting forever.
+  app.addHook('preClose', async function endStreams () { stream.close() })
+  app.addHook('onClose', async function unsubscribe () {
+    runtime.events.off('request', onRequest)
+    runtime.events.off('pop-down', onPopDown)
+    runtime.events.off('pop-up', onPopUp)
+  })
+
+  function popOrThrow (input: string) {
+    const pop = runtime.world.topology.byId.get(input.toUpperCase())
+    if (!pop) throw new SimError('SIM_ERR_POP_UNKNOWN', [input])
+    return pop
+  }
+
+  app.get('/healthz', async function healthz () {
+    return { status: 'ok', sseClients: stream.size, ledger: { size: ledger.size, capacity: ledger.capacity } }
+  })
+
+  app.get('/api/topology', async function getTopology () {
+    return topologyView(runtime.world)
+  })
+
+  app.get('/api/customers', async function getCustomers () {
+    return customersView(runtime.world)
+  })
+
+  app.get<{ Params: Static<typeof PopParams> }>('/api/pops/:id', {
+    schema: { params: PopParams }
+  }, async function getPop (request) {
+    return popView(runtime.world, popOrThrow(request.params.id))
+  })
+
+  for (const state of ['down', 'up'] as const) {
+    app.post<{ Params: Static<typeof PopParams> }>(`/api/pops/:id/${state}`, {
+      schema: { params: PopParams }
+    }, async function setPopState (request) {
+      const pop = popOrThrow(request.params.id)
+      const down = state === 'down'
+      const previous = popLocks.get(pop.id) ?? Promise.resolve()
+      let changed = false
+      const next = previous.catch(() => {}).then(async function apply () {
+        // Idempotent: asking for the state a PoP is already in changes nothing and does not touch its listener.
+        if ((runtime.world.health.down[pop.index] === 1) === down) return
+        await runtime.setPopDown(pop.id, down)
+        changed = true
+      })
+      popLocks.set(pop.id, next)
+      try {
+        await next
+      } finally {
+        if (popLocks.get(pop.id) === next) popLocks.delete(pop.id)
+      }
+      request.log.info({ pop: pop.id, down, changed }, 'pop state set')
+      return { pop: popView(runtime.world, pop), changed }
+    })
+  }
+
+  app.get<{ Querystring: Static<typeof PlanQuery> }>('/api/plan', {
+    schema: { querystring: PlanQuery }
+  }, async function whatIf (request) {
+    const q = request.query
+    const world = runtime.world
+    const client = parseClientLocation(q.client, world.topology, deps.ipLocator)
+    if ('error' in client) throw new SimError(client.error, client.args)
+    const down = q.down === undefined ? [] : q.down.split(',').map((s) => s.trim().toUpperCase()).filter((s) => s !== '')
+    const req: PlanRequest = {
+      client,
+      host: q.host,
+      down,
+      ...(q.newConnection !== undefined ? { newConnection: q.newConnection } : {}),
+      ...(q.ingress !== undefined ? { ingress: q.ingress.toUpperCase() } : {})
+    }
+    const result = plan(req, world)
+    if (result.outcome === 'refused' && BAD_QUESTION.has(result.code)) {
+      const err = new SimError(result.code as ErrorCode)
+      // The planner already formatted the message with the offending value.
+      err.message = result.reason
+      throw err
+    }
+    // A refusal by policy (fail closed, no signer) is a valid answer to "what would happen": 200 with the plan.
+    return result
+  })
+
+  app.get<{ Querystring: Static<typeof LedgerQuery> }>('/api/ledger', {
+    schema: { querystring: LedgerQuery }
+  }, async function getLedger (request) {
+    const { host, limit } = request.query
+    const records = ledger.list({ ...(host !== undefined ? { host } : {}), ...(limit !== undefined ? { limit } : {}) })
+    return { capacity: ledger.capacity, total: ledger.total, records }
+  })
+
+  app.get<{ Querystring: Static<typeof StreamQuery> }>('/api/ledger/stream', {
+    schema: { querystring: StreamQuery }
+  }, async function ledgerStream (request, reply) {
+    const host = request.query.host
+    stream.attach(request, reply, host !== undefined ? { topic: host } : {})
+  })
+
+  app.get('/metrics', async function getMetrics (_request, reply) {
+    const text = await metrics.render()
+    return reply.type(metrics.contentType).send(text)
+  })
+
+  registerPage(app)
+  return app
+}

@@ -1,0 +1,98 @@
+// Prometheus metrics of the live simulation, fed by the runtime's request records. Each control app owns its own
+// Registry (not prom-client's global one) so that several simulations, or tests, in one process never share series.
+import { Counter, Gauge, Histogram, Registry } from 'prom-client'
+import type { World } from '../../core/types.ts'
+import type { RequestRecord } from '../../runtime/types.ts'
+
+/** How a request ended, as a bounded label value. */
+export type RequestOutcome = 'served' | 'rejected' | 'refused' | 'error'
+
+export interface ControlMetrics {
+  readonly registry: Registry
+  /** Counts one completed (or refused) request. */
+  observe(record: RequestRecord): void
+  /** Prometheus text exposition format. */
+  render(): Promise<string>
+  readonly contentType: string
+}
+
+// Hop round trips run from well under a millisecond (latency off, same PoP) to a few hundred ms (antipodes), more
+// with slow time scales. Seconds, the Prometheus base unit: https://prometheus.io/docs/practices/naming/#base-units
+const HOP_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5, 1, 2.5, 5]
+const REQUEST_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1, 2.5, 5, 10]
+
+export function outcomeOf (record: RequestRecord): RequestOutcome {
+  if (record.plan.outcome === 'refused') return 'refused'
+  if (record.status >= 500) return 'error'
+  // A served plan answered 4xx: the inspection PoP blocked it (WAF) or a limit rejected it.
+  if (record.status >= 400) return 'rejected'
+  return 'served'
+}
+
+/** `world` is read at scrape time: the runtime updates health in place or replaces the world. */
+export function createControlMetrics (world: () => World): ControlMetrics {
+  const registry = new Registry()
+
+  const requests = new Counter({
+    name: 'rsim_requests_total',
+    help: 'Client requests seen by a PoP, by the role it played (ingress: anycast entry; inspection: TLS terminated and inspected) and outcome.',
+    labelNames: ['pop', 'role', 'outcome'] as const,
+    registers: [registry]
+  })
+  const hops = new Histogram({
+    name: 'rsim_hop_duration_seconds',
+    help: 'Measured round trip of each hop of live requests (access: client to ingress; relay: ingress to inspection; origin; key: remote signer).',
+    labelNames: ['kind'] as const,
+    buckets: HOP_BUCKETS,
+    registers: [registry]
+  })
+  const duration = new Histogram({
+    name: 'rsim_request_duration_seconds',
+    help: 'Measured total time of client requests, by outcome.',
+    labelNames: ['outcome'] as const,
+    buckets: REQUEST_BUCKETS,
+    registers: [registry]
+  })
+  const violations = new Counter({
+    name: 'rsim_residency_violations_total',
+    help: 'Requests served in breach of the customer\'s residency policy (only customers with failover: open), by host.',
+    labelNames: ['host'] as const,
+    registers: [registry]
+  })
+  new Gauge({
+    name: 'rsim_pops_down',
+    help: 'PoPs currently down (not answering).',
+    registers: [registry],
+    // Computed on scrape from the world's health, so it can never drift from what the planner sees.
+    collect () {
+      let n = 0
+      for (const d of world().health.down) n += d
+      this.set(n)
+    }
+  })
+  new Gauge({
+    name: 'rsim_pops',
+    help: 'PoPs in the topology.',
+    registers: [registry],
+    collect () { this.set(world().topology.pops.length) }
+  })
+
+  return {
+    registry,
+    contentType: registry.contentType,
+    observe (record) {
+      const outcome = outcomeOf(record)
+      const plan = record.plan
+      if (plan.ingress !== undefined) requests.inc({ pop: plan.ingress, role: 'ingress', outcome })
+      if (plan.outcome === 'served') {
+        requests.inc({ pop: plan.inspection, role: 'inspection', outcome })
+        if (plan.violations.length > 0) violations.inc({ host: record.host })
+      }
+      for (const hop of record.hops) hops.observe({ kind: hop.kind }, hop.measuredMs / 1000)
+      duration.observe({ outcome }, record.measuredMs / 1000)
+    },
+    render () {
+      return registry.metrics()
+    }
+  }
+}

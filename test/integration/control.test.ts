@@ -1,0 +1,335 @@
+// The control plane against a fake runtime: a real World from the default scenario, an EventEmitter carrying
+// request records, inject() for the API and one real socket for the Server-Sent Events stream.
+import { EventEmitter } from 'node:events'
+import { request as httpRequest } from 'node:http'
+import type { IncomingMessage } from 'node:http'
+import { pino } from 'pino'
+import { afterEach, beforeAll, describe, expect, it } from 'vitest'
+import type { FastifyInstance } from 'fastify'
+import { loadScenario } from '../../src/config/load.ts'
+import type { Scenario } from '../../src/config/schema.ts'
+import { plan } from '../../src/core/planner.ts'
+import type { IpLocator, Plan, World } from '../../src/core/types.ts'
+import { buildWorld } from '../../src/core/world.ts'
+import type { RequestRecord, RuntimeEvents, SimRuntime } from '../../src/runtime/types.ts'
+import { buildControlApp } from '../../src/services/control/app.ts'
+import { createLedgerStore } from '../../src/services/control/ledger-store.ts'
+
+interface FakeRuntime extends SimRuntime {
+  readonly calls: Array<[string, boolean]>
+}
+
+function fakeRuntime (world: World): FakeRuntime {
+  const events = new EventEmitter<RuntimeEvents>()
+  const calls: Array<[string, boolean]> = []
+  return {
+    world,
+    logger: pino({ level: 'silent' }),
+    events,
+    calls,
+    popUrl: () => undefined,
+    async setPopDown (id, down) {
+      calls.push([id, down])
+      const pop = world.topology.byId.get(id)
+      if (!pop) throw new Error(`fake runtime: unknown PoP ${id}`)
+      world.health.down[pop.index] = down ? 1 : 0
+      events.emit(down ? 'pop-down' : 'pop-up', id)
+    },
+    edgeUrl: 'http://127.0.0.1:8080',
+    controlUrl: 'http://127.0.0.1:8081',
+    originUrls: new Map(),
+    logSinkUrls: new Map(),
+    close: async () => {}
+  }
+}
+
+const SYDNEY = { lat: -33.87, lon: 151.21, country: 'AU' }
+const ipLocator: IpLocator = { lookup: (ip) => (ip === '1.1.1.1' ? SYDNEY : undefined) }
+
+let counter = 0
+function recordFor (p: Plan, status = p.outcome === 'served' ? 200 : p.status): RequestRecord {
+  counter++
+  const ray = `${counter.toString(16).padStart(16, '0')}-${p.ingress ?? 'EDGE'}`
+  return {
+    ray,
+    at: 1_700_000_000_000 + counter,
+    host: p.host,
+    method: 'GET',
+    status,
+    ...(p.outcome === 'refused' ? { code: p.code } : {}),
+    plan: p,
+    hops: p.outcome === 'served' ? p.hops.map((h) => ({ ...h, modelledMs: h.rttMs, measuredMs: h.rttMs + 0.5 })) : [],
+    measuredMs: p.outcome === 'served' ? p.modelledMs + 1 : 0.2,
+    ...(p.outcome === 'served' ? { logSink: p.logSink } : {})
+  }
+}
+
+function popsOf (world: World, regionId: string): readonly string[] {
+  return world.regions.get(regionId)?.popIds ?? []
+}
+
+let scenario: Scenario
+beforeAll(async () => { scenario = await loadScenario() })
+
+let app: FastifyInstance | undefined
+let runtime: FakeRuntime
+afterEach(async () => {
+  await app?.close()
+  app = undefined
+})
+
+function setup (ledgerSize?: number): { app: FastifyInstance, runtime: FakeRuntime, world: World } {
+  const { world } = buildWorld(scenario)
+  runtime = fakeRuntime(world)
+  app = buildControlApp(runtime, { ipLocator, ...(ledgerSize !== undefined ? { ledgerSize } : {}), heartbeatMs: 50 })
+  return { app, runtime, world }
+}
+
+function client (world: World, iata: string) {
+  const pop = world.topology.byId.get(iata)
+  if (!pop) throw new Error(iata)
+  return { lat: pop.lat, lon: pop.lon, country: pop.country, source: 'iata' as const, input: iata }
+}
+
+function expectErrorShape (body: unknown, code: string): void {
+  expect(body).toEqual({ error: { code, message: expect.any(String), ray: expect.stringMatching(/^[0-9a-f]{16}-CONTROL$/) } })
+}
+
+describe('control plane: model views', () => {
+  it('lists PoPs with their health, regions and customers', async () => {
+    const { app, world } = setup()
+    const topo = await app.inject('/api/topology')
+    expect(topo.statusCode).toBe(200)
+    const body = topo.json()
+    expect(body.pops).toHaveLength(world.topology.pops.length)
+    expect(body.pops.find((p: { id: string }) => p.id === 'FRA')).toMatchObject({ id: 'FRA', country: 'DE', down: false })
+    expect(body.regions.find((r: { id: string }) => r.id === 'eu').pops).toContain('FRA')
+    const customers = (await app.inject('/api/customers')).json()
+    const shop = customers.customers.find((c: { host: string }) => c.host === 'eu-shop.example')
+    expect(shop).toMatchObject({ region: { id: 'eu' }, keys: { mode: 'geo', policy: 'eu' }, logRegion: 'eu', failover: 'closed' })
+    expect(shop.keys.pops).toContain('FRA')
+    expect(shop.keys.pops).not.toContain('SYD')
+  })
+
+  it('answers health checks and unknown routes in the one error shape', async () => {
+    const { app } = setup()
+    expect((await app.inject('/healthz')).json()).toMatchObject({ status: 'ok' })
+    const missing = await app.inject('/api/nope')
+    expect(missing.statusCode).toBe(404)
+    expectErrorShape(missing.json(), 'SIM_ERR_NOT_FOUND')
+  })
+
+  it('serves the teaching page with no external resources', async () => {
+    const { app } = setup()
+    const page = await app.inject('/')
+    expect(page.statusCode).toBe(200)
+    expect(page.headers['content-type']).toMatch(/^text\/html/)
+    expect(page.headers['content-security-policy']).toContain("default-src 'self'")
+    expect(page.body).not.toMatch(/https?:\/\/(?!www\.w3\.org)/)
+    const js = await app.inject('/page/app.js')
+    expect(js.headers['content-type']).toMatch(/^text\/javascript/)
+    expect(js.body).toContain('/api/ledger/stream')
+  })
+})
+
+describe('control plane: GET /api/plan', () => {
+  it('plans a served request: Sydney to an EU shop is inspected in the EU', async () => {
+    const { app, world } = setup()
+    const res = await app.inject({ url: '/api/plan', query: { client: 'SYD', host: 'eu-shop.example' } })
+    expect(res.statusCode).toBe(200)
+    const p = res.json()
+    expect(p).toMatchObject({ outcome: 'served', host: 'eu-shop.example', ingress: 'SYD', logRegion: 'eu' })
+    expect(popsOf(world, 'eu')).toContain(p.inspection)
+    expect(p.addedMs).toBeGreaterThan(0)
+  })
+
+  it('locates IP clients with the injected locator', async () => {
+    const { app } = setup()
+    const p = (await app.inject({ url: '/api/plan', query: { client: '1.1.1.1', host: 'global.example' } })).json()
+    expect(p).toMatchObject({ outcome: 'served', ingress: 'SYD', inspection: 'SYD' })
+  })
+
+  it('answers a policy refusal as a plan: de-gov with every German PoP down fails closed', async () => {
+    const { app, world } = setup()
+    const down = popsOf(world, 'de').join(',')
+    const res = await app.inject({ url: '/api/plan', query: { client: 'FRA', host: 'de-gov.example', down } })
+    expect(res.statusCode).toBe(200)
+    expect(res.json()).toMatchObject({ outcome: 'refused', code: 'SIM_ERR_REGION_UNAVAILABLE', status: 503 })
+    // The what-if `down` list applies to that plan only.
+    expect(world.health.down.every((d) => d === 0)).toBe(true)
+  })
+
+  it('rejects a malformed client with 400 and a code', async () => {
+    const { app } = setup()
+    const res = await app.inject({ url: '/api/plan', query: { client: '999,999', host: 'eu-shop.example' } })
+    expect(res.statusCode).toBe(400)
+    expect(res.json().error.code).toMatch(/^SIM_ERR_CLIENT_/)
+    expectErrorShape(res.json(), res.json().error.code)
+  })
+
+  it('rejects an unknown host, an unknown down PoP and a missing parameter', async () => {
+    const { app } = setup()
+    const host = await app.inject({ url: '/api/plan', query: { client: 'SYD', host: 'nobody.example' } })
+    expect(host.statusCode).toBe(421)
+    expectErrorShape(host.json(), 'SIM_ERR_HOST_UNKNOWN')
+    expect(host.json().error.message).toContain('nobody.example')
+    const pop = await app.inject({ url: '/api/plan', query: { client: 'SYD', host: 'eu-shop.example', down: 'FRA,XXX' } })
+    expect(pop.statusCode).toBe(404)
+    expectErrorShape(pop.json(), 'SIM_ERR_POP_UNKNOWN')
+    const missing = await app.inject({ url: '/api/plan', query: { host: 'eu-shop.example' } })
+    expect(missing.statusCode).toBe(400)
+    expectErrorShape(missing.json(), 'SIM_ERR_INPUT_INVALID')
+  })
+})
+
+describe('control plane: PoP down and up', () => {
+  it('calls through to the runtime, is idempotent, and the planner sees the change', async () => {
+    const { app, runtime } = setup()
+    const down = await app.inject({ method: 'POST', url: '/api/pops/fra/down' })
+    expect(down.statusCode).toBe(200)
+    expect(down.json()).toMatchObject({ pop: { id: 'FRA', down: true }, changed: true })
+    const again = await app.inject({ method: 'POST', url: '/api/pops/FRA/down' })
+    expect(again.json()).toMatchObject({ pop: { id: 'FRA', down: true }, changed: false })
+    expect(runtime.calls).toEqual([['FRA', true]])
+
+    const p = (await app.inject({ url: '/api/plan', query: { client: 'FRA', host: 'eu-shop.example' } })).json()
+    expect(p.ingress).not.toBe('FRA')
+    expect((await app.inject('/api/pops/FRA')).json()).toMatchObject({ down: true })
+
+    const up = await app.inject({ method: 'POST', url: '/api/pops/FRA/up' })
+    expect(up.json()).toMatchObject({ pop: { id: 'FRA', down: false }, changed: true })
+    expect(runtime.calls).toEqual([['FRA', true], ['FRA', false]])
+  })
+
+  it('serialises concurrent calls for one PoP', async () => {
+    const { app, runtime } = setup()
+    const results = await Promise.all([1, 2, 3].map(() => app.inject({ method: 'POST', url: '/api/pops/AMS/down' })))
+    expect(results.map((r) => r.json().changed).filter(Boolean)).toHaveLength(1)
+    expect(runtime.calls).toEqual([['AMS', true]])
+  })
+
+  it('answers 404 SIM_ERR_POP_UNKNOWN for an unknown PoP', async () => {
+    const { app, runtime } = setup()
+    for (const url of ['/api/pops/XXX/down', '/api/pops/not-a-pop/up', '/api/pops/QQQ']) {
+      const res = await app.inject({ method: url.endsWith('QQQ') ? 'GET' : 'POST', url })
+      expect(res.statusCode).toBe(404)
+      expectErrorShape(res.json(), 'SIM_ERR_POP_UNKNOWN')
+    }
+    expect(runtime.calls).toEqual([])
+  })
+})
+
+describe('control plane: ledger and metrics', () => {
+  it('keeps a bounded ring of the most recent records, filterable by host', async () => {
+    const { app, runtime, world } = setup(3)
+    const shop = plan({ client: client(world, 'SYD'), host: 'eu-shop.example' }, world)
+    const global = plan({ client: client(world, 'SYD'), host: 'global.example' }, world)
+    const records = [shop, global, shop, global, shop].map((p) => recordFor(p))
+    for (const r of records) runtime.events.emit('request', r)
+    const body = (await app.inject('/api/ledger')).json()
+    expect(body).toMatchObject({ capacity: 3, total: 5 })
+    expect(body.records.map((r: RequestRecord) => r.ray)).toEqual(records.slice(2).map((r) => r.ray))
+    const byHost = (await app.inject('/api/ledger?host=global.example')).json()
+    expect(byHost.records.map((r: RequestRecord) => r.ray)).toEqual([records[3]?.ray])
+    const limited = (await app.inject('/api/ledger?limit=1')).json()
+    expect(limited.records.map((r: RequestRecord) => r.ray)).toEqual([records[4]?.ray])
+  })
+
+  it('ring buffer wraps in order', () => {
+    const store = createLedgerStore(2)
+    const { world } = buildWorld(scenario)
+    const p = plan({ client: client(world, 'LHR'), host: 'uk-news.example' }, world)
+    const rs = [1, 2, 3, 4, 5].map(() => recordFor(p))
+    rs.forEach((r, i) => {
+      store.add(r)
+      expect(store.list().map((x) => x.ray)).toEqual(rs.slice(Math.max(0, i - 1), i + 1).map((x) => x.ray))
+    })
+    expect(() => createLedgerStore(0)).toThrow(RangeError)
+  })
+
+  it('exposes Prometheus series after request events', async () => {
+    const { app, runtime, world } = setup()
+    runtime.events.emit('request', recordFor(plan({ client: client(world, 'SYD'), host: 'eu-shop.example' }, world)))
+    // An Australian retailer with failover open, every Australian PoP down: served elsewhere, a violation.
+    const auDown = popsOf(world, 'au')
+    const open = plan({ client: client(world, 'SYD'), host: 'au-retail.example', down: auDown }, world)
+    runtime.events.emit('request', recordFor(open))
+    const closed = plan({ client: client(world, 'FRA'), host: 'de-gov.example', down: popsOf(world, 'de') }, world)
+    runtime.events.emit('request', recordFor(closed))
+    await app.inject({ method: 'POST', url: '/api/pops/LHR/down' })
+
+    const res = await app.inject('/metrics')
+    expect(res.statusCode).toBe(200)
+    expect(res.headers['content-type']).toMatch(/^text\/plain; version=0\.0\.4/)
+    const text = res.body
+    if (open.outcome !== 'served') throw new Error('expected a served plan')
+    expect(text).toContain('rsim_requests_total{pop="SYD",role="ingress",outcome="served"} 1')
+    expect(text).toContain(`rsim_requests_total{pop="${open.inspection}",role="inspection",outcome="served"} 1`)
+    expect(text).toContain(`rsim_requests_total{pop="${closed.ingress ?? ''}",role="ingress",outcome="refused"} 1`)
+    expect(text).toMatch(/rsim_hop_duration_seconds_count\{kind="relay"\} 1/)
+    expect(text).toMatch(/rsim_hop_duration_seconds_bucket\{le="[0-9.]+",kind="access"\}/)
+    expect(text).toContain('rsim_residency_violations_total{host="au-retail.example"} 1')
+    expect(text).toContain('rsim_pops_down 1')
+  })
+
+  it('stops listening to the runtime when closed', async () => {
+    const { app, runtime } = setup()
+    expect(runtime.events.listenerCount('request')).toBe(1)
+    await app.close()
+    expect(runtime.events.listenerCount('request')).toBe(0)
+  })
+})
+
+describe('control plane: GET /api/ledger/stream', () => {
+  it('streams new records as Server-Sent Events over a real socket and forgets a client that leaves', async () => {
+    const { app, runtime, world } = setup()
+    const address = await app.listen({ host: '127.0.0.1', port: 0 })
+    const res = await new Promise<IncomingMessage>((resolve, reject) => {
+      httpRequest(`${address}/api/ledger/stream`, { headers: { accept: 'text/event-stream' } }, resolve).on('error', reject).end()
+    })
+    expect(res.statusCode).toBe(200)
+    expect(res.headers['content-type']).toMatch(/^text\/event-stream/)
+    res.setEncoding('utf8')
+
+    const record = recordFor(plan({ client: client(world, 'SYD'), host: 'eu-shop.example' }, world))
+    let buffer = ''
+    const first = await new Promise<string>((resolve) => {
+      let emitted = false
+      res.on('data', function onData (chunk: string) {
+        buffer += chunk
+        // The opening comment arrives first: the client is subscribed, so the record cannot be missed.
+        if (!emitted) { emitted = true; runtime.events.emit('request', record) }
+        const events = buffer.split('\n\n').filter((block) => block.split('\n').some((l) => l.startsWith('event:')))
+        if (events[0] !== undefined) { res.off('data', onData); resolve(events[0]) }
+      })
+    })
+    const lines = first.split('\n')
+    expect(lines).toContain(`id: ${record.ray}`)
+    expect(lines).toContain('event: request')
+    const data = lines.find((l) => l.startsWith('data: '))?.slice('data: '.length) ?? ''
+    expect(JSON.parse(data)).toMatchObject({ ray: record.ray, host: 'eu-shop.example', plan: { ingress: 'SYD' } })
+
+    // Heartbeats keep the stream alive while nothing happens (every 50 ms here).
+    await new Promise<void>((resolve) => res.on('data', function onBeat (chunk: string) {
+      if (chunk.includes(': heartbeat')) { res.off('data', onBeat); resolve() }
+    }))
+
+    res.destroy()
+    for (let i = 0; i < 100; i++) {
+      if ((await app.inject('/healthz')).json().sseClients === 0) break
+      await new Promise((resolve) => setTimeout(resolve, 10))
+    }
+    expect((await app.inject('/healthz')).json().sseClients).toBe(0)
+  })
+
+  it('closes open streams when the app closes', async () => {
+    const { app } = setup()
+    const address = await app.listen({ host: '127.0.0.1', port: 0 })
+    const res = await new Promise<IncomingMessage>((resolve, reject) => {
+      httpRequest(`${address}/api/ledger/stream`, resolve).on('error', reject).end()
+    })
+    const ended = new Promise<void>((resolve) => { res.on('end', resolve); res.resume() })
+    await app.close()
+    await ended
+  })
+})
