@@ -272,6 +272,12 @@ describe('control plane: ledger and metrics', () => {
     expect(text).toContain('rsim_pops_down 1')
   })
 
+  it('never lets a bad record fail the request that emitted it', async () => {
+    const { app, runtime } = setup()
+    expect(() => runtime.events.emit('request', { ray: 'broken' } as unknown as RequestRecord)).not.toThrow()
+    expect((await app.inject('/healthz')).statusCode).toBe(200)
+  })
+
   it('stops listening to the runtime when closed', async () => {
     const { app, runtime } = setup()
     expect(runtime.events.listenerCount('request')).toBe(1)
@@ -280,34 +286,49 @@ describe('control plane: ledger and metrics', () => {
   })
 })
 
+function openStream (url: string): Promise<IncomingMessage> {
+  return new Promise<IncomingMessage>((resolve, reject) => {
+    httpRequest(url, { headers: { accept: 'text/event-stream' } }, (res) => {
+      res.setEncoding('utf8')
+      resolve(res)
+    }).on('error', reject).end()
+  })
+}
+
+/** Resolves with the first event block (one with an `event:` line); calls `onSubscribed` once the stream's opening comment arrived. */
+function firstEvent (res: IncomingMessage, onSubscribed: () => void): Promise<string> {
+  let buffer = ''
+  let subscribed = false
+  return new Promise<string>((resolve) => {
+    res.on('data', function onData (chunk: string) {
+      buffer += chunk
+      // The opening comment arrives first: the client is subscribed, so an event emitted now cannot be missed.
+      if (!subscribed) { subscribed = true; onSubscribed() }
+      const events = buffer.split('\n\n').filter((block) => block.split('\n').some((l) => l.startsWith('event:')))
+      if (events[0] !== undefined) { res.off('data', onData); resolve(events[0]) }
+    })
+  })
+}
+
+function dataOf (block: string): unknown {
+  const line = block.split('\n').find((l) => l.startsWith('data: ')) ?? ''
+  return JSON.parse(line.slice('data: '.length))
+}
+
 describe('control plane: GET /api/ledger/stream', () => {
   it('streams new records as Server-Sent Events over a real socket and forgets a client that leaves', async () => {
     const { app, runtime, world } = setup()
     const address = await app.listen({ host: '127.0.0.1', port: 0 })
-    const res = await new Promise<IncomingMessage>((resolve, reject) => {
-      httpRequest(`${address}/api/ledger/stream`, { headers: { accept: 'text/event-stream' } }, resolve).on('error', reject).end()
-    })
+    const res = await openStream(`${address}/api/ledger/stream`)
     expect(res.statusCode).toBe(200)
     expect(res.headers['content-type']).toMatch(/^text\/event-stream/)
-    res.setEncoding('utf8')
 
     const record = recordFor(plan({ client: client(world, 'SYD'), host: 'eu-shop.example' }, world))
-    let buffer = ''
-    const first = await new Promise<string>((resolve) => {
-      let emitted = false
-      res.on('data', function onData (chunk: string) {
-        buffer += chunk
-        // The opening comment arrives first: the client is subscribed, so the record cannot be missed.
-        if (!emitted) { emitted = true; runtime.events.emit('request', record) }
-        const events = buffer.split('\n\n').filter((block) => block.split('\n').some((l) => l.startsWith('event:')))
-        if (events[0] !== undefined) { res.off('data', onData); resolve(events[0]) }
-      })
-    })
+    const first = await firstEvent(res, () => runtime.events.emit('request', record))
     const lines = first.split('\n')
     expect(lines).toContain(`id: ${record.ray}`)
     expect(lines).toContain('event: request')
-    const data = lines.find((l) => l.startsWith('data: '))?.slice('data: '.length) ?? ''
-    expect(JSON.parse(data)).toMatchObject({ ray: record.ray, host: 'eu-shop.example', plan: { ingress: 'SYD' } })
+    expect(dataOf(first)).toMatchObject({ ray: record.ray, host: 'eu-shop.example', plan: { ingress: 'SYD' } })
 
     // Heartbeats keep the stream alive while nothing happens (every 50 ms here).
     await new Promise<void>((resolve) => res.on('data', function onBeat (chunk: string) {
@@ -322,12 +343,27 @@ describe('control plane: GET /api/ledger/stream', () => {
     expect((await app.inject('/healthz')).json().sseClients).toBe(0)
   })
 
+  it('sends only the asked host\'s records, and health changes to everyone', async () => {
+    const { app, runtime, world } = setup()
+    const address = await app.listen({ host: '127.0.0.1', port: 0 })
+    const res = await openStream(`${address}/api/ledger/stream?host=global.example`)
+    const shop = recordFor(plan({ client: client(world, 'SYD'), host: 'eu-shop.example' }, world))
+    const global = recordFor(plan({ client: client(world, 'SYD'), host: 'global.example' }, world))
+    const first = await firstEvent(res, () => {
+      runtime.events.emit('request', shop)
+      runtime.events.emit('request', global)
+    })
+    expect(dataOf(first)).toMatchObject({ ray: global.ray })
+    const health = firstEvent(res, () => {})
+    void runtime.setPopDown('FRA', true)
+    expect(await health).toContain('event: health')
+    res.destroy()
+  })
+
   it('closes open streams when the app closes', async () => {
     const { app } = setup()
     const address = await app.listen({ host: '127.0.0.1', port: 0 })
-    const res = await new Promise<IncomingMessage>((resolve, reject) => {
-      httpRequest(`${address}/api/ledger/stream`, resolve).on('error', reject).end()
-    })
+    const res = await openStream(`${address}/api/ledger/stream`)
     const ended = new Promise<void>((resolve) => { res.on('end', resolve); res.resume() })
     await app.close()
     await ended

@@ -62,9 +62,14 @@ export function buildControlApp (runtime: SimRuntime, deps: ControlDeps): Fastif
   const popLocks = new Map<string, Promise<unknown>>()
 
   function onRequest (record: RequestRecord): void {
-    ledger.add(record)
-    metrics.observe(record)
-    stream.broadcast({ event: 'request', id: record.ray, data: record, topic: record.host })
+    // Runs inside the PoP's emit(): a fault here must never fail the request it describes.
+    try {
+      ledger.add(record)
+      metrics.observe(record)
+      stream.broadcast({ event: 'request', id: record.ray, data: record, topic: record.host })
+    } catch (err) {
+      app.log.error({ err, ray: record.ray }, 'ledger record not recorded')
+    }
   }
   function onPopDown (id: string): void { stream.broadcast({ event: 'health', data: { pop: id, down: true } }) }
   function onPopUp (id: string): void { stream.broadcast({ event: 'health', data: { pop: id, down: false } }) }

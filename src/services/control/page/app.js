@@ -14,7 +14,7 @@ function xy (lat, lon) { return [lon + 180, 90 - lat] }
 const $ = (id) => document.getElementById(id)
 
 function el (tag, attrs = {}, text) {
-  const node = tag === 'svg' || ['line', 'circle', 'g', 'polyline'].includes(tag)
+  const node = tag === 'svg' || ['line', 'circle', 'g', 'polyline', 'title'].includes(tag)
     ? document.createElementNS(SVG, tag)
     : document.createElement(tag)
   for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v)
