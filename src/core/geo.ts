@@ -50,6 +50,17 @@ const DECIMAL = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)$/
 
 export type ParsedLatLon = { readonly ok: true, readonly value: LatLon } | { readonly ok: false, readonly reason: string }
 
+/** Parses one coordinate in decimal degrees; returns the number, or a reason (a string) when invalid or out of range. */
+export function parseDegrees (text: string, axis: 'latitude' | 'longitude'): number | string {
+  const t = text.trim()
+  if (!DECIMAL.test(t)) return `${axis} "${t}" is not a decimal number`
+  const limit = axis === 'latitude' ? 90 : 180
+  const v = Number(t)
+  if (!(v >= -limit && v <= limit)) return `${axis} ${t} is outside -${limit}..${limit}`
+  // Normalise -0 so that output and JSON are stable.
+  return v + 0
+}
+
 /**
  * Parses `lat,lon` in decimal degrees (e.g. `48.85,2.35`, spaces allowed around the numbers), latitude first as in
  * ISO 6709. Returns a reason when the input is not of that form or out of range.
@@ -57,15 +68,11 @@ export type ParsedLatLon = { readonly ok: true, readonly value: LatLon } | { rea
 export function parseLatLon (input: string): ParsedLatLon {
   const parts = input.split(',')
   if (parts.length !== 2) return { ok: false, reason: 'expected "lat,lon" with exactly one comma' }
-  const [latText, lonText] = parts.map((s) => s.trim()) as [string, string]
-  if (!DECIMAL.test(latText)) return { ok: false, reason: `latitude "${latText}" is not a decimal number` }
-  if (!DECIMAL.test(lonText)) return { ok: false, reason: `longitude "${lonText}" is not a decimal number` }
-  const lat = Number(latText)
-  const lon = Number(lonText)
-  if (!(lat >= -90 && lat <= 90)) return { ok: false, reason: `latitude ${latText} is outside -90..90` }
-  if (!(lon >= -180 && lon <= 180)) return { ok: false, reason: `longitude ${lonText} is outside -180..180` }
-  // Normalise -0 so that output and JSON are stable.
-  return { ok: true, value: { lat: lat + 0, lon: lon + 0 } }
+  const lat = parseDegrees(parts[0]!, 'latitude')
+  if (typeof lat === 'string') return { ok: false, reason: lat }
+  const lon = parseDegrees(parts[1]!, 'longitude')
+  if (typeof lon === 'string') return { ok: false, reason: lon }
+  return { ok: true, value: { lat, lon } }
 }
 
 /** Looks like coordinates (a comma between things that start like numbers), so callers can pick a precise error. */
