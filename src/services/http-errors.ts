@@ -1,0 +1,95 @@
+// One JSON error shape for every service: `{ error: { code, message, ray } }` with the code's HTTP status, as the
+// error handler, the not-found handler and the raw client-error handler (431 before any route runs) of each app.
+import { randomBytes } from 'node:crypto'
+import type { Socket } from 'node:net'
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { SimError, isSimError, type ErrorCode } from '../core/errors.ts'
+
+export interface ErrorBody {
+  readonly error: { readonly code: string, readonly message: string, readonly ray: string }
+}
+
+/** A fresh ray id, `<16 hex>-<LABEL>`: 64 random bits, enough to be unique across a run. */
+export function newRay (label: string): string {
+  return `${randomBytes(8).toString('hex')}-${label}`
+}
+
+export function errorBody (err: SimError, ray: string): ErrorBody {
+  return { error: { code: err.code, message: err.message, ray } }
+}
+
+/** Maps fastify's own errors (FST_ERR_*) and anything unexpected to a registry code. */
+export function toSimError (err: unknown): SimError {
+  if (isSimError(err)) return err
+  const e = err as Partial<FastifyError> & { code?: string }
+  switch (e.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new SimError('SIM_ERR_BODY_TOO_LARGE', ['the limit'])
+    case 'FST_ERR_VALIDATION':
+      return new SimError('SIM_ERR_INPUT_INVALID', [(e as { validationContext?: string }).validationContext ?? 'request', e.message ?? ''])
+    case 'FST_ERR_NOT_FOUND':
+      return new SimError('SIM_ERR_NOT_FOUND', ['', ''])
+  }
+  const status = typeof e.statusCode === 'number' ? e.statusCode : 500
+  if (status >= 400 && status < 500) return new SimError('SIM_ERR_BAD_REQUEST', [e.message ?? 'malformed request'])
+  return new SimError('SIM_ERR_INTERNAL', [e.code ?? 'unexpected failure'])
+}
+
+/** The ray of a request: the one already set on the reply, else a new one labelled with the service. */
+export function rayOf (reply: FastifyReply, label: string): string {
+  const set = reply.getHeader('x-sim-ray')
+  if (typeof set === 'string') return set
+  const ray = newRay(label)
+  reply.header('x-sim-ray', ray)
+  return ray
+}
+
+export function sendError (reply: FastifyReply, err: SimError, label: string): FastifyReply {
+  const ray = rayOf(reply, label)
+  return reply.code(err.statusCode).type('application/json; charset=utf-8').send(errorBody(err, ray))
+}
+
+export function sendCode (reply: FastifyReply, label: string, code: ErrorCode, ...args: unknown[]): FastifyReply {
+  return sendError(reply, new SimError(code, args), label)
+}
+
+/**
+ * Installs the shared handlers on an app. `label` names the service in rays it mints (a PoP id, EDGE, ORIGIN...).
+ * Errors are logged with their code only: a message may quote a host, never a path (STYLE.md, Logging).
+ */
+export function installErrorHandling (app: FastifyInstance, label: string): void {
+  app.setErrorHandler(function simErrorHandler (err: unknown, request: FastifyRequest, reply: FastifyReply) {
+    const sim = toSimError(err)
+    if (sim.statusCode >= 500) request.log.error({ code: sim.code, pop: label, err: isSimError(err) ? undefined : err }, 'request failed')
+    else request.log.info({ code: sim.code, pop: label }, 'request refused')
+    return sendError(reply, sim, label)
+  })
+  app.setNotFoundHandler(function simNotFound (request: FastifyRequest, reply: FastifyReply) {
+    return sendCode(reply, label, 'SIM_ERR_NOT_FOUND', request.method, request.url.split('?')[0])
+  })
+}
+
+/**
+ * fastify's `clientErrorHandler`: node's HTTP parser rejects a request before any route runs (header block over
+ * `maxHeaderSize`, malformed request line), so the answer is written on the socket, in the same JSON shape.
+ * 431 is RFC 6585 section 5.
+ */
+export function clientErrorHandler (label: string, headerLimitBytes: number) {
+  return function simClientError (err: NodeJS.ErrnoException, socket: Socket): void {
+    if (err.code === 'ECONNRESET' || socket.destroyed) return
+    const sim = err.code === 'HPE_HEADER_OVERFLOW'
+      ? new SimError('SIM_ERR_HEADERS_TOO_LARGE', [headerLimitBytes])
+      : new SimError('SIM_ERR_BAD_REQUEST', [err.code ?? 'malformed HTTP request'])
+    const ray = newRay(label)
+    const body = JSON.stringify(errorBody(sim, ray))
+    if (socket.writable) {
+      socket.write(`HTTP/1.1 ${sim.statusCode} ${statusText(sim.statusCode)}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\nx-sim-ray: ${ray}\r\nConnection: close\r\n\r\n${body}`)
+    }
+    socket.destroy()
+  }
+}
+
+function statusText (status: number): string {
+  return status === 431 ? 'Request Header Fields Too Large' : status === 400 ? 'Bad Request' : 'Error'
+}

@@ -1,0 +1,68 @@
+// A simulated origin server for one customer: answers after its service time with a body of the configured size,
+// and echoes which PoP connected to it (`seenFrom`), so tests and demos can see where a request was inspected.
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
+import type { Logger } from 'pino'
+import type { Delay } from '../../net/delay.ts'
+import { installErrorHandling } from '../http-errors.ts'
+
+export interface OriginDeps {
+  readonly host: string
+  readonly responseBytes: number
+  readonly serviceTimeMs: number
+  readonly delay: Delay
+  readonly logger: Logger
+  /** The inspection header the customer expects, echoed back as `inspected` when present. */
+  readonly inspectionHeader?: string
+  readonly bodyLimitBytes?: number
+}
+
+/** Header by which an inspection PoP names itself to the origin (on loopback every peer is 127.0.0.1). */
+export const SEEN_FROM_HEADER = 'x-sim-pop'
+
+export function buildApp (deps: OriginDeps): FastifyInstance {
+  const app = Fastify({
+    loggerInstance: deps.logger.child({ service: 'origin', host: deps.host }) as FastifyBaseLogger,
+    disableRequestLogging: true,
+    bodyLimit: deps.bodyLimitBytes ?? 1048576
+  })
+  installErrorHandling(app, 'ORIGIN')
+  // Request bodies are drained, not parsed: an origin here only measures and echoes.
+  app.removeAllContentTypeParsers()
+  app.addContentTypeParser('*', function drain (_req, payload, done) {
+    let bytes = 0
+    payload.on('data', (c: Buffer) => { bytes += c.length })
+    payload.on('end', () => done(null, bytes))
+    payload.on('error', (err) => done(err))
+  })
+
+  const inspectionHeader = deps.inspectionHeader?.toLowerCase()
+
+  app.all('/*', async function answerAsOrigin (request, reply) {
+    const started = performance.now()
+    const wait = deps.delay.scaledMs(deps.serviceTimeMs)
+    await deps.delay.wait(wait)
+    const seenFrom = String(request.headers[SEEN_FROM_HEADER] ?? 'unknown')
+    const inspected = inspectionHeader ? request.headers[inspectionHeader] ?? null : null
+    const echo = {
+      host: deps.host,
+      seenFrom,
+      method: request.method,
+      path: request.url,
+      inspected,
+      requestBytes: typeof request.body === 'number' ? request.body : 0,
+      padding: ''
+    }
+    let text = JSON.stringify(echo)
+    const missing = deps.responseBytes - Buffer.byteLength(text)
+    if (missing > 0) {
+      echo.padding = '.'.repeat(missing)
+      text = JSON.stringify(echo)
+    }
+    return reply
+      .header('x-sim-origin-seen-from', seenFrom)
+      .header('x-sim-origin-service-ms', (performance.now() - started).toFixed(3))
+      .type('application/json; charset=utf-8')
+      .send(text)
+  })
+  return app
+}

@@ -1,0 +1,62 @@
+// A PoP service: one data centre as a Fastify instance (never listening here; the runtime listens). One catch-all
+// route: a request signed by another PoP is relayed traffic to inspect; anything else is a client request and this
+// PoP is its ingress.
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
+import { FWD } from '../../net/signing.ts'
+import { clientErrorHandler, installErrorHandling } from '../http-errors.ts'
+import type { PopDeps } from './deps.ts'
+import { createIngress, type Handoff } from './ingress.ts'
+import { createInspector } from './inspect.ts'
+import { createRelayed } from './relayed.ts'
+
+export interface PopHandlers {
+  /** Client traffic with this PoP as ingress; the anycast edge calls it in-process. */
+  handleClient (request: FastifyRequest, reply: FastifyReply, handoff?: Handoff): Promise<FastifyReply>
+  handleRelayed (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply>
+}
+
+export function createPopHandlers (deps: PopDeps): PopHandlers {
+  const inspect = createInspector(deps)
+  return { handleClient: createIngress(deps, inspect), handleRelayed: createRelayed(deps, inspect) }
+}
+
+/**
+ * Body parsing is removed: every content type is handed through as the raw stream, so an ingress can relay bytes it
+ * never reads and an inspection PoP can stream them to the origin (no buffering, no size-dependent memory).
+ */
+export function passThroughBodies (app: FastifyInstance): void {
+  app.removeAllContentTypeParsers()
+  app.addContentTypeParser('*', function passThrough (_request, _payload, done) { done(null) })
+}
+
+/** Pino options shared by the data-path apps: request ids, but a request serializer that omits the URL. */
+export function dataPathLoggerOptions (headerLimitBytes: number, label: string, keepAliveTimeoutMs: number) {
+  return {
+    disableRequestLogging: true,
+    http: { maxHeaderSize: headerLimitBytes },
+    clientErrorHandler: clientErrorHandler(label, headerLimitBytes),
+    keepAliveTimeout: keepAliveTimeoutMs,
+    // The ray is the request id of the data path; fastify's own id stays internal.
+    requestIdLogLabel: 'reqId'
+  }
+}
+
+export function buildApp (deps: PopDeps & { readonly handlers?: PopHandlers }): FastifyInstance {
+  const handlers = deps.handlers ?? createPopHandlers(deps)
+  const app = Fastify({
+    loggerInstance: deps.logger.child({ pop: deps.pop.id }) as FastifyBaseLogger,
+    ...dataPathLoggerOptions(deps.limits.headerLimitBytes, deps.pop.id, deps.limits.keepAliveTimeoutMs)
+  })
+  installErrorHandling(app, deps.pop.id)
+  passThroughBodies(app)
+  app.all('/*', function popEntry (request, reply) {
+    if (request.headers[FWD.sig] !== undefined) return handlers.handleRelayed(request, reply)
+    return handlers.handleClient(request, reply)
+  })
+  // The bare root is not matched by '/*' in find-my-way.
+  app.all('/', function popRoot (request, reply) {
+    if (request.headers[FWD.sig] !== undefined) return handlers.handleRelayed(request, reply)
+    return handlers.handleClient(request, reply)
+  })
+  return app
+}

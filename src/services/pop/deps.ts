@@ -1,0 +1,42 @@
+// What a PoP service needs from the runtime: the model, its neighbours' addresses, the network policies and sinks.
+import type { EventEmitter } from 'node:events'
+import type { IncomingHttpHeaders } from 'node:http'
+import type { Logger } from 'pino'
+import type { ClientLocation, Plan, PlanRequest, Pop, World } from '../../core/types.ts'
+import type { Delay } from '../../net/delay.ts'
+import type { ForwardSigner } from '../../net/signing.ts'
+import type { Upstreams } from '../../net/upstream.ts'
+import type { RuntimeEvents } from '../../runtime/types.ts'
+import type { LogShipper } from './log-shipper.ts'
+
+export interface PopLimits {
+  readonly bodyLimitBytes: number
+  readonly headerLimitBytes: number
+  readonly keepAliveTimeoutMs: number
+}
+
+export interface PopDeps {
+  readonly pop: Pop
+  readonly world: World
+  readonly plan: (req: PlanRequest, world: World) => Plan
+  /** Locates the simulated client from `x-sim-client-ip` / `x-sim-client` (default location without); throws SimError. */
+  readonly locateClient: (headers: IncomingHttpHeaders) => ClientLocation
+  /** Base URL of a PoP that listens now, undefined otherwise (down or not in this process). */
+  readonly directory: (popId: string) => string | undefined
+  /** Base URL of a customer's origin. */
+  readonly originUrl: (host: string) => string | undefined
+  readonly signer: ForwardSigner
+  readonly upstreams: Upstreams
+  readonly delay: Delay
+  readonly shipper: LogShipper
+  readonly events: EventEmitter<RuntimeEvents>
+  readonly logger: Logger
+  readonly limits: PopLimits
+  /** Epoch ms, for records. */
+  readonly clock?: () => number
+}
+
+/** Hop-by-hop fields a proxy must not forward (RFC 9110 section 7.6.1), plus the simulator's own routing inputs. */
+export const HOP_BY_HOP = new Set([
+  'connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'proxy-authorization'
+])

@@ -1,0 +1,89 @@
+// Ships each request's log record (metadata only) to the log sink of the customer's log region, in batches: one
+// queue per (sink, PoP) flushed every few ms, each batch HMAC-signed as coming from its PoP.
+import type { Logger } from 'pino'
+import type { ForwardSigner } from '../../net/signing.ts'
+import type { Upstreams } from '../../net/upstream.ts'
+import type { LogRecord } from '../logs/app.ts'
+
+export interface LogShipper {
+  /** Queues a record for `sink` (a log core PoP id). Returns false when the sink is unknown. */
+  ship (sink: string, record: LogRecord): boolean
+  /** Sends everything queued now. */
+  flush (): Promise<void>
+  close (): Promise<void>
+}
+
+export interface ShipperOptions {
+  readonly sinkUrl: (sink: string) => string | undefined
+  readonly upstreams: Upstreams
+  readonly signer: ForwardSigner
+  readonly logger: Logger
+  readonly flushMs?: number
+  readonly maxBatch?: number
+}
+
+export function createLogShipper (opts: ShipperOptions): LogShipper {
+  const flushMs = opts.flushMs ?? 50
+  const maxBatch = opts.maxBatch ?? 500
+  const queues = new Map<string, { sink: string, pop: string, records: LogRecord[] }>()
+  const inFlight = new Set<Promise<void>>()
+  let timer: NodeJS.Timeout | undefined
+
+  async function send (sink: string, pop: string, records: LogRecord[]): Promise<void> {
+    const url = opts.sinkUrl(sink)
+    if (!url) return
+    const body = records.map((r) => JSON.stringify(r)).join('\n') + '\n'
+    try {
+      const res = await opts.upstreams.get(url).request({
+        path: '/logs',
+        method: 'POST',
+        headers: { 'content-type': 'application/x-ndjson', ...opts.signer.signBody(pop, body) },
+        body
+      })
+      // Always consume the body, or the keep-alive socket is never released (undici #1203).
+      await res.body.dump()
+      if (res.statusCode !== 202) opts.logger.warn({ sink, pop, status: res.statusCode }, 'log batch refused')
+    } catch (err) {
+      opts.logger.warn({ sink, pop, code: (err as { code?: string }).code }, 'log batch not delivered')
+    }
+  }
+
+  function track (p: Promise<void>): void {
+    inFlight.add(p)
+    p.finally(() => inFlight.delete(p)).catch(() => {})
+  }
+
+  function flushNow (): void {
+    timer = undefined
+    for (const [key, q] of queues) {
+      queues.delete(key)
+      track(send(q.sink, q.pop, q.records))
+    }
+  }
+
+  return {
+    ship (sink, record) {
+      if (!opts.sinkUrl(sink)) return false
+      const key = `${sink}\0${record.pop}`
+      let q = queues.get(key)
+      if (!q) { q = { sink, pop: record.pop, records: [] }; queues.set(key, q) }
+      q.records.push(record)
+      if (q.records.length >= maxBatch) {
+        queues.delete(key)
+        track(send(q.sink, q.pop, q.records))
+      } else if (timer === undefined) {
+        timer = setTimeout(flushNow, flushMs)
+        timer.unref()
+      }
+      return true
+    },
+    async flush () {
+      if (timer) clearTimeout(timer)
+      flushNow()
+      await Promise.all([...inFlight])
+    },
+    async close () {
+      await this.flush()
+    }
+  }
+}

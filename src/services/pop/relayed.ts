@@ -1,0 +1,77 @@
+// The inspection role for relayed traffic: a request another PoP (the ingress) forwards here, authenticated by the
+// HMAC over its forwarding headers. Unsigned, forged, replayed or misaddressed relays are refused before anything
+// is read (DESIGN.md invariant 5); an authentic one is inspected and sent to the origin.
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import { SimError } from '../../core/errors.ts'
+import type { Hop } from '../../core/types.ts'
+import { nowMs } from '../../net/delay.ts'
+import type { MeasuredHop } from '../../runtime/types.ts'
+import { sendError, toSimError } from '../http-errors.ts'
+import type { PopDeps } from './deps.ts'
+import { lazyBody } from './ingress.ts'
+import type { Inspector } from './inspect.ts'
+import { encodeHops } from './server-timing.ts'
+
+function parseDownstream (text: string): Hop[] {
+  try {
+    const rows = JSON.parse(text) as [Hop['kind'], string, string, number][]
+    return rows.map(([kind, from, to, rttMs]) => ({ kind, from, to, rttMs }))
+  } catch {
+    return []
+  }
+}
+
+export function createRelayed (deps: PopDeps, inspect: Inspector) {
+  const { pop, world } = deps
+
+  return async function handleRelayed (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
+    const t0 = nowMs()
+    const raw = request.raw
+    const v = deps.signer.verify(raw.headers)
+    if (!v.ok) {
+      request.log.warn({ pop: pop.id, code: 'SIM_ERR_FORWARD_UNAUTHENTICATED', reason: v.reason }, 'unauthenticated relay refused')
+      return sendError(reply, new SimError('SIM_ERR_FORWARD_UNAUTHENTICATED', [v.reason]), pop.id)
+    }
+    const f = v.fields
+    reply.header('x-sim-ray', f.ray)
+    if (f.inspection !== pop.id) return sendError(reply, new SimError('SIM_ERR_FORWARD_UNAUTHENTICATED', [`signed for ${f.inspection}, not ${pop.id}`]), pop.id)
+    const customer = world.customers.get(f.host)
+    if (!customer) return sendError(reply, new SimError('SIM_ERR_HOST_UNKNOWN', [f.host]), pop.id)
+    // Defence in depth for invariant 1: even an authentic relay is not decrypted outside the customer's region
+    // (with failover open, the ingress inspects itself; it never relays out of the region).
+    if (customer.region !== null && customer.region.members[pop.index] !== 1) {
+      return sendError(reply, new SimError('SIM_ERR_REGION_UNAVAILABLE', [customer.region.id, customer.host]), pop.id)
+    }
+
+    let hops: MeasuredHop[] = []
+    let status: number
+    try {
+      const out = await inspect({
+        ray: f.ray,
+        customer,
+        method: raw.method ?? 'GET',
+        url: raw.url ?? '/',
+        headers: raw.headers,
+        rawHeaders: raw.rawHeaders,
+        body: lazyBody(raw, () => {}),
+        downstream: parseDownstream(f.plan)
+      })
+      hops = out.hops
+      status = out.status
+      reply.code(out.status)
+      for (const [k, val] of Object.entries(out.headers)) if (val !== undefined) reply.header(k, val)
+      reply.header('traceparent', out.traceparent)
+        .header('x-sim-fwd-timing', encodeHops(hops))
+        .header('x-sim-fwd-inner-ms', (nowMs() - t0).toFixed(3))
+      request.log.info({ ray: f.ray, host: customer.host, pop: pop.id, role: 'inspection', ingress: f.ingress, status }, 'request inspected')
+      return reply.send(out.body)
+    } catch (err) {
+      const sim = toSimError(err)
+      request.log.info({ ray: f.ray, host: customer.host, pop: pop.id, role: 'inspection', ingress: f.ingress, code: sim.code }, 'request refused at inspection')
+      reply.header('x-sim-fwd-code', sim.code)
+        .header('x-sim-fwd-timing', encodeHops(hops))
+        .header('x-sim-fwd-inner-ms', (nowMs() - t0).toFixed(3))
+      return sendError(reply, sim, pop.id)
+    }
+  }
+}
