@@ -229,7 +229,7 @@ describe('control plane: ledger and metrics', () => {
     const body = (await app.inject('/api/ledger')).json()
     expect(body).toMatchObject({ capacity: 3, total: 5 })
     expect(body.records.map((r: RequestRecord) => r.ray)).toEqual(records.slice(2).map((r) => r.ray))
-    const byHost = (await app.inject('/api/ledger?host=global.example')).json()
+    const byHost = (await app.inject('/api/ledger?host=Global.Example')).json()
     expect(byHost.records.map((r: RequestRecord) => r.ray)).toEqual([records[3]?.ray])
     const limited = (await app.inject('/api/ledger?limit=1')).json()
     expect(limited.records.map((r: RequestRecord) => r.ray)).toEqual([records[4]?.ray])

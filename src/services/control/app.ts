@@ -6,7 +6,7 @@ import { Type } from '@sinclair/typebox'
 import type { Static } from '@sinclair/typebox'
 import { SimError } from '../../core/errors.ts'
 import type { ErrorCode } from '../../core/errors.ts'
-import { plan } from '../../core/planner.ts'
+import { normaliseHost, plan } from '../../core/planner.ts'
 import { parseClientLocation } from '../../core/client.ts'
 import type { IpLocator, PlanRequest } from '../../core/types.ts'
 import type { RequestRecord, SimRuntime } from '../../runtime/types.ts'
@@ -66,7 +66,7 @@ export function buildControlApp (runtime: SimRuntime, deps: ControlDeps): Fastif
     try {
       ledger.add(record)
       metrics.observe(record)
-      stream.broadcast({ event: 'request', id: record.ray, data: record, topic: record.host })
+      stream.broadcast({ event: 'request', id: record.ray, data: record, topic: record.plan.host })
     } catch (err) {
       app.log.error({ err, ray: record.ray }, 'ledger record not recorded')
     }
@@ -164,7 +164,7 @@ export function buildControlApp (runtime: SimRuntime, deps: ControlDeps): Fastif
     schema: { querystring: LedgerQuery }
   }, async function getLedger (request) {
     const { host, limit } = request.query
-    const records = ledger.list({ ...(host !== undefined ? { host } : {}), ...(limit !== undefined ? { limit } : {}) })
+    const records = ledger.list({ ...(host !== undefined ? { host: normaliseHost(host) } : {}), ...(limit !== undefined ? { limit } : {}) })
     return { capacity: ledger.capacity, total: ledger.total, records }
   })
 
@@ -172,7 +172,7 @@ export function buildControlApp (runtime: SimRuntime, deps: ControlDeps): Fastif
     schema: { querystring: StreamQuery }
   }, async function ledgerStream (request, reply) {
     const host = request.query.host
-    stream.attach(request, reply, host !== undefined ? { topic: host } : {})
+    stream.attach(request, reply, host !== undefined ? { topic: normaliseHost(host) } : {})
   })
 
   app.get('/metrics', async function getMetrics (_request, reply) {

@@ -3,7 +3,7 @@
 import type { RequestRecord } from '../../runtime/types.ts'
 
 export interface LedgerQuery {
-  /** Only records for this host. */
+  /** Only records for this host (as the planner normalised it: lowercase, no port). */
   readonly host?: string
   /** At most this many records, the most recent ones. */
   readonly limit?: number
@@ -47,7 +47,7 @@ export function createLedgerStore (capacity: number): LedgerStore {
       const start = (next - size + capacity) % capacity
       for (let i = 0; i < size; i++) {
         const r = slots[(start + i) % capacity]
-        if (r !== undefined && (query.host === undefined || r.host === query.host)) out.push(r)
+        if (r !== undefined && (query.host === undefined || r.plan.host === query.host)) out.push(r)
       }
       const limit = query.limit
       return limit !== undefined && out.length > limit ? out.slice(out.length - limit) : out
