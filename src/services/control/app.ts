@@ -1,6 +1,6 @@
 // The control plane (default port 8081): topology and customers, what-if plans, PoP down/up, the data-flow ledger
 // (JSON and a live event stream), Prometheus metrics and the teaching page. Built here, listened to by the runtime.
-import Fastify from 'fastify'
+import Fastify, { LogController } from 'fastify'
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
 import { Type } from '@sinclair/typebox'
 import type { Static } from '@sinclair/typebox'
@@ -53,7 +53,7 @@ const BAD_QUESTION = new Set(['SIM_ERR_HOST_UNKNOWN', 'SIM_ERR_POP_UNKNOWN'])
 export function buildControlApp (runtime: SimRuntime, deps: ControlDeps): FastifyInstance {
   const logger: FastifyBaseLogger = runtime.logger.child({ service: 'control' })
   // Scrapes and page polls would drown the log; state changes are logged by their handlers.
-  const app = Fastify({ loggerInstance: logger, disableRequestLogging: true })
+  const app = Fastify({ loggerInstance: logger, logController: new LogController({ disableRequestLogging: true }) })
   installErrorHandling(app, 'CONTROL')
   const ledger = createLedgerStore(deps.ledgerSize ?? 1000)
   const metrics = createControlMetrics(() => runtime.world)
