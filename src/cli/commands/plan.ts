@@ -3,7 +3,7 @@ import { parseClientLocation } from '../../core/client.ts'
 import { SimError } from '../../core/errors.ts'
 import { plan } from '../../core/planner.ts'
 import type { ClientLocation, IpLocator, Plan, PlanRequest, World } from '../../core/types.ts'
-import { lazyIpLocator } from '../../net/lazy-ip-locator.ts'
+import { createGeoIpLocator } from '../../net/geoip-locator.ts'
 import { HELP, parse } from '../args.ts'
 import type { Command } from '../command.ts'
 import { openInput, readCsv, writeLine } from '../csv.ts'
@@ -78,7 +78,7 @@ export const planCommand: Command = {
     const { values } = parse(args, options, help)
     if (values.help) { io.stdout.write(help + '\n'); return 0 }
     const { world } = await loadModel(values.config)
-    const resolveClient = clientResolver(world, lazyIpLocator())
+    const resolveClient = clientResolver(world, createGeoIpLocator())
 
     if (values.input !== undefined) {
       const name = values.input
