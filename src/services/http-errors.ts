@@ -49,6 +49,13 @@ export function sendError (reply: FastifyReply, err: SimError, label: string): F
   return reply.code(err.statusCode).type('application/json; charset=utf-8').send(errorBody(err, ray))
 }
 
+/** The planner's refusal as an error, keeping the planner's own reason as the message. */
+export function planRefusal (code: string, reason: string): SimError {
+  const err = new SimError(code as ErrorCode, [])
+  err.message = reason
+  return err
+}
+
 export function sendCode (reply: FastifyReply, label: string, code: ErrorCode, ...args: unknown[]): FastifyReply {
   return sendError(reply, new SimError(code, args), label)
 }

@@ -1,6 +1,6 @@
 // A log sink: the core data centre of one log region (Customer Metadata Boundary). It accepts batches of NDJSON log
 // records only from PoPs (HMAC-signed batches) and keeps the most recent ones in a bounded in-memory store.
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import { SimError } from '../../core/errors.ts'
 import type { ForwardSigner } from '../../net/signing.ts'
@@ -54,7 +54,7 @@ export function buildApp (deps: LogSinkDeps): FastifyInstance {
   const label = `LOGS-${deps.id}`
   const app = Fastify({
     loggerInstance: deps.logger.child({ service: 'logs', sink: deps.id }) as FastifyBaseLogger,
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: deps.bodyLimitBytes ?? 8 * 1048576
   })
   installErrorHandling(app, label)

@@ -1,6 +1,6 @@
 // A simulated origin server for one customer: answers after its service time with a body of the configured size,
 // and echoes which PoP connected to it (`seenFrom`), so tests and demos can see where a request was inspected.
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import type { Delay } from '../../net/delay.ts'
 import { installErrorHandling } from '../http-errors.ts'
@@ -22,7 +22,7 @@ export const SEEN_FROM_HEADER = 'x-sim-pop'
 export function buildApp (deps: OriginDeps): FastifyInstance {
   const app = Fastify({
     loggerInstance: deps.logger.child({ service: 'origin', host: deps.host }) as FastifyBaseLogger,
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: deps.bodyLimitBytes ?? 1048576
   })
   installErrorHandling(app, 'ORIGIN')

@@ -1,7 +1,7 @@
 // A PoP service: one data centre as a Fastify instance (never listening here; the runtime listens). One catch-all
 // route: a request signed by another PoP is relayed traffic to inspect; anything else is a client request and this
 // PoP is its ingress.
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import { FWD } from '../../net/signing.ts'
 import { clientErrorHandler, installErrorHandling } from '../http-errors.ts'
 import type { PopDeps } from './deps.ts'
@@ -32,12 +32,11 @@ export function passThroughBodies (app: FastifyInstance): void {
 /** Pino options shared by the data-path apps: request ids, but a request serializer that omits the URL. */
 export function dataPathLoggerOptions (headerLimitBytes: number, label: string, keepAliveTimeoutMs: number) {
   return {
-    disableRequestLogging: true,
+    // Fastify's own per-request lines would log the URL; the ingress logs its own, URL-free line instead.
+    logController: new LogController({ disableRequestLogging: true }),
     http: { maxHeaderSize: headerLimitBytes },
     clientErrorHandler: clientErrorHandler(label, headerLimitBytes),
-    keepAliveTimeout: keepAliveTimeoutMs,
-    // The ray is the request id of the data path; fastify's own id stays internal.
-    requestIdLogLabel: 'reqId'
+    keepAliveTimeout: keepAliveTimeoutMs
   }
 }
 

@@ -129,7 +129,9 @@ export function createIngress (deps: PopDeps, inspect: Inspector) {
         })
       } catch (err) {
         const kind = classifyUpstreamError(err)
-        if (kind === 'refused' && !bodyStarted && attempt === 0) {
+        // Refused, or any failure of a PoP the runtime now knows is down (a socket it closed mid-request).
+        const gone = kind === 'refused' || deps.directory(p.inspection) === undefined
+        if (gone && !bodyStarted && attempt === 0) {
           // The chosen inspection PoP is down: re-plan once without it. The planner only ever offers in-region PoPs
           // (or refuses), so the retry can never move the plaintext out of the region.
           const again = deps.plan({ client, host: p.host, ingress: pop.id, down: [p.inspection] }, world)

@@ -1,0 +1,219 @@
+// Starts a whole simulated network in one process: every PoP of the scenario as its own Fastify service on its own
+// 127.0.0.1 port, the anycast edge, one origin per customer, the log sinks of the log cores and the control plane.
+// A directory maps PoP ids to base URLs; the services themselves never listen (DESIGN.md, Processes and services).
+import { EventEmitter } from 'node:events'
+import type { AddressInfo } from 'node:net'
+import type { FastifyInstance } from 'fastify'
+import { pino, type Logger } from 'pino'
+import type { Scenario } from '../config/schema.ts'
+import { plan } from '../core/planner.ts'
+import type { IpLocator, Pop } from '../core/types.ts'
+import { buildWorld } from '../core/world.ts'
+import { createDelay } from '../net/delay.ts'
+import { createGeoIpLocator } from '../net/geoip-locator.ts'
+import { createForwardSigner } from '../net/signing.ts'
+import { createUpstreams } from '../net/upstream.ts'
+import { createClientLocator } from '../services/client-location.ts'
+import { buildControlApp, type ControlDeps } from '../services/control/app.ts'
+import { buildApp as buildEdgeApp } from '../services/edge/app.ts'
+import { buildApp as buildLogSinkApp } from '../services/logs/app.ts'
+import { buildApp as buildOriginApp } from '../services/origin/app.ts'
+import { buildApp as buildPopApp, createPopHandlers, type PopHandlers } from '../services/pop/app.ts'
+import type { PopDeps } from '../services/pop/deps.ts'
+import { createLogShipper } from '../services/pop/log-shipper.ts'
+import type { RuntimeEvents, SimRuntime } from './types.ts'
+
+export type ControlAppFactory = (runtime: SimRuntime, deps: ControlDeps) => FastifyInstance
+
+export interface StartOptions {
+  /** Overrides `latency.enabled`. */
+  readonly latency?: boolean
+  /** Overrides `latency.timeScale`. */
+  readonly timeScale?: number
+  readonly edgePort?: number
+  readonly controlPort?: number
+  readonly host?: string
+  readonly logger?: Logger
+  readonly ipLocator?: IpLocator
+  /** The control plane; `false` runs without one (tests of the data path). Default: services/control. */
+  readonly controlApp?: ControlAppFactory | false
+}
+
+/** The runtime as started: the SimRuntime interface plus what the banner reports. */
+export interface StartedSimulation extends SimRuntime {
+  readonly popCount: number
+  /** Wall-clock ms from the call to every listener answering. */
+  readonly startupMs: number
+}
+
+interface PopEntry {
+  readonly pop: Pop
+  readonly app: FastifyInstance
+  readonly handlers: PopHandlers
+  port: number
+  up: boolean
+}
+
+async function listen (app: FastifyInstance, host: string, port: number, started?: FastifyInstance[]): Promise<number> {
+  started?.push(app)
+  await app.listen({ host, port })
+  return (app.server.address() as AddressInfo).port
+}
+
+export async function startSimulation (scenario: Scenario, options: StartOptions = {}): Promise<StartedSimulation> {
+  const apps: FastifyInstance[] = []
+  try {
+    return await startAll(scenario, options, apps)
+  } catch (err) {
+    // A listener that failed (port in use) must not leave the others running.
+    await Promise.allSettled(apps.map((a) => a.close()))
+    throw err
+  }
+}
+
+async function startAll (scenario: Scenario, options: StartOptions, apps: FastifyInstance[]): Promise<StartedSimulation> {
+  const started = performance.now()
+  const logger = options.logger ?? pino({ level: scenario.logging.level })
+  const host = options.host ?? scenario.server.host
+  const server = scenario.server
+  const { world, notes } = buildWorld(scenario)
+  for (const note of notes) logger.info({ note }, 'scenario note')
+  const events = new EventEmitter<RuntimeEvents>()
+  // Every completed request is an event; the control plane and tests subscribe, possibly many at once.
+  events.setMaxListeners(0)
+  const ipLocator = options.ipLocator ?? createGeoIpLocator()
+  const delay = createDelay({
+    enabled: options.latency ?? scenario.latency.enabled,
+    timeScale: options.timeScale ?? scenario.latency.timeScale,
+    jitter: scenario.latency.jitter,
+    seed: scenario.latency.seed
+  })
+  const signer = createForwardSigner({ windowMs: server.signatureWindowMs })
+  const upstreams = createUpstreams({ delay, signer, timeoutMs: server.upstreamTimeoutMs, keepAliveTimeoutMs: server.keepAliveTimeoutMs })
+  const locateClient = createClientLocator(world.topology, ipLocator, scenario.network.defaultClient)
+  const url = (port: number): string => `http://${host.includes(':') ? `[${host}]` : host}:${port}`
+
+  // Log sinks: one per distinct log core.
+  const logSinkUrls = new Map<string, string>()
+  const sinkApps: FastifyInstance[] = []
+  for (const core of new Set(Object.values(world.logCores))) {
+    const app = buildLogSinkApp({ id: core, signer, logger, capacity: Math.max(1000, server.ledgerSize * 10) })
+    sinkApps.push(app)
+    logSinkUrls.set(core, url(await listen(app, host, 0, apps)))
+  }
+
+  // Origins: one per customer, at its configured size and service time.
+  const originUrls = new Map<string, string>()
+  const originApps: FastifyInstance[] = []
+  for (const c of world.customers.values()) {
+    const app = buildOriginApp({
+      host: c.host,
+      responseBytes: c.origin.responseBytes,
+      serviceTimeMs: c.origin.serviceTimeMs,
+      delay,
+      logger,
+      bodyLimitBytes: server.bodyLimitBytes,
+      ...(c.inspectionHeader ? { inspectionHeader: c.inspectionHeader.name } : {})
+    })
+    originApps.push(app)
+    originUrls.set(c.host, url(await listen(app, host, 0, apps)))
+  }
+
+  const shipper = createLogShipper({ sinkUrl: (s) => logSinkUrls.get(s), upstreams, signer, logger })
+  const pops = new Map<string, PopEntry>()
+  const directory = (id: string): string | undefined => {
+    const e = pops.get(id)
+    return e?.up === true ? url(e.port) : undefined
+  }
+  const limits = { bodyLimitBytes: server.bodyLimitBytes, headerLimitBytes: server.headerLimitBytes, keepAliveTimeoutMs: server.keepAliveTimeoutMs }
+  for (const pop of world.topology.pops) {
+    const deps: PopDeps = {
+      pop, world, plan, locateClient, directory, originUrl: (h) => originUrls.get(h), signer, upstreams, delay, shipper, events, logger, limits
+    }
+    const handlers = createPopHandlers(deps)
+    pops.set(pop.id, { pop, app: buildPopApp({ ...deps, handlers }), handlers, port: 0, up: false })
+  }
+  // All PoPs listen concurrently: start-up is bound by the event loop, not by 340 sequential round trips.
+  await Promise.all([...pops.values()].map(async (e) => {
+    e.port = await listen(e.app, host, server.popBasePort === 0 ? 0 : server.popBasePort + e.pop.index, apps)
+    e.up = true
+  }))
+
+  const edge = buildEdgeApp({
+    world,
+    plan,
+    locateClient,
+    pops: (id) => { const e = pops.get(id); return e?.up === true ? e.handlers : undefined },
+    logger,
+    headerLimitBytes: server.headerLimitBytes,
+    keepAliveTimeoutMs: server.keepAliveTimeoutMs
+  })
+  const edgeUrl = url(await listen(edge, host, options.edgePort ?? server.edgePort, apps))
+
+  async function setPopDown (id: string, down: boolean): Promise<void> {
+    const e = pops.get(id)
+    if (!e) throw new Error(`unknown PoP ${id}`)
+    if (down === !e.up) return
+    const srv = e.app.server
+    if (down) {
+      // Health first, so that no new plan picks it, then the listener really stops: connections are refused.
+      world.health.down[e.pop.index] = 1
+      e.up = false
+      await new Promise<void>((resolve) => {
+        srv.close(() => resolve())
+        srv.closeAllConnections()
+      })
+      logger.warn({ pop: id }, 'PoP down')
+      events.emit('pop-down', id)
+    } else {
+      await new Promise<void>((resolve, reject) => {
+        srv.once('error', reject)
+        srv.listen({ host, port: e.port }, () => { srv.off('error', reject); resolve() })
+      })
+      e.up = true
+      world.health.down[e.pop.index] = 0
+      logger.info({ pop: id }, 'PoP up')
+      events.emit('pop-up', id)
+    }
+  }
+
+  let controlApp: FastifyInstance | undefined
+  let closing: Promise<void> | undefined
+  const runtime: StartedSimulation & { controlUrl: string, startupMs: number } = {
+    world,
+    logger,
+    events,
+    popUrl: directory,
+    setPopDown,
+    edgeUrl,
+    controlUrl: '',
+    originUrls,
+    logSinkUrls,
+    popCount: pops.size,
+    startupMs: 0,
+    close () {
+      closing ??= (async () => {
+        // Outside in: the edge and the control plane stop taking requests and finish those in flight (which run
+        // through the PoPs), then the PoPs, the origins, the last log batches, the sinks and the pools.
+        await Promise.all([edge.close(), controlApp?.close()])
+        await Promise.all([...pops.values()].map(async (e) => {
+          if (e.up) await e.app.close()
+        }))
+        await Promise.all(originApps.map((a) => a.close()))
+        await shipper.close()
+        await Promise.all(sinkApps.map((a) => a.close()))
+        await upstreams.close()
+        events.removeAllListeners()
+      })()
+      return closing
+    }
+  }
+  const factory = options.controlApp === undefined ? buildControlApp : options.controlApp
+  if (factory !== false) {
+    controlApp = factory(runtime, { ipLocator, ledgerSize: server.ledgerSize })
+    runtime.controlUrl = url(await listen(controlApp, host, options.controlPort ?? server.controlPort, apps))
+  }
+  runtime.startupMs = performance.now() - started
+  logger.info({ pops: pops.size, edge: edgeUrl, control: runtime.controlUrl, ms: Math.round(runtime.startupMs) }, 'simulation started')
+  return runtime
+}

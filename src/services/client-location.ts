@@ -1,0 +1,27 @@
+// Where a simulated client is: `x-sim-client-ip: <ip>` (located with geoip-lite), `x-sim-client: <IATA|lat,lon|ip>`,
+// else the scenario's default location. Both the edge and a PoP reached directly read it the same way.
+import type { IncomingHttpHeaders } from 'node:http'
+import { isClientLocationError, parseClientLocation } from '../core/client.ts'
+import { SimError } from '../core/errors.ts'
+import type { ClientLocation, IpLocator, Topology } from '../core/types.ts'
+
+export const CLIENT_IP_HEADER = 'x-sim-client-ip'
+export const CLIENT_HEADER = 'x-sim-client'
+
+export function createClientLocator (topology: Topology, ipLocator: IpLocator, defaultClient: string) {
+  let fallback: ClientLocation | undefined
+  function parse (input: string): ClientLocation {
+    const r = parseClientLocation(input, topology, ipLocator)
+    if (isClientLocationError(r)) throw new SimError(r.error, r.args)
+    return r
+  }
+  return function locateClient (headers: IncomingHttpHeaders): ClientLocation {
+    const ip = headers[CLIENT_IP_HEADER]
+    if (typeof ip === 'string') return parse(ip)
+    const where = headers[CLIENT_HEADER]
+    if (typeof where === 'string') return parse(where)
+    if (ip !== undefined || where !== undefined) throw new SimError('SIM_ERR_BAD_REQUEST', ['the client location header appears more than once'])
+    fallback ??= parse(defaultClient)
+    return fallback
+  }
+}
