@@ -286,9 +286,9 @@ describe('control plane: ledger and metrics', () => {
   })
 })
 
-function openStream (url: string): Promise<IncomingMessage> {
+function openStream (url: string, headers: Record<string, string> = {}): Promise<IncomingMessage> {
   return new Promise<IncomingMessage>((resolve, reject) => {
-    httpRequest(url, { headers: { accept: 'text/event-stream' } }, (res) => {
+    httpRequest(url, { headers: { accept: 'text/event-stream', ...headers } }, (res) => {
       res.setEncoding('utf8')
       resolve(res)
     }).on('error', reject).end()
@@ -357,6 +357,23 @@ describe('control plane: GET /api/ledger/stream', () => {
     const health = firstEvent(res, () => {})
     void runtime.setPopDown('FRA', true)
     expect(await health).toContain('event: health')
+    res.destroy()
+  })
+
+  it('resends what a reconnecting client missed after its Last-Event-ID', async () => {
+    const { app, runtime, world } = setup()
+    const address = await app.listen({ host: '127.0.0.1', port: 0 })
+    const p = plan({ client: client(world, 'LHR'), host: 'uk-news.example' }, world)
+    const rs = [1, 2, 3].map(() => recordFor(p))
+    for (const r of rs) runtime.events.emit('request', r)
+    const res = await openStream(`${address}/api/ledger/stream`, { 'last-event-id': rs[0]?.ray ?? '' })
+    let text = ''
+    await new Promise<void>((resolve) => res.on('data', function onData (chunk: string) {
+      text += chunk
+      if (text.includes(`id: ${rs[2]?.ray}`)) { res.off('data', onData); resolve() }
+    }))
+    const ids = text.split('\n').filter((l) => l.startsWith('id: ')).map((l) => l.slice(4))
+    expect(ids).toEqual([rs[1]?.ray, rs[2]?.ray])
     res.destroy()
   })
 

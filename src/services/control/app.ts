@@ -47,6 +47,9 @@ const StreamQuery = Type.Object({
   host: Type.Optional(Type.String({ minLength: 1, maxLength: 253, description: 'Only requests for this host.' }))
 }, { additionalProperties: false })
 
+/** Most records resent to a reconnecting stream client: enough for a brief outage, not a flood. */
+const MAX_REPLAY = 100
+
 /** Planner refusals that mean the question itself was wrong, answered as HTTP errors rather than as a plan. */
 const BAD_QUESTION = new Set(['SIM_ERR_HOST_UNKNOWN', 'SIM_ERR_POP_UNKNOWN'])
 
@@ -171,8 +174,20 @@ export function buildControlApp (runtime: SimRuntime, deps: ControlDeps): Fastif
   app.get<{ Querystring: Static<typeof StreamQuery> }>('/api/ledger/stream', {
     schema: { querystring: StreamQuery }
   }, async function ledgerStream (request, reply) {
-    const host = request.query.host
-    stream.attach(request, reply, host !== undefined ? { topic: normaliseHost(host) } : {})
+    const host = request.query.host === undefined ? undefined : normaliseHost(request.query.host)
+    // A reconnecting EventSource sends the last id it saw: resend what came after it, or everything held when that
+    // id is gone (overwritten, or from a previous run). https://html.spec.whatwg.org/multipage/server-sent-events.html#the-last-event-id-header
+    const last = request.headers['last-event-id']
+    let replay: RequestRecord[] = []
+    if (typeof last === 'string' && last !== '') {
+      const held = ledger.list(host !== undefined ? { host } : {})
+      const i = held.findIndex((r) => r.ray === last)
+      replay = (i === -1 ? held : held.slice(i + 1)).slice(-MAX_REPLAY)
+    }
+    stream.attach(request, reply, {
+      ...(host !== undefined ? { topic: host } : {}),
+      replay: replay.map((r) => ({ event: 'request', id: r.ray, data: r }))
+    })
   })
 
   app.get('/metrics', async function getMetrics (_request, reply) {

@@ -7,6 +7,8 @@ import type { ServerResponse } from 'node:http'
 export interface SseClientOptions {
   /** Receives only events whose `topic` is this (events without a topic go to everyone). */
   readonly topic?: string
+  /** Events sent to this client alone before any new one (what it missed while reconnecting). */
+  readonly replay?: readonly SseEvent[]
 }
 
 export interface SseEvent {
@@ -37,6 +39,11 @@ export interface SseHubOptions {
   readonly maxBufferedBytes?: number
   /** Client reconnection delay sent in the stream's `retry:` field. */
   readonly retryMs?: number
+}
+
+function encode (event: SseEvent): string {
+  // JSON.stringify escapes line breaks, so the payload fits on one `data:` line.
+  return `${event.id !== undefined ? `id: ${event.id}\n` : ''}event: ${event.event}\ndata: ${JSON.stringify(event.data)}\n\n`
 }
 
 export function createSseHub (options: SseHubOptions): SseHub {
@@ -76,6 +83,7 @@ export function createSseHub (options: SseHubOptions): SseHub {
       })
       // A first comment flushes the headers, so the client knows it is subscribed before any event.
       res.write(`: residency-sim ledger stream\nretry: ${options.retryMs ?? 2000}\n\n`)
+      for (const event of opts.replay ?? []) res.write(encode(event))
       const client: Client = { res, topic: opts.topic }
       clients.add(client)
       heartbeat ??= setInterval(function sendHeartbeat () {
@@ -91,8 +99,7 @@ export function createSseHub (options: SseHubOptions): SseHub {
 
     broadcast (event) {
       if (clients.size === 0) return
-      // JSON.stringify escapes line breaks, so the payload fits on one `data:` line.
-      const chunk = `${event.id !== undefined ? `id: ${event.id}\n` : ''}event: ${event.event}\ndata: ${JSON.stringify(event.data)}\n\n`
+      const chunk = encode(event)
       for (const c of clients) {
         if (event.topic !== undefined && c.topic !== undefined && c.topic !== event.topic) continue
         write(c, chunk)
