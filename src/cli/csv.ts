@@ -89,6 +89,28 @@ export async function * readCsv (input: Readable, required: readonly string[], n
 }
 
 /** Writes to a stream, waiting for drain when its buffer is full (so huge batches keep memory flat). */
-export async function writeLine (out: NodeJS.WritableStream, text: string): Promise<void> {
-  if (!out.write(text + '\n')) await new Promise<void>((resolve) => out.once('drain', () => resolve()))
+export async function write (out: NodeJS.WritableStream, text: string): Promise<void> {
+  if (!out.write(text)) await new Promise<void>((resolve) => out.once('drain', () => resolve()))
+}
+
+/** Collects output lines and writes them in chunks of about 64 KiB: one write per line costs more than the work. */
+export class ChunkedWriter {
+  #buffer = ''
+  readonly #out: NodeJS.WritableStream
+
+  constructor (out: NodeJS.WritableStream) {
+    this.#out = out
+  }
+
+  async line (text: string): Promise<void> {
+    this.#buffer += text + '\n'
+    if (this.#buffer.length >= 65536) await this.flush()
+  }
+
+  async flush (): Promise<void> {
+    if (this.#buffer === '') return
+    const chunk = this.#buffer
+    this.#buffer = ''
+    await write(this.#out, chunk)
+  }
 }

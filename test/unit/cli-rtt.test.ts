@@ -2,36 +2,15 @@
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { PassThrough } from 'node:stream'
 import { describe, expect, it } from 'vitest'
 import { rttCommand } from '../../src/cli/commands/rtt.ts'
-import type { CliIo } from '../../src/cli/command.ts'
-import { isSimError } from '../../src/core/errors.ts'
+import { runCommand } from '../helpers/run-command.ts'
 import { distanceKm } from '../../src/core/geo.ts'
 import { pathRttMs } from '../../src/core/latency.ts'
 import { loadTopology } from '../../src/core/topology.ts'
 
-function collect (s: PassThrough): () => string {
-  const chunks: Buffer[] = []
-  s.on('data', (c: Buffer) => chunks.push(c))
-  return () => Buffer.concat(chunks).toString('utf8')
-}
-
-async function run (args: string[], stdinText = '', cwd = process.cwd()) {
-  const stdin = new PassThrough()
-  const stdout = new PassThrough()
-  const stderr = new PassThrough()
-  const out = collect(stdout)
-  const err = collect(stderr)
-  stdin.end(stdinText)
-  const io: CliIo = { stdin, stdout, stderr, cwd, env: {} }
-  try {
-    const code = await rttCommand.run(args, io)
-    return { code, stdout: out(), stderr: err(), error: undefined }
-  } catch (e) {
-    if (!isSimError(e)) throw e
-    return { code: 2, stdout: out(), stderr: err(), error: e }
-  }
+function run (args: string[], stdinText = '', cwd = process.cwd()) {
+  return runCommand(rttCommand, args, stdinText, cwd)
 }
 
 const topology = loadTopology()

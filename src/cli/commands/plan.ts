@@ -6,7 +6,7 @@ import type { ClientLocation, IpLocator, Plan, PlanRequest, World } from '../../
 import { createGeoIpLocator } from '../../net/geoip-locator.ts'
 import { HELP, parse } from '../args.ts'
 import type { Command } from '../command.ts'
-import { openInput, readCsv, writeLine } from '../csv.ts'
+import { ChunkedWriter, openInput, readCsv } from '../csv.ts'
 import { loadModel } from '../model.ts'
 import { formatPlan } from './plan-format.ts'
 
@@ -83,13 +83,19 @@ export const planCommand: Command = {
     if (values.input !== undefined) {
       const name = values.input
       let n = 0
-      for await (const rec of readCsv(openInput(name, io.stdin, io.cwd), ['client', 'host', 'down'], name)) {
-        const where = `${name}:${rec.line}`
-        const down = splitDown(rec.fields.down, /\s+/)
-        checkDown(world, down, where)
-        const req: PlanRequest = { client: resolveClient((rec.fields.client ?? '').trim(), where), host: rec.fields.host ?? '', down }
-        await writeLine(io.stdout, JSON.stringify(plan(req, world)))
-        n++
+      const out = new ChunkedWriter(io.stdout)
+      try {
+        for await (const rec of readCsv(openInput(name, io.stdin, io.cwd), ['client', 'host', 'down'], name)) {
+          const where = `${name}:${rec.line}`
+          const down = splitDown(rec.fields.down, /\s+/)
+          checkDown(world, down, where)
+          const req: PlanRequest = { client: resolveClient((rec.fields.client ?? '').trim(), where), host: rec.fields.host ?? '', down }
+          await out.line(JSON.stringify(plan(req, world)))
+          n++
+        }
+      } finally {
+        // Rows before a bad line are still written.
+        await out.flush()
       }
       io.stderr.write(`planned ${n} requests\n`)
       return 0
