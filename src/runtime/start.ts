@@ -54,10 +54,19 @@ interface PopEntry {
   up: boolean
 }
 
+/**
+ * Listens on the app's own node server rather than through `app.listen`, which logs a line per listener (340 of them
+ * at start-up); the banner and one summary line say where things are. `app.close()` still closes the server.
+ */
 async function listen (app: FastifyInstance, host: string, port: number, started?: FastifyInstance[]): Promise<number> {
   started?.push(app)
-  await app.listen({ host, port })
-  return (app.server.address() as AddressInfo).port
+  await app.ready()
+  const srv = app.server
+  await new Promise<void>((resolve, reject) => {
+    srv.once('error', reject)
+    srv.listen({ host, port }, () => { srv.off('error', reject); resolve() })
+  })
+  return (srv.address() as AddressInfo).port
 }
 
 export async function startSimulation (scenario: Scenario, options: StartOptions = {}): Promise<StartedSimulation> {
@@ -196,9 +205,7 @@ async function startAll (scenario: Scenario, options: StartOptions, apps: Fastif
         // Outside in: the edge and the control plane stop taking requests and finish those in flight (which run
         // through the PoPs), then the PoPs, the origins, the last log batches, the sinks and the pools.
         await Promise.all([edge.close(), controlApp?.close()])
-        await Promise.all([...pops.values()].map(async (e) => {
-          if (e.up) await e.app.close()
-        }))
+        await Promise.all([...pops.values()].map((e) => e.app.close()))
         await Promise.all(originApps.map((a) => a.close()))
         await shipper.close()
         await Promise.all(sinkApps.map((a) => a.close()))

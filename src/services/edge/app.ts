@@ -6,7 +6,6 @@ import type { IncomingHttpHeaders } from 'node:http'
 import type { Logger } from 'pino'
 import { SimError, isSimError } from '../../core/errors.ts'
 import type { ClientLocation, Plan, PlanRequest, World } from '../../core/types.ts'
-import { hasForwardHeaders } from '../../net/signing.ts'
 import { installErrorHandling, planRefusal, sendError } from '../http-errors.ts'
 import { dataPathLoggerOptions, passThroughBodies, type PopHandlers } from '../pop/app.ts'
 
@@ -33,26 +32,22 @@ export function buildApp (deps: EdgeDeps): FastifyInstance {
 
   const route = async function anycastToIngress (request: FastifyRequest, reply: FastifyReply) {
     const headers = request.raw.headers
-    // Spoofed forwarding headers are refused by the ingress with its own ray; nothing to decide here.
-    let client: ClientLocation | undefined
-    let ingress: string | undefined
-    if (!hasForwardHeaders(headers) && headers.host !== undefined) {
-      try {
-        client = deps.locateClient(headers)
-      } catch (err) {
-        if (!isSimError(err)) throw err
-        return sendError(reply, err, LABEL)
-      }
-      // Only the ingress of the plan is used: the chosen PoP plans again with its own view (as a real PoP would).
-      const p = deps.plan({ client, host: headers.host }, deps.world)
-      if (p.ingress === undefined) return sendError(reply, p.outcome === 'refused' ? planRefusal(p.code, p.reason) : new SimError('SIM_ERR_INTERNAL', ['plan without ingress']), LABEL)
-      ingress = p.ingress
-    } else {
-      ingress = deps.world.anycast.nearest(client ?? { lat: 0, lon: 0 }, deps.world.health.down, false)?.id
+    if (headers.host === undefined) return sendError(reply, new SimError('SIM_ERR_HOST_MISSING'), LABEL)
+    let client: ClientLocation
+    try {
+      client = deps.locateClient(headers)
+    } catch (err) {
+      if (!isSimError(err)) throw err
+      return sendError(reply, err, LABEL)
     }
-    const handlers = ingress === undefined ? undefined : deps.pops(ingress)
+    // Only the ingress of the plan is used: the chosen PoP plans again with its own view (as a real PoP would), and
+    // refuses spoofed forwarding headers itself, with its own ray.
+    const p = deps.plan({ client, host: headers.host }, deps.world)
+    if (p.ingress === undefined) return sendError(reply, p.outcome === 'refused' ? planRefusal(p.code, p.reason) : new SimError('SIM_ERR_INTERNAL', ['plan without ingress']), LABEL)
+    const ingress = p.ingress
+    const handlers = deps.pops(ingress)
     if (!handlers) return sendError(reply, new SimError('SIM_ERR_NO_HEALTHY_POP'), LABEL)
-    return handlers.handleClient(request, reply, client ? { client } : {})
+    return handlers.handleClient(request, reply, { client })
   }
   app.all('/', route)
   app.all('/*', route)

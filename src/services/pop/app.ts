@@ -43,7 +43,7 @@ export function dataPathLoggerOptions (headerLimitBytes: number, label: string, 
 export function buildApp (deps: PopDeps & { readonly handlers?: PopHandlers }): FastifyInstance {
   const handlers = deps.handlers ?? createPopHandlers(deps)
   const app = Fastify({
-    loggerInstance: deps.logger.child({ pop: deps.pop.id }) as FastifyBaseLogger,
+    loggerInstance: deps.logger.child({ service: 'pop' }) as FastifyBaseLogger,
     ...dataPathLoggerOptions(deps.limits.headerLimitBytes, deps.pop.id, deps.limits.keepAliveTimeoutMs)
   })
   installErrorHandling(app, deps.pop.id)
