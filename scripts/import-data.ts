@@ -52,7 +52,6 @@ const lbCountries = (code: string): string[] => {
 }
 const rs = JSON.parse(readFileSync(join(src, 'regional-services-regions.json'), 'utf8')) as { eu27: string[], regions: { name: string, kind: string, include?: string[], exclude?: string[], note?: string }[] }
 
-const byCountry = (cc: string[]) => pops.filter((p) => cc.includes(p.country as string)).map((p) => p.id as string)
 const ASSUMED: Record<string, { id: string, pops: string[] }> = {
   'FedRAMP Moderate Compliant (Domestic)': { id: 'fedramp-domestic', pops: ['ATL', 'DEN', 'DFW', 'EWR', 'IAD', 'LAX', 'MIA', 'ORD', 'SEA', 'SJC'] },
   'FedRAMP Moderate Compliant (International)': { id: 'fedramp-international', pops: ['ATL', 'DEN', 'DFW', 'EWR', 'IAD', 'LAX', 'MIA', 'ORD', 'SEA', 'SJC', 'AMS', 'FRA', 'LHR', 'NRT', 'SIN', 'SYD'] },

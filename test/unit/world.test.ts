@@ -1,7 +1,7 @@
 // Building the world from a scenario: regions, customers and the consistency check.
 import { describe, expect, it } from 'vitest'
 import { parseScenario } from '../../src/config/load.ts'
-import { SimError } from '../../src/core/errors.ts'
+import type { SimError } from '../../src/core/errors.ts'
 import { resolveRegion } from '../../src/core/regions.ts'
 import { loadTopology } from '../../src/core/topology.ts'
 import { buildWorld } from '../../src/core/world.ts'
