@@ -35,6 +35,8 @@ export interface StartOptions {
   readonly host?: string
   readonly logger?: Logger
   readonly ipLocator?: IpLocator
+  /** Origins that run elsewhere, by customer host (base URL); no simulated origin is started for them. */
+  readonly externalOrigins?: ReadonlyMap<string, string>
   /** The control plane; `false` runs without one (tests of the data path). Default: services/control. */
   readonly controlApp?: ControlAppFactory | false
 }
@@ -115,6 +117,8 @@ async function startAll (scenario: Scenario, options: StartOptions, apps: Fastif
   const originUrls = new Map<string, string>()
   const originApps: FastifyInstance[] = []
   for (const c of world.customers.values()) {
+    const external = options.externalOrigins?.get(c.host)
+    if (external !== undefined) { originUrls.set(c.host, external); continue }
     const app = buildOriginApp({
       host: c.host,
       responseBytes: c.origin.responseBytes,
