@@ -23,6 +23,7 @@ export const ERRORS = {
   SIM_ERR_KEY_UNAVAILABLE: { status: 503, message: 'no healthy PoP allowed by the key policy of %s can sign; refused' },
   SIM_ERR_KEY_REFUSED: { status: 403, message: 'PoP %s is outside the key policy of %s: key material refused' },
   SIM_ERR_KEY_SERVER_UNREACHABLE: { status: 502, message: 'the key server of %s did not answer: %s' },
+  SIM_ERR_KEY_SIGNATURE_INVALID: { status: 502, message: 'the handshake signature for %s made by %s does not verify with the certificate\'s public key' },
   SIM_ERR_POLICY_SYNTAX: { status: 400, message: 'key policy syntax error at column %s: expected %s, found %s' },
   SIM_ERR_FORWARD_UNAUTHENTICATED: { status: 403, message: 'forwarding headers are not authenticated: %s' },
   SIM_ERR_WAF_BLOCKED: { status: 403, message: 'request blocked by inspection rule %s' },
