@@ -71,6 +71,20 @@ async function listen (app: FastifyInstance, host: string, port: number, started
   return (srv.address() as AddressInfo).port
 }
 
+/**
+ * Closes an app gracefully: no new connections, requests in flight finish. Node closes the connections that are
+ * idle when `server.close()` is called, but a kept-alive connection whose request finishes afterwards would wait out
+ * its keep-alive timeout; closing idle connections as they appear ends the wait as soon as the last response is sent.
+ */
+async function closeGracefully (app: FastifyInstance): Promise<void> {
+  const sweep = setInterval(() => app.server.closeIdleConnections(), 20)
+  try {
+    await app.close()
+  } finally {
+    clearInterval(sweep)
+  }
+}
+
 export async function startSimulation (scenario: Scenario, options: StartOptions = {}): Promise<StartedSimulation> {
   const apps: FastifyInstance[] = []
   try {
@@ -207,13 +221,13 @@ async function startAll (scenario: Scenario, options: StartOptions, apps: Fastif
     close () {
       closing ??= (async () => {
         // Outside in: the edge and the control plane stop taking requests and finish those in flight (which run
-        // through the PoPs), then the PoPs, the origins, the last log batches, the sinks and the pools.
-        await Promise.all([edge.close(), controlApp?.close()])
-        await Promise.all([...pops.values()].map((e) => e.app.close()))
-        await Promise.all(originApps.map((a) => a.close()))
+        // through the PoPs), then the PoPs; the last log batches leave, the pools close their sockets (a server
+        // cannot tell a pooled connection that never sent a request from an active one), then origins and sinks.
+        await Promise.all([closeGracefully(edge), controlApp && closeGracefully(controlApp)])
+        await Promise.all([...pops.values()].map((e) => closeGracefully(e.app)))
         await shipper.close()
-        await Promise.all(sinkApps.map((a) => a.close()))
         await upstreams.close()
+        await Promise.all([...originApps, ...sinkApps].map(closeGracefully))
         events.removeAllListeners()
       })()
       return closing

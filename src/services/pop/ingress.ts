@@ -198,6 +198,9 @@ export function createIngress (deps: PopDeps, inspect: Inspector) {
     const done: { code?: string | undefined, inspectedAt?: string | undefined } = {}
 
     reply.raw.once('close', function recordRequest () {
+      // Answered before the body was all read (413, a refusal, an upstream error): stop reading it, which also
+      // aborts a relay still streaming it, instead of leaving both sockets waiting on a body nobody wants.
+      if (!raw.complete) raw.destroy()
       const status = reply.raw.statusCode
       const measuredMs = nowMs() - t0
       const sink = sinkOf(planned, host)

@@ -40,13 +40,19 @@ function forOrigin (name: string): boolean {
 }
 
 /** Counts body bytes on their way to the origin, failing the stream past the limit (a 413 when nothing was answered yet). */
-export function limitedBody (source: AsyncIterable<Buffer>, limit: number): AsyncIterable<Buffer> {
+export function limitedBody (source: AsyncIterable<Buffer>, limit: number, abort: AbortController): AsyncIterable<Buffer> {
   return {
     async * [Symbol.asyncIterator] () {
       let n = 0
       for await (const chunk of source) {
         n += chunk.length
-        if (n > limit) throw new SimError('SIM_ERR_BODY_TOO_LARGE', [limit])
+        if (n > limit) {
+          const err = new SimError('SIM_ERR_BODY_TOO_LARGE', [limit])
+          // Aborting (not only throwing) makes undici drop the half-written request's socket; left alone, the
+          // origin would wait for the rest of a chunked body until the keep-alive timeout.
+          abort.abort(err)
+          throw err
+        }
         yield chunk
       }
     }
@@ -87,16 +93,19 @@ export function createInspector (deps: PopDeps) {
     if (ih) headers.push(ih.name, ih.value)
 
     const t = nowMs()
+    const abort = new AbortController()
     let res
     try {
       res = await sendRequest(deps.upstreams.get(originUrl), {
         path: input.url,
         method: input.method as Dispatcher.HttpMethod,
         headers,
-        body: input.body === null ? null : limitedBody(input.body, deps.limits.bodyLimitBytes),
+        body: input.body === null ? null : limitedBody(input.body, deps.limits.bodyLimitBytes, abort),
+        signal: abort.signal,
         sim: { delayMs: delay.oneWayMs(originHop.rttMs) }
       })
     } catch (err) {
+      if (abort.signal.aborted) throw abort.signal.reason
       if (err instanceof SimError) throw err
       const kind = classifyUpstreamError(err)
       if (kind === 'timeout') throw new SimError('SIM_ERR_UPSTREAM_TIMEOUT', [`origin of ${input.customer.host}`, 'the upstream timeout'])
