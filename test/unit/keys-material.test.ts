@@ -39,10 +39,10 @@ async function tlsHandshake (host: string, servername: string): Promise<{ author
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   const { port } = server.address() as AddressInfo
   try {
-    return await new Promise((resolve) => {
+    return await new Promise<{ authorized: boolean, error?: string, subject?: string }>((resolve) => {
       const socket = tls.connect({ host: '127.0.0.1', port, servername, ca: set.ca.certPem, rejectUnauthorized: false }, () => {
         const out = socket.authorized
-          ? { authorized: true, subject: socket.getPeerCertificate().subject.CN }
+          ? { authorized: true, subject: String(socket.getPeerCertificate().subject.CN) }
           : { authorized: false, error: String(socket.authorizationError) }
         socket.end()
         resolve(out)
