@@ -1,0 +1,65 @@
+// The small pure parts of the data path: modelled delay, WAF rules, trace context and Server-Timing.
+import { describe, expect, it } from 'vitest'
+import { createDelay } from '../../src/net/delay.ts'
+import { decodeHops, encodeHops, serverTiming } from '../../src/services/pop/server-timing.ts'
+import { childTraceparent, parseTraceparent } from '../../src/services/pop/trace.ts'
+import { wafCheck } from '../../src/services/pop/waf.ts'
+
+describe('delay', () => {
+  it('is half the round trip times the time scale, and nothing when latency is off', () => {
+    expect(createDelay({ enabled: true, timeScale: 1, jitter: 0, seed: 1 }).oneWayMs(80)).toBe(40)
+    expect(createDelay({ enabled: true, timeScale: 0.1, jitter: 0, seed: 1 }).oneWayMs(80)).toBeCloseTo(4)
+    expect(createDelay({ enabled: false, timeScale: 1, jitter: 0, seed: 1 }).oneWayMs(80)).toBe(0)
+  })
+
+  it('jitters reproducibly from its seed, within the jitter fraction', () => {
+    const a = createDelay({ enabled: true, timeScale: 1, jitter: 0.2, seed: 7 })
+    const b = createDelay({ enabled: true, timeScale: 1, jitter: 0.2, seed: 7 })
+    const xs = Array.from({ length: 50 }, () => a.oneWayMs(100))
+    expect(xs).toEqual(Array.from({ length: 50 }, () => b.oneWayMs(100)))
+    for (const x of xs) {
+      expect(x).toBeGreaterThanOrEqual(40)
+      expect(x).toBeLessThanOrEqual(60)
+    }
+  })
+})
+
+describe('WAF rules', () => {
+  it.each([
+    ['/item?id=1%27%20OR%20%271%27=%271', 'sqli'],
+    ['/search?q=1 UNION SELECT password FROM users', 'sqli'],
+    ['/x?q=%2527%2520or%2520%25271%2527%253D%25271', 'sqli'],
+    ['/static/../../etc/passwd', 'path-traversal'],
+    ['/static/..%2f..%2fsecret', 'path-traversal'],
+    ['/static/%252e%252e%252fsecret', 'path-traversal']
+  ])('blocks %s (%s)', (target, rule) => {
+    expect(wafCheck(target)).toBe(rule)
+  })
+
+  it.each(['/', '/cart?item=42', '/blog/union-square-selection', '/a..b/c', '/q?name=O%27Brien'])('lets %s through', (target) => {
+    expect(wafCheck(target)).toBeUndefined()
+  })
+})
+
+describe('trace context', () => {
+  it('continues a valid traceparent with a new span, and refuses invalid ones', () => {
+    const ctx = parseTraceparent('00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01')
+    expect(ctx).toEqual({ traceId: '4bf92f3577b34da6a3ce929d0e0e4736', flags: '01' })
+    expect(childTraceparent(ctx as NonNullable<typeof ctx>)).toMatch(/^00-4bf92f3577b34da6a3ce929d0e0e4736-[0-9a-f]{16}-01$/)
+    for (const bad of ['', 'ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01', '00-00000000000000000000000000000000-00f067aa0ba902b7-01', '00-xyz']) {
+      expect(parseTraceparent(bad)).toBeUndefined()
+    }
+  })
+})
+
+describe('Server-Timing', () => {
+  it('names each hop by kind with both ends, and round-trips the internal hop header', () => {
+    const hops = [
+      { from: 'client', to: 'SYD', kind: 'access' as const, modelledMs: 5, measuredMs: 5.123 },
+      { from: 'SYD', to: 'FRA', kind: 'relay' as const, modelledMs: 250, measuredMs: 251.5 }
+    ]
+    expect(serverTiming(hops)).toBe('access;desc="client->SYD";dur=5.12, relay;desc="SYD->FRA";dur=251.50')
+    expect(decodeHops(encodeHops(hops))).toEqual(hops)
+    expect(decodeHops('not json')).toEqual([])
+  })
+})
