@@ -190,7 +190,4 @@ describe('fuzzing', () => {
     const hello = refragment(buildHello([sni([0, 'a.example']), [21, new Array<number>(60_000).fill(0)]]), 1)
     expect(parseClientHello(hello)).toMatchObject({ status: 'ok', serverName: 'a.example', bytes: hello.length })
   })
-    // Generous bound: the quadratic version takes tens of seconds here.
-    expect(performance.now() - start).toBeLessThan(2000)
-  })
 })
