@@ -1,5 +1,6 @@
 // `rsim start`: runs the whole simulated network in this process until SIGINT/SIGTERM, then stops gracefully.
 import { resolve } from 'node:path'
+import { pino } from 'pino'
 import { loadScenario } from '../../config/load.ts'
 import type { Scenario } from '../../config/schema.ts'
 import { SimError } from '../../core/errors.ts'
@@ -97,7 +98,11 @@ export const startCommand: Command = {
     if (values.help) { io.stdout.write(help + '\n'); return 0 }
     const opts = options(values)
     const scenario = await loadScenario(values.config === undefined ? undefined : resolve(io.cwd, values.config))
-    const rt = await startSimulation(scenario, opts)
+    // Logs go to standard error, buffered (a synchronous write per request would cost more than the request), so
+    // standard output keeps the banner alone.
+    const dest = pino.destination({ dest: 2, sync: false })
+    const logger = pino({ level: scenario.logging.level }, dest)
+    const rt = await startSimulation(scenario, { ...opts, logger })
     io.stdout.write(banner(rt, scenario, opts.latency ?? scenario.latency.enabled, opts.timeScale ?? scenario.latency.timeScale))
     await new Promise<void>((done) => {
       const stop = (signal: NodeJS.Signals): void => {
@@ -110,6 +115,7 @@ export const startCommand: Command = {
       process.once('SIGTERM', stop)
     })
     await rt.close()
+    dest.flushSync()
     io.stdout.write('stopped\n')
     return 0
   }
