@@ -79,6 +79,15 @@ describe('golden routes of the default scenario', () => {
     expect(resumed.modelledMs).toBeLessThan(fresh.modelledMs)
   })
 
+  it('mainland-China partner PoPs serve only opted-in customers: a Shanghai client enters outside mainland China', () => {
+    const shanghai: ClientLocation = { lat: 31.23, lon: 121.47, country: 'CN', source: 'latlon', input: '31.23,121.47' }
+    const p = served(plan({ client: shanghai, host: 'global.example' }, world))
+    expect(pop(p.ingress).network).toBe('global')
+    expect(pop(p.ingress).country).not.toBe('CN')
+    const optedIn = { ...world, customers: new Map([['global.example', { ...world.customers.get('global.example')!, chinaNetwork: true }]]) }
+    expect(pop(served(plan({ client: shanghai, host: 'global.example' }, optedIn)).ingress).country).toBe('CN')
+  })
+
   it('logs without a boundary go to the global core', () => {
     const p = served(plan({ client: at('BOM'), host: 'in-health.example' }, world))
     expect(p.logRegion).toBe('global')
