@@ -28,6 +28,15 @@ describe('rsim plan', () => {
     expect(r.stdout).toMatch(/REFUSED 503 SIM_ERR_REGION_UNAVAILABLE/)
   })
 
+  it('--strategy compares selection strategies for the same request', async () => {
+    const nearest = JSON.parse((await runCommand(planCommand, ['--client', 'SYD', '--host', 'eu-shop.example', '--json'])).stdout)
+    const total = JSON.parse((await runCommand(planCommand, ['--client', 'SYD', '--host', 'eu-shop.example', '--json', '--strategy', 'least-total'])).stdout)
+    expect(nearest.inspection).toBe('LCA')
+    expect(total.inspection).toBe('FRA')
+    expect(total.modelledMs).toBeLessThanOrEqual(nearest.modelledMs)
+    expect((await runCommand(planCommand, ['--client', 'SYD', '--host', 'eu-shop.example', '--strategy', 'fastest'])).error?.message).toMatch(/--strategy must be one of nearest, least-total, load-aware/)
+  })
+
   it('locates IP clients with GeoLite2', async () => {
     const r = await runCommand(planCommand, ['--client', '81.2.69.160', '--host', 'global.example', '--json'])
     expect(JSON.parse(r.stdout)).toMatchObject({ ingress: 'LHR', client: { country: 'GB' } })

@@ -2,7 +2,8 @@
 import { parseClientLocation } from '../../core/client.ts'
 import { SimError } from '../../core/errors.ts'
 import { plan } from '../../core/planner.ts'
-import type { ClientLocation, IpLocator, Plan, PlanRequest, World } from '../../core/types.ts'
+import { STRATEGY_NAMES } from '../../core/strategies.ts'
+import type { ClientLocation, IpLocator, Plan, PlanRequest, StrategyName, World } from '../../core/types.ts'
 import { createGeoIpLocator } from '../../net/geoip-locator.ts'
 import { HELP, parse } from '../args.ts'
 import type { Command } from '../command.ts'
@@ -11,8 +12,8 @@ import { loadModel } from '../model.ts'
 import { formatPlan } from './plan-format.ts'
 
 const help = `Usage:
-  rsim plan --client <ip|IATA|lat,lon> --host <host> [--down FRA,AMS] [--resumed] [--config F] [--json]
-  rsim plan --input requests.csv [--config F]
+  rsim plan --client <ip|IATA|lat,lon> --host <host> [--down FRA,AMS] [--resumed] [--strategy S] [--config F] [--json]
+  rsim plan --input requests.csv [--strategy S] [--config F]
 
 Plans a request with the model alone (no sockets): where it enters (anycast), where it is decrypted and inspected,
 where TLS gets its key, where logs go, each hop's modelled round trip, and the latency data localisation adds.
@@ -22,6 +23,7 @@ Options:
   --host H       the customer host (Host header), e.g. eu-shop.example
   --down LIST    PoPs to treat as down, comma-separated
   --resumed      a resumed TLS session (no private-key operation)
+  --strategy S   choose inspection PoPs with S for every customer: nearest | least-total | load-aware
   --config F     scenario file (default: the embedded config/default.yaml)
   --json         print the plan as JSON
   --input F      plan every row of a CSV file (columns client,host,down; down is a space-separated PoP list,
@@ -38,8 +40,19 @@ const options = {
   resumed: { type: 'boolean' },
   config: { type: 'string' },
   json: { type: 'boolean' },
-  input: { type: 'string' }
+  input: { type: 'string' },
+  strategy: { type: 'string' }
 } as const
+
+/** The world with every customer using `strategy` (what-if comparisons of selection strategies). */
+function withStrategy (world: World, strategy: string | undefined): World {
+  if (strategy === undefined) return world
+  if (!(STRATEGY_NAMES as string[]).includes(strategy)) {
+    throw new SimError('SIM_ERR_BAD_REQUEST', [`--strategy must be one of ${STRATEGY_NAMES.join(', ')}, got "${strategy}"`])
+  }
+  const customers = new Map([...world.customers].map(([host, c]) => [host, { ...c, strategy: strategy as StrategyName }]))
+  return { ...world, customers }
+}
 
 /** Resolves a client string, caching results (batches repeat clients) and turning bad input into a SimError. */
 export function clientResolver (world: World, ip: IpLocator): (input: string, where: string) => ClientLocation {
@@ -77,7 +90,7 @@ export const planCommand: Command = {
   async run (args, io) {
     const { values } = parse(args, options, help)
     if (values.help) { io.stdout.write(help + '\n'); return 0 }
-    const { world } = await loadModel(values.config)
+    const world = withStrategy((await loadModel(values.config)).world, values.strategy)
     const resolveClient = clientResolver(world, createGeoIpLocator())
 
     if (values.input !== undefined) {
