@@ -21,6 +21,7 @@ import { buildApp as buildOriginApp } from '../services/origin/app.ts'
 import { buildApp as buildPopApp, createPopHandlers, type PopHandlers } from '../services/pop/app.ts'
 import type { PopDeps } from '../services/pop/deps.ts'
 import { createLogShipper } from '../services/pop/log-shipper.ts'
+import { startKeys } from './keys.ts'
 import type { RuntimeEvents, SimRuntime } from './types.ts'
 
 export type ControlAppFactory = (runtime: SimRuntime, deps: ControlDeps) => FastifyInstance
@@ -39,6 +40,10 @@ export interface StartOptions {
   readonly externalOrigins?: ReadonlyMap<string, string>
   /** The control plane; `false` runs without one (tests of the data path). Default: services/control. */
   readonly controlApp?: ControlAppFactory | false
+  /** Writes the run's CA certificate there (`curl --cacert`); `rsim start` uses `.rsim/ca.pem`. Not written without. */
+  readonly caPath?: string
+  /** Port of the real TLS edge (0: ephemeral); no TLS edge without. `rsim start` uses 8443. */
+  readonly tlsPort?: number
 }
 
 /** The runtime as started: the SimRuntime interface plus what the banner reports. */
@@ -152,10 +157,24 @@ async function startAll (scenario: Scenario, options: StartOptions, apps: Fastif
     const e = pops.get(id)
     return e?.up === true ? url(e.port) : undefined
   }
+  // Key services before the PoPs: each PoP terminates TLS with them (the signer PoPs are found through the directory).
+  const keys = await startKeys({
+    world,
+    host,
+    ...(options.caPath === undefined ? {} : { caPath: options.caPath }),
+    signer,
+    upstreams,
+    delay,
+    directory,
+    logger,
+    timeoutMs: server.upstreamTimeoutMs,
+    listen: (app, port) => listen(app, host, port, apps)
+  })
+  const tls = { handshaker: keys.handshaker, locality: keys.locality }
   const limits = { bodyLimitBytes: server.bodyLimitBytes, headerLimitBytes: server.headerLimitBytes, keepAliveTimeoutMs: server.keepAliveTimeoutMs }
   for (const pop of world.topology.pops) {
     const deps: PopDeps = {
-      pop, world, plan, locateClient, directory, originUrl: (h) => originUrls.get(h), signer, upstreams, delay, shipper, events, logger, limits
+      pop, world, plan, locateClient, directory, originUrl: (h) => originUrls.get(h), signer, upstreams, delay, shipper, events, logger, limits, tls
     }
     const handlers = createPopHandlers(deps)
     pops.set(pop.id, { pop, app: buildPopApp({ ...deps, handlers }), handlers, port: 0, up: false })
@@ -216,6 +235,8 @@ async function startAll (scenario: Scenario, options: StartOptions, apps: Fastif
     controlUrl: '',
     originUrls,
     logSinkUrls,
+    keys,
+    ...(keys.material.caPath === undefined ? {} : { caPath: keys.material.caPath }),
     popCount: pops.size,
     startupMs: 0,
     close () {
@@ -225,6 +246,7 @@ async function startAll (scenario: Scenario, options: StartOptions, apps: Fastif
         // cannot tell a pooled connection that never sent a request from an active one), then origins and sinks.
         await Promise.all([closeGracefully(edge), controlApp && closeGracefully(controlApp)])
         await Promise.all([...pops.values()].map((e) => closeGracefully(e.app)))
+        await keys.close()
         await shipper.close()
         await upstreams.close()
         await Promise.all([...originApps, ...sinkApps].map(closeGracefully))

@@ -3,6 +3,7 @@
 import type { EventEmitter } from 'node:events'
 import type { Logger } from 'pino'
 import type { Plan, World } from '../core/types.ts'
+import type { KeyAuditLog } from '../services/keys/audit.ts'
 
 /** Measured timings of one hop of a live request, in ms. */
 export interface MeasuredHop {
@@ -11,6 +12,16 @@ export interface MeasuredHop {
   readonly kind: 'access' | 'relay' | 'origin' | 'key'
   readonly modelledMs: number
   readonly measuredMs: number
+}
+
+/** The TLS handshake behind a request, as the terminating PoP did it. */
+export interface RequestHandshake {
+  /** The PoP that terminated TLS. */
+  readonly at: string
+  /** local, remote, keyless (a key operation), resumed (a session ticket) or none (an established connection). */
+  readonly op: string
+  /** Who signed: a PoP id or `keyless:<server>`. */
+  readonly signer?: string
 }
 
 /** One completed (or refused) client request, as recorded by the ingress PoP. */
@@ -26,6 +37,8 @@ export interface RequestRecord {
   readonly plan: Plan
   readonly hops: readonly MeasuredHop[]
   readonly measuredMs: number
+  /** The handshake, when TLS was terminated for it (the key operation in the ledger's words). */
+  readonly handshake?: RequestHandshake
   /** Where the request's log record was shipped (log sink id), if anywhere. */
   readonly logSink?: string
 }
@@ -34,6 +47,15 @@ export interface RuntimeEvents {
   request: [RequestRecord]
   'pop-down': [string]
   'pop-up': [string]
+}
+
+/** The key services as the control plane sees them. */
+export interface RuntimeKeyControl {
+  readonly audit: KeyAuditLog
+  readonly keyServerIds: readonly string[]
+  isKeyServerUp (id: string): boolean
+  /** Stops (down) or restarts (up) a keyless key server's listener for real. */
+  setKeyServerDown (id: string, down: boolean): Promise<void>
 }
 
 export interface SimRuntime {
@@ -48,6 +70,12 @@ export interface SimRuntime {
   readonly controlUrl: string
   readonly originUrls: ReadonlyMap<string, string>
   readonly logSinkUrls: ReadonlyMap<string, string>
+  /** Key locality: the audit log and the keyless key servers (absent in runtimes without key services). */
+  readonly keys?: RuntimeKeyControl
+  /** Where the run's CA certificate was written (`curl --cacert`), when it was. */
+  readonly caPath?: string
+  /** The real TLS edge (`host:port`), when it runs. */
+  readonly tlsEdge?: { readonly host: string, readonly port: number }
   /** Stops everything gracefully: in-flight requests finish, sockets close. */
   close(): Promise<void>
 }

@@ -11,6 +11,7 @@ import { parseClientLocation } from '../../core/client.ts'
 import type { IpLocator, PlanRequest } from '../../core/types.ts'
 import type { RequestRecord, SimRuntime } from '../../runtime/types.ts'
 import { installErrorHandling } from '../http-errors.ts'
+import { keyAuditRoutes } from '../keys/audit-routes.ts'
 import { createLedgerStore } from './ledger-store.ts'
 import { createControlMetrics } from './metrics.ts'
 import { registerPage } from './page.ts'
@@ -135,6 +136,33 @@ export function buildControlApp (runtime: SimRuntime, deps: ControlDeps): Fastif
       request.log.info({ pop: pop.id, down, changed }, 'pop state set')
       return { pop: popView(runtime.world, pop), changed }
     })
+  }
+
+  const keys = runtime.keys
+  if (keys !== undefined) {
+    // GET /api/keys/audit: every key fetch and signature, allowed or refused.
+    void app.register(keyAuditRoutes, { audit: keys.audit })
+
+    const keyServerOf = (input: string): string => {
+      const id = keys.keyServerIds.find((k) => k === input || k === input.toUpperCase())
+      if (id === undefined) throw new SimError('SIM_ERR_NOT_FOUND', ['key server', input])
+      return id
+    }
+    app.get('/api/keyservers', async function listKeyServers () {
+      return { keyServers: keys.keyServerIds.map((id) => ({ id, up: keys.isKeyServerUp(id) })) }
+    })
+    for (const state of ['down', 'up'] as const) {
+      app.post<{ Params: { id: string } }>(`/api/keyservers/:id/${state}`, {
+        schema: { params: Type.Object({ id: Type.String({ minLength: 1, maxLength: 64, description: 'Key server id: a PoP IATA code or "lat,lon".' }) }, { additionalProperties: false }) }
+      }, async function setKeyServerState (request) {
+        const id = keyServerOf(request.params.id)
+        const down = state === 'down'
+        const changed = keys.isKeyServerUp(id) === down
+        await keys.setKeyServerDown(id, down)
+        request.log.info({ keyServer: id, down, changed }, 'key server state set')
+        return { keyServer: { id, up: keys.isKeyServerUp(id) }, changed }
+      })
+    }
   }
 
   app.get<{ Querystring: Static<typeof PlanQuery> }>('/api/plan', {

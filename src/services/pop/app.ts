@@ -4,6 +4,7 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import { FWD } from '../../net/signing.ts'
 import { clientErrorHandler, installErrorHandling } from '../http-errors.ts'
+import { REMOTE_SIGN_PATH, remoteSignRoute } from '../keys/remote-sign.ts'
 import type { PopDeps } from './deps.ts'
 import { createIngress, type Handoff } from './ingress.ts'
 import { createInspector } from './inspect.ts'
@@ -48,6 +49,8 @@ export function buildApp (deps: PopDeps & { readonly handlers?: PopHandlers }): 
   })
   installErrorHandling(app, deps.pop.id)
   passThroughBodies(app)
+  // Geo Key Manager: other PoPs ask this one to sign when it is inside a customer's key policy (signed calls only).
+  if (deps.tls !== undefined) app.post(REMOTE_SIGN_PATH, remoteSignRoute(deps.pop.id, deps.tls.locality, deps.signer))
   app.all('/*', function popEntry (request, reply) {
     if (request.headers[FWD.sig] !== undefined) return handlers.handleRelayed(request, reply)
     return handlers.handleClient(request, reply)

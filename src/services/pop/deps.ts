@@ -7,7 +7,22 @@ import type { Delay } from '../../net/delay.ts'
 import type { ForwardSigner } from '../../net/signing.ts'
 import type { Upstreams } from '../../net/upstream.ts'
 import type { RuntimeEvents } from '../../runtime/types.ts'
+import type { Handshaker } from '../keys/handshake.ts'
+import type { KeyLocality } from '../keys/locality.ts'
 import type { LogShipper } from './log-shipper.ts'
+
+/** The key services a PoP uses to terminate TLS; without them the key hop is only a modelled delay. */
+export interface PopTls {
+  readonly handshaker: Handshaker
+  readonly locality: KeyLocality
+}
+
+/** A client's TLS session ticket (RFC 8446 section 4.6.1) across connections, as a header in the HTTP simulation. */
+export const TICKET_HEADER = 'x-sim-tls-ticket'
+/** What the terminating PoP did for TLS on this request: local, remote, keyless, resumed or none. */
+export const HANDSHAKE_HEADER = 'x-sim-tls-handshake'
+/** Who signed the handshake (a PoP id or `keyless:<server>`), on full handshakes. */
+export const SIGNER_HEADER = 'x-sim-tls-signer'
 
 export interface PopLimits {
   readonly bodyLimitBytes: number
@@ -32,6 +47,7 @@ export interface PopDeps {
   readonly events: EventEmitter<RuntimeEvents>
   readonly logger: Logger
   readonly limits: PopLimits
+  readonly tls?: PopTls
   /** Epoch ms, for records. */
   readonly clock?: () => number
 }

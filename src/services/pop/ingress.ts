@@ -12,9 +12,9 @@ import type { ClientLocation, Hop, Plan, RefusedPlan, ServedPlan } from '../../c
 import { nowMs } from '../../net/delay.ts'
 import { FWD_PREFIX, hasForwardHeaders, type ForwardFields } from '../../net/signing.ts'
 import { classifyUpstreamError, describeUpstreamError, sendRequest } from '../../net/upstream.ts'
-import type { MeasuredHop } from '../../runtime/types.ts'
+import type { MeasuredHop, RequestHandshake } from '../../runtime/types.ts'
 import { newRay, toSimError } from '../http-errors.ts'
-import { HOP_BY_HOP, type PopDeps } from './deps.ts'
+import { HANDSHAKE_HEADER, HOP_BY_HOP, SIGNER_HEADER, TICKET_HEADER, type PopDeps } from './deps.ts'
 import type { Inspector } from './inspect.ts'
 import { decodeHops, serverTiming } from './server-timing.ts'
 import { childTraceparent, newTrace } from './trace.ts'
@@ -62,6 +62,13 @@ export function encodeDownstream (hops: readonly Hop[]): string {
   return JSON.stringify(hops.map((h) => [h.kind, h.from, h.to, h.rttMs]))
 }
 
+/** The signed plan field of a relay: the planned key operation (`none`: no handshake) and the downstream hops. */
+export function encodeForwardPlan (p: ServedPlan): string {
+  return `{"tls":${JSON.stringify(p.tls.key)},"hops":${encodeDownstream(downstreamOf(p))}}`
+}
+
+const FULL_HANDSHAKES = new Set(['local', 'remote', 'keyless'])
+
 function errorOutcome (err: SimError, ray: string, downstream: readonly MeasuredHop[] = [], extra: Partial<Outcome> = {}): Outcome {
   return {
     status: err.statusCode,
@@ -92,6 +99,17 @@ function earlyPlan (host: string, err: SimError, ingress: string): RefusedPlan {
 export function createIngress (deps: PopDeps, inspect: Inspector) {
   const { pop, world, delay } = deps
   const clock = deps.clock ?? Date.now
+  // Client connections that completed a TLS handshake, with the server names they did it for: a later request on
+  // the same connection needs none (one TLS connection serves many HTTP requests, RFC 9112 section 9.3).
+  const established = new WeakMap<object, Set<string>>()
+  function isEstablished (socket: object, host: string): boolean {
+    return established.get(socket)?.has(host) === true
+  }
+  function markEstablished (socket: object, host: string): void {
+    let hosts = established.get(socket)
+    if (hosts === undefined) established.set(socket, hosts = new Set())
+    hosts.add(host)
+  }
 
   function sinkOf (p: Plan | undefined, host: string): string | undefined {
     if (p?.outcome === 'served') return p.logSink
@@ -115,7 +133,7 @@ export function createIngress (deps: PopDeps, inspect: Inspector) {
     for (let attempt = 0; ; attempt++) {
       const relayHop = p.hops.find((h) => h.kind === 'relay') as Hop
       const url = deps.directory(p.inspection)
-      const fields: ForwardFields = { ray, ingress: pop.id, inspection: p.inspection, client: clientField, host: p.host, plan: encodeDownstream(downstreamOf(p)) }
+      const fields: ForwardFields = { ray, ingress: pop.id, inspection: p.inspection, client: clientField, host: p.host, plan: encodeForwardPlan(p) }
       const t = nowMs()
       let res: Dispatcher.ResponseData
       try {
@@ -134,7 +152,7 @@ export function createIngress (deps: PopDeps, inspect: Inspector) {
         if (gone && !bodyStarted && attempt === 0) {
           // The chosen inspection PoP is down: re-plan once without it. The planner only ever offers in-region PoPs
           // (or refuses), so the retry can never move the plaintext out of the region.
-          const again = deps.plan({ client, host: p.host, ingress: pop.id, down: [p.inspection] }, world)
+          const again = deps.plan({ client, host: p.host, ingress: pop.id, down: [p.inspection], newConnection: p.tls.key !== 'none' }, world)
           deps.logger.warn({ ray, host: p.host, pop: pop.id, unreachable: p.inspection, next: again.outcome === 'served' ? again.inspection : again.code }, 'inspection PoP unreachable, re-planned')
           if (again.outcome === 'refused') return { plan: again }
           if (again.inspection === pop.id) return { plan: again, outcome: await inspectHere(raw, ray, again) }
@@ -178,7 +196,8 @@ export function createIngress (deps: PopDeps, inspect: Inspector) {
         headers: raw.headers,
         rawHeaders: raw.rawHeaders,
         body: lazyBody(raw, () => {}),
-        downstream: downstreamOf(p)
+        downstream: downstreamOf(p),
+        ...(deps.tls === undefined ? {} : { tlsKey: p.tls.key })
       })
       return { status: out.status, headers: { ...out.headers, traceparent: out.traceparent }, body: out.body, downstream: out.hops, inspectedAt: pop.id }
     } catch (err) {
@@ -195,7 +214,7 @@ export function createIngress (deps: PopDeps, inspect: Inspector) {
     let planned: Plan | undefined
     const hops: MeasuredHop[] = []
     // Filled in when the response leaves; read when the exchange closes.
-    const done: { code?: string | undefined, inspectedAt?: string | undefined } = {}
+    const done: { code?: string | undefined, inspectedAt?: string | undefined, handshake?: RequestHandshake } = {}
 
     reply.raw.once('close', function recordRequest () {
       // Answered before the body was all read (413, a refusal, an upstream error): stop reading it, which also
@@ -216,11 +235,13 @@ export function createIngress (deps: PopDeps, inspect: Inspector) {
       deps.events.emit('request', {
         ray, at, host: plan.host, method: raw.method ?? '', status, plan, hops, measuredMs,
         ...(done.code ? { code: done.code } : {}),
+        ...(done.handshake ? { handshake: done.handshake } : {}),
         ...(shipped ? { logSink: sink } : {})
       })
     })
 
     let outcome: Outcome
+    let located: ClientLocation | undefined
     let accessRtt = world.latency.params.accessMs
     let accessSpent = 0
     try {
@@ -229,7 +250,12 @@ export function createIngress (deps: PopDeps, inspect: Inspector) {
       const cl = raw.headers['content-length']
       if (cl !== undefined && Number(cl) > deps.limits.bodyLimitBytes) throw new SimError('SIM_ERR_BODY_TOO_LARGE', [deps.limits.bodyLimitBytes])
       const client = handoff?.client ?? deps.locateClient(raw.headers)
-      const p = deps.plan({ client, host, ingress: pop.id }, world)
+      located = client
+      // A new connection (or a ticket the terminating PoP may not honour) plans the key operation; a request on an
+      // established connection or with a session ticket plans none (RFC 8446 section 2.2).
+      const ticket = raw.headers[TICKET_HEADER]
+      const newConnection = deps.tls === undefined || !(isEstablished(raw.socket, normaliseHost(host)) || (typeof ticket === 'string' && ticket !== ''))
+      const p = deps.plan({ client, host, ingress: pop.id, newConnection }, world)
       planned = p
       accessRtt = p.outcome === 'served' ? (p.hops[0] as Hop).rttMs : world.latency.rttMs(client, pop) + world.latency.params.accessMs
       // The request direction of the client's access hop.
@@ -261,6 +287,17 @@ export function createIngress (deps: PopDeps, inspect: Inspector) {
     hops.push(...outcome.downstream)
     done.code = outcome.code
     done.inspectedAt = outcome.inspectedAt
+    const hs = outcome.headers[HANDSHAKE_HEADER]
+    if (typeof hs === 'string' && planned?.outcome === 'served' && located !== undefined) {
+      const signer = outcome.headers[SIGNER_HEADER]
+      done.handshake = { at: planned.inspection, op: hs, ...(typeof signer === 'string' ? { signer } : {}) }
+      markEstablished(raw.socket, planned.host)
+      // A ticket the terminating PoP did not honour fell back to a full handshake: the record's plan says so too.
+      if (FULL_HANDSHAKES.has(hs) && planned.tls.key === 'none') {
+        const full = deps.plan({ client: located, host: planned.host, ingress: pop.id, newConnection: true }, world)
+        if (full.outcome === 'served' && full.inspection === planned.inspection) planned = full
+      }
+    }
     const inspectedAt = outcome.inspectedAt
 
     reply.code(outcome.status)

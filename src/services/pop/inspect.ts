@@ -4,12 +4,13 @@ import type { IncomingHttpHeaders } from 'node:http'
 import type { Readable } from 'node:stream'
 import type { Dispatcher } from 'undici'
 import { SimError } from '../../core/errors.ts'
-import type { Customer, Hop } from '../../core/types.ts'
+import type { Customer, Hop, KeyOperation } from '../../core/types.ts'
 import { nowMs } from '../../net/delay.ts'
 import { classifyUpstreamError, describeUpstreamError, sendRequest } from '../../net/upstream.ts'
 import type { MeasuredHop } from '../../runtime/types.ts'
+import type { HandshakeResult } from '../keys/handshake.ts'
 import { SEEN_FROM_HEADER } from '../origin/app.ts'
-import { HOP_BY_HOP, type PopDeps } from './deps.ts'
+import { HANDSHAKE_HEADER, HOP_BY_HOP, SIGNER_HEADER, TICKET_HEADER, type PopDeps } from './deps.ts'
 import { childTraceparent, newTrace, parseTraceparent } from './trace.ts'
 import { wafCheck } from './waf.ts'
 
@@ -24,6 +25,8 @@ export interface InspectInput {
   readonly body: AsyncIterable<Buffer> | null
   /** The key and origin hops of the plan, downstream of this PoP. */
   readonly downstream: readonly Hop[]
+  /** The planned key operation: `none` when the client's TLS connection is already established (no handshake). */
+  readonly tlsKey?: KeyOperation
 }
 
 export interface InspectOutcome {
@@ -32,6 +35,7 @@ export interface InspectOutcome {
   readonly body: Readable
   readonly hops: MeasuredHop[]
   readonly traceparent: string
+  readonly handshake?: HandshakeResult
 }
 
 /** Headers that never reach an origin: hop-by-hop ones and the simulator's routing inputs. */
@@ -62,12 +66,29 @@ export function limitedBody (source: AsyncIterable<Buffer>, limit: number, abort
 export function createInspector (deps: PopDeps) {
   const { pop, delay } = deps
 
-  return async function inspect (input: InspectInput): Promise<InspectOutcome> {
-    const hops: MeasuredHop[] = []
-    const rule = wafCheck(input.url)
-    if (rule !== undefined) throw new SimError('SIM_ERR_WAF_BLOCKED', [rule])
+  /**
+   * The handshake of a new client connection at this PoP (where TLS terminates): a real signature made here, by the
+   * nearest authorised PoP or by the customer's key server, verified here. A ticket resumes without a key operation;
+   * a request on an established connection (`tlsKey` none, no ticket) needs no handshake at all.
+   */
+  async function handshakeHere (input: InspectInput, hops: MeasuredHop[]): Promise<HandshakeResult> {
+    const t = input.headers[TICKET_HEADER]
+    const ticket = typeof t === 'string' && t !== '' ? t : undefined
+    if (input.tlsKey === 'none' && ticket === undefined) return { op: 'none', ms: 0 }
+    const r = await (deps.tls as NonNullable<PopDeps['tls']>).handshaker.handshake({
+      pop: pop.id,
+      customer: input.customer,
+      ...(ticket === undefined ? {} : { sessionTicket: ticket })
+    })
+    if (r.op === 'remote' || r.op === 'keyless') {
+      const planned = input.downstream.find((h) => h.kind === 'key')
+      hops.push({ from: pop.id, to: r.signer ?? planned?.to ?? 'signer', kind: 'key', modelledMs: r.modelledRttMs ?? planned?.rttMs ?? 0, measuredMs: r.ms })
+    }
+    return r
+  }
 
-    // Key operation for a new TLS connection: a round trip to the signer when the key is not held here.
+  /** Without key services (unit set-ups): the key round trip of the plan as a modelled delay only. */
+  async function modelledKeyHops (input: InspectInput, hops: MeasuredHop[]): Promise<undefined> {
     for (const h of input.downstream) {
       if (h.kind !== 'key') continue
       const t = nowMs()
@@ -75,6 +96,17 @@ export function createInspector (deps: PopDeps) {
       await delay.wait(delay.oneWayMs(h.rttMs))
       hops.push({ from: h.from, to: h.to, kind: 'key', modelledMs: h.rttMs, measuredMs: nowMs() - t })
     }
+    return undefined
+  }
+
+  return async function inspect (input: InspectInput): Promise<InspectOutcome> {
+    const hops: MeasuredHop[] = []
+    // TLS comes first: a request exists only on an established connection (RFC 8446 section 2).
+    const handshake = deps.tls !== undefined && input.tlsKey !== undefined
+      ? await handshakeHere(input, hops)
+      : await modelledKeyHops(input, hops)
+    const rule = wafCheck(input.url)
+    if (rule !== undefined) throw new SimError('SIM_ERR_WAF_BLOCKED', [rule])
 
     const originHop = input.downstream.find((h) => h.kind === 'origin')
     const originUrl = deps.originUrl(input.customer.host)
@@ -118,7 +150,11 @@ export function createInspector (deps: PopDeps) {
 
     const out: Record<string, string | string[] | undefined> = {}
     for (const [k, v] of Object.entries(res.headers)) if (!HOP_BY_HOP.has(k)) out[k] = v
-    return { status: res.statusCode, headers: out, body: res.body, hops, traceparent }
+    if (handshake === undefined) return { status: res.statusCode, headers: out, body: res.body, hops, traceparent }
+    out[HANDSHAKE_HEADER] = handshake.op
+    if (handshake.signer !== undefined) out[SIGNER_HEADER] = handshake.signer
+    if (handshake.ticket !== undefined) out[TICKET_HEADER] = handshake.ticket
+    return { status: res.statusCode, headers: out, body: res.body, hops, traceparent, handshake }
   }
 }
 

@@ -3,7 +3,7 @@
 // is read (DESIGN.md invariant 5); an authentic one is inspected and sent to the origin.
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { SimError } from '../../core/errors.ts'
-import type { Hop } from '../../core/types.ts'
+import type { Hop, KeyOperation } from '../../core/types.ts'
 import { nowMs } from '../../net/delay.ts'
 import type { MeasuredHop } from '../../runtime/types.ts'
 import { sendError, toSimError } from '../http-errors.ts'
@@ -12,12 +12,18 @@ import { lazyBody } from './ingress.ts'
 import type { Inspector } from './inspect.ts'
 import { encodeHops } from './server-timing.ts'
 
-function parseDownstream (text: string): Hop[] {
+const KEY_OPS = new Set<string>(['local', 'remote', 'keyless', 'none'])
+
+/** The signed plan field: `{ tls, hops }` (see encodeDownstream in ingress.ts); a bare hop list carries no TLS mode. */
+function parseDownstream (text: string): { hops: Hop[], tlsKey?: KeyOperation } {
   try {
-    const rows = JSON.parse(text) as [Hop['kind'], string, string, number][]
-    return rows.map(([kind, from, to, rttMs]) => ({ kind, from, to, rttMs }))
+    const v = JSON.parse(text) as { tls?: string, hops?: unknown } | unknown[]
+    const rows = (Array.isArray(v) ? v : v.hops) as [Hop['kind'], string, string, number][]
+    const hops = rows.map(([kind, from, to, rttMs]) => ({ kind, from, to, rttMs }))
+    const tls = Array.isArray(v) ? undefined : v.tls
+    return typeof tls === 'string' && KEY_OPS.has(tls) ? { hops, tlsKey: tls as KeyOperation } : { hops }
   } catch {
-    return []
+    return { hops: [] }
   }
 }
 
@@ -45,6 +51,7 @@ export function createRelayed (deps: PopDeps, inspect: Inspector) {
 
     let hops: MeasuredHop[] = []
     let status: number
+    const planned = parseDownstream(f.plan)
     try {
       const out = await inspect({
         ray: f.ray,
@@ -54,7 +61,8 @@ export function createRelayed (deps: PopDeps, inspect: Inspector) {
         headers: raw.headers,
         rawHeaders: raw.rawHeaders,
         body: lazyBody(raw, () => {}),
-        downstream: parseDownstream(f.plan)
+        downstream: planned.hops,
+        ...(planned.tlsKey === undefined ? {} : { tlsKey: planned.tlsKey })
       })
       hops = out.hops
       status = out.status
