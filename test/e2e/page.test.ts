@@ -1,0 +1,125 @@
+// The teaching page in a real browser: headless Debian Chromium driven by playwright-core against a small live
+// simulation on 127.0.0.1. The page must draw every PoP, take one down on a click, and show a request sent through the
+// edge as a path and a ledger entry as soon as the ledger stream delivers it.
+import { existsSync } from 'node:fs'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { pino } from 'pino'
+import { chromium, type BrowserContext, type Page } from 'playwright-core'
+import { request } from 'undici'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { parseScenario } from '../../src/config/load.ts'
+import { startSimulation, type StartedSimulation } from '../../src/runtime/start.ts'
+
+const CHROMIUM = '/usr/bin/chromium'
+// Debian's Chromium as root on a machine with no network but the package registries: no sandbox (root), no GPU, and
+// none of the background connections that the closed network would refuse at every start.
+const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync']
+
+// Spread over every continent, so that at the world view no marker hides another one's centre (clicks land on it).
+const POPS = ['SYD', 'NRT', 'SIN', 'BOM', 'JNB', 'CAI', 'FRA', 'MAD', 'ARN', 'LHR', 'IAD', 'ORD', 'SJC', 'GRU', 'SCL']
+
+const SCENARIO = `
+latency: { enabled: false }
+network:
+  pops: [${POPS.join(', ')}]
+  logCores: { eu: FRA, us: IAD }
+server: { edgePort: 0, controlPort: 0, popBasePort: 0 }
+logging: { level: silent }
+customers:
+  - host: eu-shop.example
+    region: eu
+    keys: { mode: geo, policy: eu }
+    logRegion: eu
+    origin: { pop: FRA }
+  - host: global.example
+    origin: { pop: SJC }
+`
+
+// RSIM_SKIP_BROWSER=1 is the one way to leave this suite out; a missing browser otherwise fails it, loudly.
+describe.skipIf(process.env.RSIM_SKIP_BROWSER === '1')('teaching page in Chromium', () => {
+  let sim: StartedSimulation | undefined
+  let context: BrowserContext | undefined
+  let profile: string | undefined
+  let page: Page
+  const pageErrors: string[] = []
+
+  beforeAll(async () => {
+    if (!existsSync(CHROMIUM)) {
+      throw new Error(`${CHROMIUM} is missing: the browser test needs Debian's chromium package, which .ci/run installs ` +
+        '(apt-get install chromium). Install it, or set RSIM_SKIP_BROWSER=1 to leave this test out.')
+    }
+    sim = await startSimulation(parseScenario(SCENARIO, 'page.test.ts'), {
+      logger: pino({ level: 'silent' }),
+      // Clients are given as IATA codes: no GeoLite2 lookup needed.
+      ipLocator: { lookup: () => undefined }
+    })
+    // A fresh profile each run: nothing left over from another browser session.
+    profile = await mkdtemp(join(tmpdir(), 'rsim-chromium-'))
+    context = await chromium.launchPersistentContext(profile, {
+      executablePath: CHROMIUM,
+      args: CHROMIUM_ARGS,
+      viewport: { width: 1280, height: 800 }
+    })
+    page = context.pages()[0] ?? await context.newPage()
+    page.on('pageerror', (err) => pageErrors.push(err.message))
+    await page.goto(sim.controlUrl)
+    // Set by the page once the topology, the customers, the open event stream and the recent history are in.
+    await page.locator('body[data-ready="true"]').waitFor()
+  })
+
+  afterAll(async () => {
+    await context?.close()
+    if (profile !== undefined) await rm(profile, { recursive: true, force: true })
+    await sim?.close()
+  })
+
+  it('draws one marker per PoP', async () => {
+    const markers = await page.locator('#pops circle').all()
+    const ids = await Promise.all(markers.map((m) => m.getAttribute('data-pop')))
+    expect(ids.sort()).toEqual([...POPS].sort())
+    expect(await page.locator('#status').textContent()).toBe('live')
+  })
+
+  it('takes a PoP down when it is clicked, and brings it back on a second click', async () => {
+    const marker = page.locator('circle[data-pop="SIN"]')
+    await marker.click()
+    await expect.poll(() => marker.getAttribute('class')).toContain('down')
+    expect(await popIsDown('SIN')).toBe(true)
+    expect(await page.locator('#pop-info').textContent()).toContain('SIN (Singapore, SG) is down')
+
+    await marker.click()
+    await expect.poll(() => marker.getAttribute('class')).not.toContain('down')
+    expect(await popIsDown('SIN')).toBe(false)
+  })
+
+  it('shows a request sent through the edge as a path and a ledger entry, from the event stream', async () => {
+    const res = await request(`${sim!.edgeUrl}/`, { headers: { host: 'eu-shop.example', 'x-sim-client': 'SYD' } })
+    await res.body.dump()
+    expect(res.statusCode).toBe(200)
+    const ray = String(res.headers['x-sim-ray'])
+
+    // The page was ready before the request was sent, so the entry can only have come through the stream.
+    const entry = page.locator(`#ledger li[data-ray="${ray}"]`)
+    await entry.waitFor()
+    expect(await entry.getAttribute('data-via')).toBe('stream')
+    const text = await entry.textContent()
+    expect(text).toContain('entered at SYD (Sydney')
+    expect(text).toContain('Ciphertext relayed, not decrypted, at SYD')
+    expect(text).toMatch(/Decrypted and inspected \(TLS terminated, WAF\) at [A-Z]{3} .*: inside eu/)
+    expect(text).toContain('controller: eu-shop.example, processor: the network')
+
+    // Drawn on the map: the client's access hop, the relay out of Australia and the hop to the origin.
+    const path = page.locator(`#paths g[data-ray="${ray}"]`)
+    await path.waitFor()
+    for (const kind of ['access', 'relay', 'origin']) expect(await path.locator(`path.seg.${kind}`).count()).toBeGreaterThan(0)
+    expect(pageErrors).toEqual([])
+  })
+
+  async function popIsDown (id: string): Promise<boolean> {
+    const res = await request(`${sim!.controlUrl}/api/pops/${id}`)
+    return ((await res.body.json()) as { down: boolean }).down
+  }
+})
