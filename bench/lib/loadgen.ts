@@ -1,0 +1,239 @@
+// The load generator, run as its own process (bench/run.ts forks it) so that it never shares an event loop with the
+// servers it measures. Three engines:
+// - cannon: closed-loop autocannon streams, many at once; each response's time comes from autocannon's `response`
+//   event (hrtime, fractional ms), recorded into our own sample arrays, since autocannon's histograms and tables are in
+//   whole milliseconds.
+// - paced: open-loop requests at a fixed rate, each timed from its intended send time (the coordinated-omission
+//   correction of wrk2), with undici.
+// - sequential: one request at a time, either each on a new connection or all on one kept-alive connection.
+import autocannon from 'autocannon'
+import { Client, Pool } from 'undici'
+import { cpuShare, sendProgress, serve } from './rpc.ts'
+
+export interface CannonStream {
+  readonly id: string
+  readonly url: string
+  readonly headers: Record<string, string>
+  readonly connections: number
+}
+
+export interface CannonJob {
+  readonly streams: readonly CannonStream[]
+  readonly durationS: number
+  /** Max samples kept per stream: bounds memory on very fast variants. */
+  readonly maxSamples?: number
+}
+
+export interface StreamResult {
+  readonly id: string
+  readonly samplesMs: Float64Array
+  readonly responses: number
+  readonly non2xx: number
+  readonly errors: number
+  readonly rps: number
+}
+
+export interface JobResult<T> {
+  readonly results: T
+  readonly wallMs: number
+  /** CPU share of the load generator process during the job (1 = one core fully busy). */
+  readonly cpu: number
+}
+
+class Samples {
+  data: Float64Array
+  n = 0
+  readonly max: number
+  constructor (max: number) {
+    this.max = max
+    this.data = new Float64Array(Math.min(max, 4096))
+  }
+  push (x: number): void {
+    if (this.n === this.data.length) {
+      if (this.n >= this.max) return
+      const grown = new Float64Array(Math.min(this.max, this.data.length * 2))
+      grown.set(this.data)
+      this.data = grown
+    }
+    this.data[this.n++] = x
+  }
+
+  get values (): Float64Array { return this.data.slice(0, this.n) }
+}
+
+function runCannon (s: CannonStream, durationS: number, maxSamples: number, onResponse: () => void): Promise<StreamResult> {
+  const samples = new Samples(maxSamples)
+  let non2xx = 0
+  return new Promise((resolve, reject) => {
+    const instance = autocannon({
+      url: s.url,
+      headers: s.headers,
+      connections: s.connections,
+      duration: durationS,
+      // Fastify answers 1 KiB bodies with content-length; no pipelining, like browsers and the PoPs' own pools.
+      pipelining: 1,
+      timeout: 30
+    }, (err, res) => {
+      if (err) { reject(err); return }
+      resolve({
+        id: s.id,
+        samplesMs: samples.values,
+        responses: samples.n,
+        non2xx,
+        errors: res.errors + res.timeouts,
+        rps: samples.n / durationS
+      })
+    })
+    instance.on('response', (_client: unknown, statusCode: number, _bytes: number, responseTime: number) => {
+      if (statusCode < 200 || statusCode > 299) non2xx++
+      else samples.push(responseTime)
+      onResponse()
+    })
+  })
+}
+
+async function cannon (job: CannonJob): Promise<JobResult<StreamResult[]>> {
+  const cpu0 = process.cpuUsage()
+  const t0 = performance.now()
+  let total = 0
+  const timer = setInterval(() => sendProgress({ responses: total, seconds: (performance.now() - t0) / 1000 }), 1000)
+  try {
+    const results = await Promise.all(job.streams.map((s) => runCannon(s, job.durationS, job.maxSamples ?? 1_000_000, () => { total++ })))
+    const wallMs = performance.now() - t0
+    return { results, wallMs, cpu: cpuShare(cpu0, wallMs) }
+  } finally {
+    clearInterval(timer)
+  }
+}
+
+export interface PacedRequest { readonly headers: Record<string, string> }
+
+export interface PacedJob {
+  readonly url: string
+  /** Requests are sent round-robin over this list. */
+  readonly requests: readonly PacedRequest[]
+  readonly rate: number
+  readonly durationS: number
+  /** Leading seconds whose samples are dropped (pools filling, JIT). */
+  readonly warmupS: number
+  readonly connections: number
+}
+
+export interface PacedResult {
+  /** Latency from each request's intended send time, ms. */
+  readonly samplesMs: Float64Array
+  /** Index into `requests` of each sample. */
+  readonly route: Uint16Array
+  readonly sent: number
+  readonly non2xx: number
+  readonly errors: number
+  /** How late, at most, the generator sent a request compared with its schedule (ms): its own lag. */
+  readonly maxSendLagMs: number
+  readonly achievedRps: number
+}
+
+function paced (job: PacedJob): Promise<JobResult<PacedResult>> {
+  const pool = new Pool(job.url, { connections: job.connections, pipelining: 1, keepAliveTimeout: 30_000 })
+  const total = Math.round(job.rate * job.durationS)
+  const interval = 1000 / job.rate
+  const samples = new Samples(total)
+  const routes = new Uint16Array(total)
+  let done = 0
+  let non2xx = 0
+  let errors = 0
+  let maxLag = 0
+  let firstKept = -1
+  let lastEnd = 0
+  const cpu0 = process.cpuUsage()
+  const t0 = performance.now() + 5
+  const warmEnd = t0 + job.warmupS * 1000
+  let i = 0
+  return new Promise((resolve) => {
+    const progress = setInterval(() => sendProgress({ responses: done, seconds: (performance.now() - t0) / 1000 }), 1000)
+    function finish (): void {
+      clearInterval(progress)
+      const wallMs = performance.now() - t0
+      const kept = samples.n
+      const span = (lastEnd - firstKept) / 1000
+      pool.close().catch(() => {}).finally(() => resolve({
+        results: {
+          samplesMs: samples.values,
+          route: routes.slice(0, kept),
+          sent: i,
+          non2xx,
+          errors,
+          maxSendLagMs: maxLag,
+          achievedRps: span > 0 ? kept / span : 0
+        },
+        wallMs,
+        cpu: cpuShare(cpu0, wallMs)
+      }))
+    }
+    function send (k: number, intended: number): void {
+      const r = k % job.requests.length
+      const req = job.requests[r] as PacedRequest
+      pool.request({ path: '/', method: 'GET', headers: req.headers }).then(async (res) => {
+        await res.body.dump()
+        const end = performance.now()
+        if (res.statusCode < 200 || res.statusCode > 299) non2xx++
+        else if (intended >= warmEnd) {
+          if (firstKept < 0) firstKept = intended
+          lastEnd = end
+          routes[samples.n] = r
+          samples.push(end - intended)
+        }
+      }, () => { errors++ }).finally(() => {
+        if (++done === total) finish()
+      })
+    }
+    function tick (): void {
+      const now = performance.now()
+      while (i < total && t0 + i * interval <= now) {
+        const intended = t0 + i * interval
+        maxLag = Math.max(maxLag, now - intended)
+        send(i, intended)
+        i++
+      }
+      if (i < total) setTimeout(tick, Math.max(0, t0 + i * interval - performance.now()))
+    }
+    setTimeout(tick, 5)
+  })
+}
+
+export interface SequentialJob {
+  readonly url: string
+  readonly headers: Record<string, string>
+  readonly count: number
+  /** true: every request on a new TCP connection; false: all on one kept-alive connection. */
+  readonly newConnections: boolean
+}
+
+export interface SequentialResult {
+  readonly samplesMs: Float64Array
+  readonly serverTiming: readonly string[]
+  readonly non2xx: number
+}
+
+async function sequential (job: SequentialJob): Promise<JobResult<SequentialResult>> {
+  const cpu0 = process.cpuUsage()
+  const t0 = performance.now()
+  const samples = new Samples(job.count)
+  const timings: string[] = []
+  let non2xx = 0
+  let shared: Client | undefined
+  for (let k = 0; k < job.count; k++) {
+    const client = job.newConnections ? new Client(job.url) : (shared ??= new Client(job.url, { keepAliveTimeout: 30_000 }))
+    const t = performance.now()
+    const res = await client.request({ path: '/', method: 'GET', headers: job.headers })
+    await res.body.dump()
+    samples.push(performance.now() - t)
+    if (res.statusCode < 200 || res.statusCode > 299) non2xx++
+    timings.push(String(res.headers['server-timing'] ?? ''))
+    if (job.newConnections) await client.close()
+  }
+  await shared?.close()
+  const wallMs = performance.now() - t0
+  return { results: { samplesMs: samples.values, serverTiming: timings, non2xx }, wallMs, cpu: cpuShare(cpu0, wallMs) }
+}
+
+serve({ cannon, paced, sequential })

@@ -1,0 +1,144 @@
+// Markdown summary and SVG charts from the scenario results in a results folder, so a run of one scenario (--only)
+// refreshes its own tables and keeps the others'.
+import { readFile, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import type { AddedResult } from '../scenarios/added.ts'
+import type { FidelityResult } from '../scenarios/fidelity.ts'
+import type { HandshakeResult } from '../scenarios/handshake.ts'
+import type { OverheadResult } from '../scenarios/overhead.ts'
+import type { Machine } from './machine.ts'
+import { groupedBars, lineChart } from './svg.ts'
+
+export interface Envelope<T> {
+  readonly name: string
+  readonly date: string
+  readonly command: string
+  readonly machine: Machine
+  readonly machineAfter: Machine
+  readonly durationS: number
+  readonly result: T
+}
+
+export const FILES = { added: 'added-latency.json', fidelity: 'fidelity.json', overhead: 'overhead.json', handshake: 'handshake.json' } as const
+
+async function readJson<T> (path: string): Promise<T | undefined> {
+  try { return JSON.parse(await readFile(path, 'utf8')) as T } catch { return undefined }
+}
+
+const f = (x: number, d = 1): string => Number.isFinite(x) ? x.toFixed(d) : '-'
+const pct = (x: number): string => Number.isFinite(x) ? `${(x * 100).toFixed(1)}%` : '-'
+
+function machineLine (e: Envelope<unknown>): string {
+  const m = e.machine
+  return `${e.date.slice(0, 16).replace('T', ' ')} UTC, \`${e.command}\`, ${e.durationS} s on ${m.cpu} (${m.cores} cores), Node ${m.node}, load average before ${m.loadAverage.join(' / ')}, after ${e.machineAfter.loadAverage.join(' / ')}`
+}
+
+function addedSection (e: Envelope<AddedResult>): string[] {
+  const r = e.result
+  const s = r.settings
+  const out = [
+    '## 1. Added latency (the headline)',
+    '',
+    machineLine(e),
+    '',
+    `Latency on, time scale ${s.timeScale}${s.timeScale === 1 ? ' (real milliseconds, nothing rescaled)' : ` (measured values divided by ${s.timeScale} back to real ms; raw values in the JSON)`}. ` +
+      `Each cell: ${s.trials} trials of ${s.blockSeconds} s, all ${s.cities.length * s.customers.length} client/customer streams at once (1 connection each), ` +
+      'regional customers then their twins (same origin, no region, keys everywhere, no log boundary) in each trial; medians of the trials. ' +
+      '"added" is measured regional p50 minus measured twin p50; "model" is the planner (`addedMs`) for resumed TLS sessions, as the kept-alive connections pay one handshake each and then none (scenario 4 measures handshakes). Route: ingress>inspection PoP.',
+    '',
+    '| client | customer | route | p50 | p90 | p99 | twin p50 | added (measured) | added (model) | p50 - model |',
+    '|---|---|---|---:|---:|---:|---:|---:|---:|---:|'
+  ]
+  for (const x of r.rows) {
+    out.push(`| ${x.city} (${x.client}) | ${x.host} | ${x.route} | ${f(x.measured.p50)} | ${f(x.measured.p90)} | ${f(x.measured.p99)} | ${f(x.measured.baselineP50)} | **${f(x.measured.addedP50)}** | ${f(x.modelled.addedMs)} | ${f(x.errorP50Ms)} |`)
+  }
+  out.push('', `All figures in ms. Measured p50 minus modelled: median ${f(r.summary.medianErrorP50Ms, 2)} ms, worst ${f(r.summary.maxAbsErrorP50Ms, 2)} ms; ` +
+    `added latency, measured minus modelled: median ${f(r.summary.medianAddedErrorMs, 2)} ms, worst ${f(r.summary.maxAbsAddedErrorMs, 2)} ms. ` +
+    `Non-2xx or failed responses: ${r.summary.non2xx}. Median spread of the added p50 over trials: ${pct(r.noise.addedP50TrialSpreadMedian)}. ` +
+    `CPU share during the runs (1 = one core): servers ${r.cpu.servers.join(', ')}; load generator ${r.cpu.loadgen.join(', ')}.`,
+  '', '![added latency by client city and customer](added-latency.svg)', '')
+  return out
+}
+
+function fidelitySection (e: Envelope<FidelityResult>): string[] {
+  const r = e.result
+  const out = ['## 2. Fidelity under load', '', machineLine(e), '', `${r.settings.loadGenerator}. ${r.settings.criterion}. ${r.settings.trials} trial(s) of ${r.settings.stepSeconds} s per rate (first ${r.settings.warmupSeconds} s dropped); medians of trials.`, '']
+  for (const w of r.workloads) {
+    out.push(`**${w.workload}**: ${w.description}. Faithful up to **${w.faithfulUpToRps} rps**${w.firstUnfaithfulRps === null ? ' (every rate tested)' : `; first unfaithful rate ${w.firstUnfaithfulRps} rps`}. ` +
+      `Error at the lowest rate (timer granularity, no load): ${f(w.idleErrorMs, 2)} ms; the error load adds on top of it stays within the criterion up to ${w.loadAddedErrorFaithfulUpToRps} rps.`, '',
+    '| target rps | achieved | modelled p50 | p50 error | relative | p99 error | faithful | servers CPU | load gen CPU |', '|---:|---:|---:|---:|---:|---:|---|---:|---:|')
+    for (const x of w.rows) out.push(`| ${x.targetRps} | ${x.achievedRps} | ${f(x.modelledP50Ms, 1)} | ${f(x.p50ErrorMs, 2)} | ${pct(x.p50RelError)} | ${f(x.p99ErrorMs, 1)} | ${x.faithful ? 'yes' : '**no**'} | ${f(x.serversCpu, 2)} | ${f(x.loadgenCpu, 2)} |`)
+    out.push('')
+  }
+  out.push('![fidelity against load](fidelity.svg)', '')
+  return out
+}
+
+function overheadSection (e: Envelope<OverheadResult>): string[] {
+  const r = e.result
+  const out = ['## 3. Per-hop software overhead (latency off)', '', machineLine(e), '',
+    `${r.settings.trials} interleaved trials of ${r.settings.runSeconds} s per variant; latency at 1 connection, throughput at ${r.settings.throughputConnections} connections; medians. ${r.settings.processes}. ${r.settings.timing}. nginx: ${r.nginx}`, '',
+    '| variant | route | p50 µs | p90 µs | p99 µs | throughput rps (spread) | servers CPU | load gen CPU |', '|---|---|---:|---:|---:|---:|---:|---:|']
+  for (const x of r.rows) out.push(`| ${x.variant} | ${x.route} | ${f(x.latencyUs.p50, 0)} | ${f(x.latencyUs.p90, 0)} | ${f(x.latencyUs.p99, 0)} | ${x.throughputRps} (${pct(x.throughputSpread)}) | ${f(x.cpu.serversAtThroughput, 2)} | ${f(x.cpu.loadgenAtThroughput, 2)} |`)
+  out.push('', 'Added per hop (minus the direct path; two-hop figures divided by two). Latency: p50 at 1 connection. CPU: server time per request from saturated throughput, 10^6 / rps.', '',
+    '| system | latency µs, 1 hop | latency µs per hop, 2 hops | CPU µs, 1 hop | CPU µs per hop, 2 hops |', '|---|---:|---:|---:|---:|')
+  for (const x of r.perHop) out.push(`| ${x.system} | ${f(x.latencyUsPerHop.oneHop, 0)} | ${f(x.latencyUsPerHop.twoHopsEach, 0)} | ${f(x.cpuUsPerHop.oneHop, 0)} | ${f(x.cpuUsPerHop.twoHopsEach, 0)} |`)
+  const ratio = (name: string, x: typeof r.ratios.vsPlain): string => x === null ? `| ${name} | - | - | - | - | - |` : `| ${name} | ${f(x.latencyOneHop, 2)} | ${f(x.latencyTwoHopsEach, 2)} | ${f(x.cpuOneHop, 2)} | ${f(x.cpuTwoHopsEach, 2)} | ${f(x.throughputTwoHops, 2)} |`
+  out.push('', 'residency-sim\'s cost per hop as a multiple of each peer\'s (lower is better; throughput: higher is better).', '',
+    '| against | latency, 1 hop | latency, 2 hops | CPU, 1 hop | CPU, 2 hops | throughput, 2 hops |', '|---|---:|---:|---:|---:|---:|',
+    ratio('plain undici + fastify', r.ratios.vsPlain), ratio('@fastify/http-proxy', r.ratios.vsHttpProxy), ratio('nginx', r.ratios.vsNginx), '',
+    `Targets: within 1.25x of the plain forwarder per hop (two-hop figures): latency ${r.targets.withinOneQuarterOfPlain?.latency ? 'met' : 'not met'}, CPU ${r.targets.withinOneQuarterOfPlain?.cpu ? 'met' : 'not met'}; ` +
+    `faster than @fastify/http-proxy: latency ${r.targets.fasterThanHttpProxy?.latency ? 'met' : 'not met'}, CPU ${r.targets.fasterThanHttpProxy?.cpu ? 'met' : 'not met'}. ` +
+    `Load generator: ${r.loadGenerator.bottleneck} (highest CPU share ${r.loadGenerator.maxCpuAtThroughput}).`, '')
+  return out
+}
+
+function handshakeSection (e: Envelope<HandshakeResult>): string[] {
+  const r = e.result
+  const out = ['## 4. TLS handshakes: new against resumed connections', '', machineLine(e), '', `Status: **${r.status}**.`, '',
+    '| key mode | client | customer | route | model new | model resumed | measured new p50 | measured kept-alive p50 | key hops (new / kept-alive) |', '|---|---|---|---|---:|---:|---:|---:|---|']
+  for (const x of r.rows) out.push(`| ${x.mode} | ${x.client} | ${x.host} | ${x.route} | ${f(x.modelled.newConnectionMs)} | ${f(x.modelled.resumedMs)} | ${f(x.measured.newConnectionP50)} | ${f(x.measured.resumedP50)} | ${x.keyHopsInServerTiming.newConnections} / ${x.keyHopsInServerTiming.resumed} |`)
+  out.push('')
+  return out
+}
+
+export async function writeReport (dir: string): Promise<string[]> {
+  const added = await readJson<Envelope<AddedResult>>(join(dir, FILES.added))
+  const fidelity = await readJson<Envelope<FidelityResult>>(join(dir, FILES.fidelity))
+  const overhead = await readJson<Envelope<OverheadResult>>(join(dir, FILES.overhead))
+  const handshake = await readJson<Envelope<HandshakeResult>>(join(dir, FILES.handshake))
+  const md = ['# residency-sim benchmark results', '', 'Reproduce with `npm run bench` (everything, under 20 minutes) or `node bench/run.ts --only added|fidelity|overhead|handshake`; `--help` lists the options. Every figure below is in the JSON files next to this one.', '']
+  const written: string[] = []
+  if (added) {
+    md.push(...addedSection(added))
+    const r = added.result
+    const hosts = r.settings.customers
+    const cities = [...new Set(r.rows.map((x) => x.client))]
+    await writeFile(join(dir, 'added-latency.svg'), groupedBars({
+      title: 'Latency added by data localisation (measured p50, ms), by client city and customer region',
+      yLabel: 'added ms (regional p50 - twin p50)',
+      series: hosts.map((h) => `${h} (${r.rows.find((x) => x.host === h)?.region ?? ''})`),
+      groups: cities.map((c) => ({
+        label: r.rows.find((x) => x.client === c)?.city ?? c,
+        values: hosts.map((h) => r.rows.find((x) => x.client === c && x.host === h)?.measured.addedP50 ?? Number.NaN),
+        markers: hosts.map((h) => r.rows.find((x) => x.client === c && x.host === h)?.modelled.addedMs ?? Number.NaN)
+      })),
+      markerLabel: 'modelled'
+    }))
+    written.push('added-latency.svg')
+  }
+  if (fidelity) {
+    md.push(...fidelitySection(fidelity))
+    const series = fidelity.result.workloads.flatMap((w) => [
+      { name: `${w.workload}: p50 error (ms)`, points: w.rows.map((x) => [x.targetRps, x.p50ErrorMs] as const) },
+      { name: `${w.workload}: tolerance max(1 ms, 5%)`, dashed: true, points: w.rows.map((x) => [x.targetRps, Math.max(1, 0.05 * x.modelledP50Ms)] as const) }
+    ])
+    await writeFile(join(dir, 'fidelity.svg'), lineChart({ title: 'Fidelity against load: measured p50 minus modelled', xLabel: 'requests per second (fixed rate)', yLabel: 'p50 error, ms', series }))
+    written.push('fidelity.svg')
+  }
+  if (overhead) md.push(...overheadSection(overhead))
+  if (handshake) md.push(...handshakeSection(handshake))
+  await writeFile(join(dir, 'summary.md'), md.join('\n'))
+  written.push('summary.md')
+  return written
+}

@@ -1,0 +1,120 @@
+// The servers under test, run as their own process: the residency-sim runtime (every PoP, the edge, origins, log
+// sinks, control plane) and the Node peer forwarders, all on one event loop like `rsim start`, so each variant is
+// measured on the same single core while the load generator has the other.
+import type { AddressInfo } from 'node:net'
+import type { FastifyInstance } from 'fastify'
+import { pino } from 'pino'
+import { parseScenario } from '../../src/config/load.ts'
+import { startSimulation, type StartedSimulation } from '../../src/runtime/start.ts'
+import { buildHttpProxy } from '../peers/http-proxy.ts'
+import { buildPlainForwarder } from '../peers/plain-forwarder.ts'
+import { serve } from './rpc.ts'
+
+export interface SimStartParams {
+  readonly yaml: string
+  readonly latency: boolean
+  readonly timeScale: number
+  /** PoPs whose own port URLs are wanted. */
+  readonly pops?: readonly string[]
+}
+
+export interface SimInfo {
+  readonly edgeUrl: string
+  readonly originUrls: Record<string, string>
+  readonly popUrls: Record<string, string>
+  readonly startupMs: number
+  readonly pops: number
+  readonly rssMiB: number
+}
+
+export interface PeerUrls {
+  readonly plain: readonly [string, string]
+  readonly httpProxy: readonly [string, string]
+}
+
+let sim: StartedSimulation | undefined
+let peers: FastifyInstance[] = []
+let cpuMark = process.cpuUsage()
+let wallMark = performance.now()
+
+async function listen (app: FastifyInstance): Promise<string> {
+  await app.listen({ host: '127.0.0.1', port: 0 })
+  return `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`
+}
+
+async function startSim (p: SimStartParams): Promise<SimInfo> {
+  await stopSim()
+  const scenario = parseScenario(p.yaml, 'bench-scenario.yaml')
+  // Errors only: a line per request on stdout would cost more than the forwarding being measured.
+  sim = await startSimulation(scenario, { latency: p.latency, timeScale: p.timeScale, edgePort: 0, controlPort: 0, logger: pino({ level: 'error' }) })
+  const popUrls: Record<string, string> = {}
+  for (const id of p.pops ?? []) {
+    const u = sim.popUrl(id)
+    if (u !== undefined) popUrls[id] = u
+  }
+  return {
+    edgeUrl: sim.edgeUrl,
+    originUrls: Object.fromEntries(sim.originUrls),
+    popUrls,
+    startupMs: sim.startupMs,
+    pops: sim.popCount,
+    rssMiB: Math.round(process.memoryUsage().rss / 1048576)
+  }
+}
+
+/**
+ * Stops the simulation, waiting at most `limitMs`: a close that hangs is reported (ms, or -1 when it did not finish)
+ * rather than stalling the bench; the runner starts a fresh servers process for the next scenario anyway.
+ */
+async function stopSim (p?: { limitMs?: number }): Promise<number> {
+  const s = sim
+  sim = undefined
+  if (!s) return 0
+  const t0 = performance.now()
+  let timer: NodeJS.Timeout | undefined
+  const closed = await Promise.race([
+    s.close().then(() => true),
+    new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(false), p?.limitMs ?? 5000) })
+  ])
+  clearTimeout(timer)
+  return closed ? Math.round(performance.now() - t0) : -1
+}
+
+async function startPeers (p: { originUrl: string }): Promise<PeerUrls> {
+  await stopPeers()
+  const plainBack = buildPlainForwarder(p.originUrl)
+  const plainBackUrl = await listen(plainBack)
+  const plainFront = buildPlainForwarder(plainBackUrl)
+  const plainOne = buildPlainForwarder(p.originUrl)
+  const proxyBack = buildHttpProxy(p.originUrl)
+  const proxyBackUrl = await listen(proxyBack)
+  const proxyFront = buildHttpProxy(proxyBackUrl)
+  const proxyOne = buildHttpProxy(p.originUrl)
+  // Closed in this order: the front of each chain before its back.
+  peers = [plainFront, plainOne, proxyFront, proxyOne, plainBack, proxyBack]
+  return {
+    plain: [await listen(plainOne), await listen(plainFront)],
+    httpProxy: [await listen(proxyOne), await listen(proxyFront)]
+  }
+}
+
+async function stopPeers (): Promise<void> {
+  const all = peers
+  peers = []
+  for (const a of all) await a.close()
+}
+
+/** Starts a CPU measurement window; `cpu` returns this process's CPU share since then (1 = one core). */
+function mark (): null {
+  cpuMark = process.cpuUsage()
+  wallMark = performance.now()
+  return null
+}
+
+function cpu (): number {
+  const d = process.cpuUsage(cpuMark)
+  const wall = performance.now() - wallMark
+  return wall > 0 ? Math.round(((d.user + d.system) / 1000 / wall) * 1000) / 1000 : 0
+}
+
+serve({ startSim, stopSim, startPeers, stopPeers, mark, cpu }, async () => { await stopPeers(); await stopSim({ limitMs: 2000 }) })

@@ -1,0 +1,56 @@
+// Exact percentiles from recorded samples (bounded counts, so every sample is kept), medians of trials and the spread
+// that says how noisy a run was.
+
+/** Nearest-rank percentile (p in 0..100) of an ascending array; NaN when empty. */
+export function percentileSorted (sorted: ArrayLike<number>, p: number): number {
+  const n = sorted.length
+  if (n === 0) return Number.NaN
+  const rank = Math.min(n - 1, Math.max(0, Math.ceil((p / 100) * n) - 1))
+  return sorted[rank] as number
+}
+
+export interface Summary { readonly count: number, readonly p50: number, readonly p90: number, readonly p99: number, readonly mean: number }
+
+export function summarise (samples: ArrayLike<number>): Summary {
+  const sorted = Float64Array.from(samples).sort()
+  let sum = 0
+  for (const x of sorted) sum += x
+  return {
+    count: sorted.length,
+    p50: percentileSorted(sorted, 50),
+    p90: percentileSorted(sorted, 90),
+    p99: percentileSorted(sorted, 99),
+    mean: sorted.length === 0 ? Number.NaN : sum / sorted.length
+  }
+}
+
+export function median (xs: readonly number[]): number {
+  const s = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b)
+  if (s.length === 0) return Number.NaN
+  const m = s.length >> 1
+  return s.length % 2 === 1 ? s[m] as number : ((s[m - 1] as number) + (s[m] as number)) / 2
+}
+
+/** Spread of trial values around their median: (max - min) / median, 0 for one trial. */
+export function spread (xs: readonly number[]): number {
+  const s = xs.filter((x) => Number.isFinite(x))
+  if (s.length < 2) return 0
+  const m = median(s)
+  return m === 0 ? 0 : (Math.max(...s) - Math.min(...s)) / Math.abs(m)
+}
+
+export function round (x: number, digits = 3): number {
+  if (!Number.isFinite(x)) return x
+  const f = 10 ** digits
+  return Math.round(x * f) / f
+}
+
+/** Concatenates sample arrays (trials pooled for tail percentiles). */
+export function pool (parts: readonly ArrayLike<number>[]): Float64Array {
+  let n = 0
+  for (const p of parts) n += p.length
+  const out = new Float64Array(n)
+  let o = 0
+  for (const p of parts) { out.set(p as Float64Array, o); o += p.length }
+  return out
+}

@@ -1,0 +1,35 @@
+// The floor for a Node forwarder: fastify in, one keep-alive undici pool out, bodies streamed both ways, hop-by-hop
+// headers dropped (RFC 9110 section 7.6.1). No routing, signing, planning or logging: the cost of a hop and nothing
+// else, to compare residency-sim's hop against.
+import Fastify, { type FastifyInstance } from 'fastify'
+import type { IncomingHttpHeaders } from 'node:http'
+import { Pool, type Dispatcher } from 'undici'
+
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'proxy-authorization'])
+
+function forwardable (headers: IncomingHttpHeaders | Record<string, string | string[] | undefined>): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {}
+  for (const [k, v] of Object.entries(headers)) if (v !== undefined && !HOP_BY_HOP.has(k)) out[k] = v
+  return out
+}
+
+export function buildPlainForwarder (upstream: string): FastifyInstance {
+  const pool = new Pool(upstream, { connections: 64, keepAliveTimeout: 10_000 })
+  // Teardown between benchmark variants must not wait for the load generator's idle keep-alive sockets.
+  const app = Fastify({ logger: false, forceCloseConnections: true })
+  app.removeAllContentTypeParsers()
+  app.addContentTypeParser('*', function passThrough (_req, _payload, done) { done(null) })
+  app.addHook('onClose', async () => { await pool.close() })
+  app.all('/*', async function forward (request, reply) {
+    const raw = request.raw
+    const hasBody = raw.headers['content-length'] !== undefined || raw.headers['transfer-encoding'] !== undefined
+    const res = await pool.request({
+      path: raw.url ?? '/',
+      method: raw.method as Dispatcher.HttpMethod,
+      headers: forwardable(raw.headers),
+      body: hasBody ? raw : null
+    })
+    return reply.code(res.statusCode).headers(forwardable(res.headers)).send(res.body)
+  })
+  return app
+}

@@ -1,0 +1,176 @@
+// Scenario 2, fidelity: measured minus modelled latency under increasing fixed request rates, latency on. Requests are
+// sent open-loop at a fixed rate and timed from their intended send time (coordinated omission corrected, as wrk2
+// does), so a simulator that falls behind shows it in the latency instead of silently sending less.
+import { sized, type Ctx } from '../lib/context.ts'
+import type { JobResult, PacedResult } from '../lib/loadgen.ts'
+import { modelled, worldOf } from '../lib/model.ts'
+import { benchScenario, defaultYaml } from '../lib/scenario-yaml.ts'
+import type { SimInfo } from '../lib/servers.ts'
+import { median, round, summarise } from '../lib/stats.ts'
+import { CITIES } from './added.ts'
+
+/** Faithful: the p50 error is within 1 ms, or within 5% of the modelled value (whichever allows more). */
+export function faithful (errorMs: number, modelledMs: number): boolean {
+  return Math.abs(errorMs) <= Math.max(1, 0.05 * modelledMs)
+}
+
+interface Workload {
+  readonly name: string
+  readonly description: string
+  readonly routes: readonly { client: string, host: string, modelledMs: number }[]
+}
+
+export interface FidelityStep {
+  readonly workload: string
+  readonly trial: number
+  readonly targetRps: number
+  readonly achievedRps: number
+  readonly samples: number
+  readonly non2xx: number
+  readonly errors: number
+  /** Median over requests of measured minus modelled (ms), and of that error over the modelled value. */
+  readonly p50ErrorMs: number
+  readonly p50RelError: number
+  readonly p99ErrorMs: number
+  readonly modelledP50Ms: number
+  readonly measuredP50Ms: number
+  readonly faithful: boolean
+  readonly cpu: { readonly servers: number, readonly loadgen: number }
+  readonly maxSendLagMs: number
+}
+
+export async function runFidelity (ctx: Ctx) {
+  const q = ctx.settings.quick
+  const rates = q ? [50, 200] : [100, 250, 500, 750, 1000, 1500, 2000, 3000]
+  const trials = q ? 1 : Math.max(1, Math.round(sized(ctx.settings, 2, 1)))
+  const stepS = sized(ctx.settings, 6, 1.5, 0.5)
+  const warmS = sized(ctx.settings, 1.5, 0.5, 0.2)
+  const bench = benchScenario(await defaultYaml())
+  const world = worldOf(bench.scenario)
+  // Kept-alive pool connections: resumed sessions, no key operation (as in scenario 1).
+  const route = (client: string, host: string) => ({ client, host, modelledMs: modelled(world, client, host, false).modelledMs })
+  const workloads: Workload[] = [
+    {
+      name: 'single',
+      description: 'one route: eu-shop.example from New York (ingress EWR, relayed to the EU, origin FRA)',
+      routes: [route('EWR', 'eu-shop.example')]
+    },
+    {
+      name: 'mix',
+      description: `every regional customer from ${CITIES.length} cities (${CITIES.length * bench.regional.length} routes, round robin)`,
+      routes: CITIES.flatMap((c) => bench.regional.map((h) => route(c.code, h)))
+    }
+  ]
+
+  ctx.progress('fidelity', 'starting the simulation (latency on, time scale 1)')
+  const info = await ctx.servers.call<SimInfo>('startSim', { yaml: bench.yaml, latency: true, timeScale: 1 })
+  const steps: FidelityStep[] = []
+  // The saturated workloads stop climbing: more load on a simulator that is already behind only adds minutes.
+  const stopped = new Set<string>()
+  for (let t = 0; t < trials; t++) {
+    stopped.clear()
+    for (const rate of rates) {
+      for (const w of workloads) {
+        if (stopped.has(w.name)) continue
+        const maxModelled = Math.max(...w.routes.map((r) => r.modelledMs))
+        const connections = Math.min(4096, Math.max(16, Math.ceil(rate * maxModelled / 1000 * 2)))
+        const done = ctx.watch('fidelity', `trial ${t + 1}/${trials} ${w.name} at ${rate} rps (${stepS} s)`)
+        await ctx.servers.call('mark')
+        let res: JobResult<PacedResult>
+        try {
+          res = await ctx.loadgen.call<JobResult<PacedResult>>('paced', {
+            url: info.edgeUrl,
+            requests: w.routes.map((r) => ({ headers: { host: r.host, 'x-sim-client': r.client } })),
+            rate,
+            durationS: stepS,
+            warmupS: warmS,
+            connections
+          })
+        } finally { done() }
+        const serversCpu = await ctx.servers.call<number>('cpu')
+        const p = res.results
+        const err = new Float64Array(p.samplesMs.length)
+        const rel = new Float64Array(p.samplesMs.length)
+        const mod = new Float64Array(p.samplesMs.length)
+        for (let i = 0; i < err.length; i++) {
+          const m = (w.routes[p.route[i] as number] as { modelledMs: number }).modelledMs
+          mod[i] = m
+          err[i] = (p.samplesMs[i] as number) - m
+          rel[i] = (err[i] as number) / m
+        }
+        const e = summarise(err)
+        const relP50 = summarise(rel).p50
+        const modP50 = summarise(mod).p50
+        const step: FidelityStep = {
+          workload: w.name,
+          trial: t + 1,
+          targetRps: rate,
+          achievedRps: round(p.achievedRps, 0),
+          samples: p.samplesMs.length,
+          non2xx: p.non2xx,
+          errors: p.errors,
+          p50ErrorMs: round(e.p50, 2),
+          p50RelError: round(relP50, 4),
+          p99ErrorMs: round(e.p99, 2),
+          modelledP50Ms: round(modP50, 2),
+          measuredP50Ms: round(summarise(p.samplesMs).p50, 2),
+          faithful: p.errors === 0 && p.non2xx === 0 && (Math.abs(e.p50) <= 1 || Math.abs(relP50) <= 0.05),
+          cpu: { servers: serversCpu, loadgen: res.cpu },
+          maxSendLagMs: round(p.maxSendLagMs, 1)
+        }
+        steps.push(step)
+        ctx.progress('fidelity', `${w.name} ${rate} rps: achieved ${step.achievedRps}, p50 error ${step.p50ErrorMs} ms (${(step.p50RelError * 100).toFixed(1)}%), ${step.faithful ? 'faithful' : 'NOT faithful'}; CPU servers ${serversCpu}, load generator ${res.cpu}`)
+        if (Math.abs(step.p50RelError) > 0.5 || step.achievedRps < rate * 0.8 || step.errors > 0) stopped.add(w.name)
+      }
+    }
+  }
+  const closeMs = await ctx.servers.call<number>('stopSim')
+
+  // Per workload and rate: medians over trials; the threshold is the highest rate below which every rate was faithful.
+  const table = workloads.map((w) => {
+    const rows = rates.map((rate) => {
+      const s = steps.filter((x) => x.workload === w.name && x.targetRps === rate)
+      if (s.length === 0) return undefined
+      const errMs = median(s.map((x) => x.p50ErrorMs))
+      const rel = median(s.map((x) => x.p50RelError))
+      return {
+        targetRps: rate,
+        achievedRps: round(median(s.map((x) => x.achievedRps)), 0),
+        p50ErrorMs: round(errMs, 2),
+        p50RelError: round(rel, 4),
+        p99ErrorMs: round(median(s.map((x) => x.p99ErrorMs)), 2),
+        modelledP50Ms: s[0]?.modelledP50Ms ?? Number.NaN,
+        faithful: s.every((x) => x.faithful) || (Math.abs(errMs) <= 1 || Math.abs(rel) <= 0.05) && s.every((x) => x.errors === 0 && x.non2xx === 0),
+        serversCpu: round(median(s.map((x) => x.cpu.servers)), 2),
+        loadgenCpu: round(median(s.map((x) => x.cpu.loadgen)), 2)
+      }
+    }).filter((x) => x !== undefined)
+    let faithfulUpTo = 0
+    for (const row of rows) { if (row.faithful) faithfulUpTo = row.targetRps; else break }
+    const firstUnfaithful = rows.find((x) => !x.faithful)?.targetRps ?? null
+    // Error that load adds on top of the idle error (timer granularity): where load itself starts to matter.
+    const idle = rows[0]?.p50ErrorMs ?? 0
+    const loadFaithfulUpTo = (() => {
+      let up = 0
+      for (const row of rows) {
+        if (faithful(row.p50ErrorMs - idle, row.modelledP50Ms)) up = row.targetRps
+        else break
+      }
+      return up
+    })()
+    return { workload: w.name, description: w.description, routes: w.routes.length, rows, faithfulUpToRps: faithfulUpTo, firstUnfaithfulRps: firstUnfaithful, idleErrorMs: idle, loadAddedErrorFaithfulUpToRps: loadFaithfulUpTo }
+  })
+  return {
+    scenario: 'fidelity',
+    settings: {
+      rates, trials, stepSeconds: stepS, warmupSeconds: warmS, latency: 'on', timeScale: 1,
+      criterion: 'faithful when |p50(measured - modelled)| <= 1 ms or <= 5% of the modelled value; every request answered 2xx',
+      loadGenerator: 'open loop at a fixed rate (undici pool, uniform spacing), latency from each request\'s intended send time (coordinated omission corrected, like wrk2)'
+    },
+    simulation: { pops: info.pops, startupMs: round(info.startupMs, 0), rssMiB: info.rssMiB, closeMs },
+    workloads: table,
+    steps
+  }
+}
+
+export type FidelityResult = Awaited<ReturnType<typeof runFidelity>>

@@ -1,0 +1,196 @@
+// Scenario 3, per-hop software overhead with latency off: the client straight to the origin, through one hop and
+// through two hops, for residency-sim and for peer forwarders measured in the same run: a plain undici + fastify
+// forwarder (the floor for Node), @fastify/http-proxy, and nginx when it is installed.
+import { request } from 'undici'
+import { sized, type Ctx } from '../lib/context.ts'
+import type { JobResult, StreamResult } from '../lib/loadgen.ts'
+import { which } from '../lib/machine.ts'
+import { benchScenario, defaultYaml } from '../lib/scenario-yaml.ts'
+import type { PeerUrls, SimInfo } from '../lib/servers.ts'
+import { median, round, spread, summarise } from '../lib/stats.ts'
+import { NGINX_HINT, startNginx, type NginxPeer } from '../peers/nginx.ts'
+
+const HOST = 'eu-shop.example'
+
+interface Variant {
+  readonly name: string
+  readonly system: 'direct' | 'residency-sim' | 'plain' | 'http-proxy' | 'nginx'
+  readonly hops: 0 | 1 | 2
+  readonly url: string
+  readonly headers: Record<string, string>
+}
+
+interface Trial { latency: StreamResult, throughput: StreamResult, cpu: { servers: number, loadgen: number, serversLatency: number, loadgenLatency: number } }
+
+async function check (v: Variant): Promise<string> {
+  const res = await request(v.url + '/', { headers: v.headers })
+  await res.body.dump()
+  if (res.statusCode !== 200) throw new Error(`${v.name}: status ${res.statusCode}`)
+  return `${String(res.headers['x-sim-ingress'] ?? '-')}>${String(res.headers['x-sim-inspected-at'] ?? '-')}`
+}
+
+export async function runOverhead (ctx: Ctx) {
+  const q = ctx.settings.quick
+  const trials = q ? 1 : Math.max(1, Math.round(sized(ctx.settings, 5, 1)))
+  const runS = sized(ctx.settings, 3, 1, 0.25)
+  const warmS = sized(ctx.settings, 2, 0.5, 0.25)
+  const throughputConnections = 32
+  const bench = benchScenario(await defaultYaml())
+
+  ctx.progress('overhead', 'starting the simulation (latency off) and the peer forwarders')
+  const info = await ctx.servers.call<SimInfo>('startSim', { yaml: bench.yaml, latency: false, timeScale: 1 })
+  const origin = info.originUrls[HOST] as string
+  const peers = await ctx.servers.call<PeerUrls>('startPeers', { originUrl: origin })
+  const nginxBin = which('nginx')
+  let nginx: NginxPeer | undefined
+  let nginxNote: string
+  if (nginxBin === undefined) {
+    nginxNote = NGINX_HINT
+    ctx.progress('overhead', NGINX_HINT)
+  } else {
+    try {
+      nginx = await startNginx(nginxBin, origin)
+      nginxNote = `nginx ${nginx.version} (${nginxBin}), one worker process, pid ${nginx.pid}`
+    } catch (err) {
+      nginxNote = `nginx found at ${nginxBin} but did not start: ${(err as Error).message}`
+      ctx.progress('overhead', nginxNote)
+    }
+  }
+
+  const h = { host: HOST }
+  const variants: Variant[] = [
+    { name: 'direct', system: 'direct', hops: 0, url: origin, headers: h },
+    // From Frankfurt the ingress is in the EU: one hop, inspected where it lands. From London (not EU) the ingress
+    // relays to an EU PoP: two hops. Same customer, origin, rules and key mode in both.
+    { name: 'residency-sim 1 hop', system: 'residency-sim', hops: 1, url: info.edgeUrl, headers: { ...h, 'x-sim-client': 'FRA' } },
+    { name: 'residency-sim 2 hops', system: 'residency-sim', hops: 2, url: info.edgeUrl, headers: { ...h, 'x-sim-client': 'LHR' } },
+    { name: 'plain 1 hop', system: 'plain', hops: 1, url: peers.plain[0], headers: h },
+    { name: 'plain 2 hops', system: 'plain', hops: 2, url: peers.plain[1], headers: h },
+    { name: '@fastify/http-proxy 1 hop', system: 'http-proxy', hops: 1, url: peers.httpProxy[0], headers: h },
+    { name: '@fastify/http-proxy 2 hops', system: 'http-proxy', hops: 2, url: peers.httpProxy[1], headers: h }
+  ]
+  if (nginx) {
+    variants.push({ name: 'nginx 1 hop', system: 'nginx', hops: 1, url: nginx.oneHop, headers: h },
+      { name: 'nginx 2 hops', system: 'nginx', hops: 2, url: nginx.twoHops, headers: h })
+  }
+  const routes: Record<string, string> = {}
+  for (const v of variants) routes[v.name] = await check(v)
+
+  const results = new Map<string, Trial[]>()
+  async function measure (v: Variant, connections: number, seconds: number, label: string): Promise<{ r: StreamResult, servers: number, loadgen: number }> {
+    const done = ctx.watch('overhead', label)
+    try {
+      await ctx.servers.call('mark')
+      const res = await ctx.loadgen.call<JobResult<StreamResult[]>>('cannon', {
+        streams: [{ id: v.name, url: v.url, headers: v.headers, connections }], durationS: seconds, maxSamples: 2_000_000
+      })
+      return { r: res.results[0] as StreamResult, servers: await ctx.servers.call<number>('cpu'), loadgen: res.cpu }
+    } finally { done() }
+  }
+  for (const v of variants) await measure(v, throughputConnections, warmS, `warm-up ${v.name}`)
+  for (let t = 0; t < trials; t++) {
+    // Interleaved: every variant once per trial, starting from a different one each trial.
+    for (let k = 0; k < variants.length; k++) {
+      const v = variants[(k + t) % variants.length] as Variant
+      const lat = await measure(v, 1, runS, `trial ${t + 1}/${trials} ${v.name}: latency, 1 connection`)
+      const thr = await measure(v, throughputConnections, runS, `trial ${t + 1}/${trials} ${v.name}: throughput, ${throughputConnections} connections`)
+      const list = results.get(v.name) ?? []
+      list.push({ latency: lat.r, throughput: thr.r, cpu: { servers: thr.servers, loadgen: thr.loadgen, serversLatency: lat.servers, loadgenLatency: lat.loadgen } })
+      results.set(v.name, list)
+    }
+    ctx.progress('overhead', `trial ${t + 1}/${trials} done`)
+  }
+  await nginx?.stop()
+  await ctx.servers.call('stopPeers')
+  const closeMs = await ctx.servers.call<number>('stopSim')
+
+  const rows = variants.map((v) => {
+    const ts = results.get(v.name) ?? []
+    const lat = ts.map((x) => summarise(x.latency.samplesMs))
+    const rps = ts.map((x) => x.throughput.rps)
+    return {
+      variant: v.name,
+      system: v.system,
+      hops: v.hops,
+      route: routes[v.name],
+      latencyUs: {
+        p50: round(median(lat.map((s) => s.p50)) * 1000, 1),
+        p90: round(median(lat.map((s) => s.p90)) * 1000, 1),
+        p99: round(median(lat.map((s) => s.p99)) * 1000, 1),
+        p50Trials: lat.map((s) => round(s.p50 * 1000, 1))
+      },
+      throughputRps: round(median(rps), 0),
+      throughputTrials: rps.map((x) => round(x, 0)),
+      throughputSpread: round(spread(rps), 3),
+      throughputP50Us: round(median(ts.map((x) => summarise(x.throughput.samplesMs).p50)) * 1000, 1),
+      non2xx: ts.reduce((s, x) => s + x.latency.non2xx + x.throughput.non2xx + x.latency.errors + x.throughput.errors, 0),
+      cpu: {
+        serversAtThroughput: round(median(ts.map((x) => x.cpu.servers)), 2),
+        loadgenAtThroughput: round(median(ts.map((x) => x.cpu.loadgen)), 2),
+        serversAtLatency: round(median(ts.map((x) => x.cpu.serversLatency)), 2),
+        loadgenAtLatency: round(median(ts.map((x) => x.cpu.loadgenLatency)), 2)
+      }
+    }
+  })
+  const direct = rows.find((r) => r.system === 'direct')
+  // Per hop: latency added at one connection (p50), and server CPU time per request from saturated throughput
+  // (1 / rps on one event loop), each minus the direct path, divided by the hop count; the two-hop chain is the cleaner
+  // figure (a hop with both an ingress and an inspection PoP for residency-sim).
+  const perHop = (['residency-sim', 'plain', 'http-proxy', 'nginx'] as const).map((system) => {
+    const one = rows.find((r) => r.system === system && r.hops === 1)
+    const two = rows.find((r) => r.system === system && r.hops === 2)
+    if (!one || !two || !direct) return undefined
+    const costUs = (rps: number): number => 1e6 / rps
+    return {
+      system,
+      latencyUsPerHop: {
+        oneHop: round(one.latencyUs.p50 - direct.latencyUs.p50, 1),
+        twoHopsEach: round((two.latencyUs.p50 - direct.latencyUs.p50) / 2, 1)
+      },
+      cpuUsPerHop: {
+        oneHop: round(costUs(one.throughputRps) - costUs(direct.throughputRps), 1),
+        twoHopsEach: round((costUs(two.throughputRps) - costUs(direct.throughputRps)) / 2, 1)
+      }
+    }
+  }).filter((x) => x !== undefined)
+  const sim = perHop.find((x) => x.system === 'residency-sim')
+  const ratio = (peer: string) => {
+    const p = perHop.find((x) => x.system === peer)
+    if (!sim || !p) return null
+    return {
+      latencyOneHop: round(sim.latencyUsPerHop.oneHop / p.latencyUsPerHop.oneHop, 2),
+      latencyTwoHopsEach: round(sim.latencyUsPerHop.twoHopsEach / p.latencyUsPerHop.twoHopsEach, 2),
+      cpuOneHop: round(sim.cpuUsPerHop.oneHop / p.cpuUsPerHop.oneHop, 2),
+      cpuTwoHopsEach: round(sim.cpuUsPerHop.twoHopsEach / p.cpuUsPerHop.twoHopsEach, 2),
+      throughputTwoHops: round((rows.find((r) => r.system === 'residency-sim' && r.hops === 2)?.throughputRps ?? 0) / (rows.find((r) => r.system === peer && r.hops === 2)?.throughputRps ?? 1), 2)
+    }
+  }
+  const vsPlain = ratio('plain')
+  const vsProxy = ratio('http-proxy')
+  const loadgenMax = Math.max(...rows.map((r) => r.cpu.loadgenAtThroughput))
+  return {
+    scenario: 'overhead',
+    settings: {
+      trials, runSeconds: runS, warmupSeconds: warmS, latency: 'off', host: HOST,
+      latencyConnections: 1, throughputConnections,
+      processes: 'servers (residency-sim, its origins, the Node peers) in one process; autocannon in another; nginx in its own',
+      timing: 'each response timed from autocannon\'s `response` event (hrtime, fractional ms), into exact sample arrays'
+    },
+    nginx: nginxNote,
+    /** How long the simulation took to close after the runs (-1: not within 5 s). */
+    simulationCloseMs: closeMs,
+    rows,
+    perHop,
+    ratios: { vsPlain, vsHttpProxy: vsProxy, vsNginx: ratio('nginx') },
+    targets: {
+      withinOneQuarterOfPlain: vsPlain ? { latency: vsPlain.latencyTwoHopsEach <= 1.25, cpu: vsPlain.cpuTwoHopsEach <= 1.25 } : null,
+      fasterThanHttpProxy: vsProxy ? { latency: vsProxy.latencyTwoHopsEach < 1, cpu: vsProxy.cpuTwoHopsEach < 1 } : null
+    },
+    loadGenerator: {
+      maxCpuAtThroughput: loadgenMax,
+      bottleneck: loadgenMax > 0.9 ? 'possibly: the load generator was near one full core on some variant' : 'no: the load generator had CPU to spare on every variant'
+    }
+  }
+}
+
+export type OverheadResult = Awaited<ReturnType<typeof runOverhead>>

@@ -1,0 +1,69 @@
+// Keeps the benchmark code working: runs `bench/run.ts --quick` with tiny durations in a child process and checks
+// that it completes and writes well-formed results. It asserts nothing about speed (that is what the bench is for).
+import { spawn } from 'node:child_process'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { afterAll, describe, expect, it } from 'vitest'
+
+const runner = fileURLToPath(new URL('../../bench/run.ts', import.meta.url))
+
+function run (args: string[]): Promise<{ code: number | null, stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [runner, ...args], { stdio: ['ignore', 'ignore', 'pipe'] })
+    let stderr = ''
+    child.stderr.on('data', (c: Buffer) => { stderr += c.toString() })
+    child.on('close', (code) => resolve({ code, stderr }))
+  })
+}
+
+async function json (dir: string, file: string): Promise<{ name: string, machine: { node: string, cpu: string }, date: string, result: Record<string, unknown> }> {
+  return JSON.parse(await readFile(join(dir, file), 'utf8'))
+}
+
+describe('bench --quick', () => {
+  let dir = ''
+  afterAll(async () => { if (dir) await rm(dir, { recursive: true, force: true }) })
+
+  it('runs every scenario and writes JSON, a summary and charts', async () => {
+    dir = await mkdtemp(join(tmpdir(), 'rsim-bench-'))
+    const { code, stderr } = await run(['--quick', '--scale', '0.3', '--out', dir])
+    expect(code, stderr).toBe(0)
+    expect(stderr).toMatch(/\[added\] .*trial 1\/1/)
+
+    const added = await json(dir, 'added-latency.json')
+    expect(added.name).toBe('added')
+    expect(added.machine.node).toMatch(/^v\d+/)
+    expect(Number.isNaN(Date.parse(added.date))).toBe(false)
+    const rows = added.result.rows as { measured: { p50: number }, modelled: { addedMs: number } }[]
+    expect(rows.length).toBeGreaterThan(0)
+    for (const r of rows) expect(typeof r.modelled.addedMs).toBe('number')
+
+    const fidelity = await json(dir, 'fidelity.json')
+    expect((fidelity.result.workloads as unknown[]).length).toBe(2)
+    const overhead = await json(dir, 'overhead.json')
+    expect((overhead.result.rows as { variant: string }[]).map((r) => r.variant)).toContain('residency-sim 2 hops')
+    expect(typeof overhead.result.nginx).toBe('string')
+    const handshake = await json(dir, 'handshake.json')
+    expect(typeof handshake.result.status).toBe('string')
+    expect((handshake.result.rows as unknown[]).length).toBe(3)
+
+    const summary = await readFile(join(dir, 'summary.md'), 'utf8')
+    for (const h of ['## 1. Added latency', '## 2. Fidelity', '## 3. Per-hop', '## 4. TLS handshakes']) expect(summary).toContain(h)
+    for (const svg of ['added-latency.svg', 'fidelity.svg']) {
+      const text = await readFile(join(dir, svg), 'utf8')
+      expect(text.startsWith('<svg')).toBe(true)
+      expect(text.trimEnd().endsWith('</svg>')).toBe(true)
+    }
+  }, 120_000)
+
+  it('prints its usage with --help', async () => {
+    const child = spawn(process.execPath, [runner, '--help'], { stdio: ['ignore', 'pipe', 'ignore'] })
+    let out = ''
+    child.stdout.on('data', (c: Buffer) => { out += c.toString() })
+    const code = await new Promise((resolve) => child.on('close', resolve))
+    expect(code).toBe(0)
+    expect(out).toContain('--only')
+  })
+})
