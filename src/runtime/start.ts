@@ -2,7 +2,7 @@
 // 127.0.0.1 port, the anycast edge, one origin per customer, the log sinks of the log cores and the control plane.
 // A directory maps PoP ids to base URLs; the services themselves never listen (DESIGN.md, Processes and services).
 import { EventEmitter } from 'node:events'
-import type { AddressInfo } from 'node:net'
+import type { AddressInfo, Server as NetServer } from 'node:net'
 import type { FastifyInstance } from 'fastify'
 import { pino, type Logger } from 'pino'
 import type { Scenario } from '../config/schema.ts'
@@ -21,7 +21,9 @@ import { buildApp as buildOriginApp } from '../services/origin/app.ts'
 import { buildApp as buildPopApp, createPopHandlers, type PopHandlers } from '../services/pop/app.ts'
 import type { PopDeps } from '../services/pop/deps.ts'
 import { createLogShipper } from '../services/pop/log-shipper.ts'
-import { startKeys } from './keys.ts'
+import { createTlsEdge } from '../services/edge/tls-edge.ts'
+import { createTlsTerminator, type TlsTerminator } from '../services/pop/tls-terminate.ts'
+import { startKeys, type RuntimeKeys } from './keys.ts'
 import type { RuntimeEvents, SimRuntime } from './types.ts'
 
 export type ControlAppFactory = (runtime: SimRuntime, deps: ControlDeps) => FastifyInstance
@@ -51,6 +53,8 @@ export interface StartedSimulation extends SimRuntime {
   readonly popCount: number
   /** Wall-clock ms from the call to every listener answering. */
   readonly startupMs: number
+  /** The key services: material (the CA), audit log, key-locality module, handshaker (each PoP's TLS state). */
+  readonly keys: RuntimeKeys
 }
 
 interface PopEntry {
@@ -196,6 +200,30 @@ async function startAll (scenario: Scenario, options: StartOptions, apps: Fastif
   })
   const edgeUrl = url(await listen(edge, host, options.edgePort ?? server.edgePort, apps))
 
+  // The real TLS edge: terminators are made per PoP on first use, on the PoP's own HTTP server.
+  const terminators = new Map<string, TlsTerminator>()
+  function terminator (id: string): TlsTerminator | undefined {
+    const e = pops.get(id)
+    if (e?.up !== true) return undefined
+    let t = terminators.get(id)
+    if (t === undefined) {
+      t = createTlsTerminator({ pop: id, locality: keys.locality, state: keys.handshaker.state(id), server: e.app.server, logger: logger.child({ service: 'pop' }) })
+      terminators.set(id, t)
+    }
+    return t
+  }
+  let tlsEdge: NetServer | undefined
+  let tlsEdgeAddress: { host: string, port: number } | undefined
+  if (options.tlsPort !== undefined) {
+    const srv = createTlsEdge({ world, plan, locateClient, terminator, delay, logger })
+    tlsEdge = srv
+    await new Promise<void>((resolve, reject) => {
+      srv.once('error', reject)
+      srv.listen({ host, port: options.tlsPort }, () => { srv.off('error', reject); resolve() })
+    })
+    tlsEdgeAddress = { host, port: (srv.address() as AddressInfo).port }
+  }
+
   async function setPopDown (id: string, down: boolean): Promise<void> {
     const e = pops.get(id)
     if (!e) throw new Error(`unknown PoP ${id}`)
@@ -236,6 +264,7 @@ async function startAll (scenario: Scenario, options: StartOptions, apps: Fastif
     originUrls,
     logSinkUrls,
     keys,
+    ...(tlsEdgeAddress === undefined ? {} : { tlsEdge: tlsEdgeAddress }),
     ...(keys.material.caPath === undefined ? {} : { caPath: keys.material.caPath }),
     popCount: pops.size,
     startupMs: 0,
@@ -244,7 +273,8 @@ async function startAll (scenario: Scenario, options: StartOptions, apps: Fastif
         // Outside in: the edge and the control plane stop taking requests and finish those in flight (which run
         // through the PoPs), then the PoPs; the last log batches leave, the pools close their sockets (a server
         // cannot tell a pooled connection that never sent a request from an active one), then origins and sinks.
-        await Promise.all([closeGracefully(edge), controlApp && closeGracefully(controlApp)])
+        const tlsClosed = tlsEdge === undefined ? undefined : new Promise<void>((resolve) => { (tlsEdge as NetServer).close(() => resolve()) })
+        await Promise.all([closeGracefully(edge), controlApp && closeGracefully(controlApp), tlsClosed])
         await Promise.all([...pops.values()].map((e) => closeGracefully(e.app)))
         await keys.close()
         await shipper.close()

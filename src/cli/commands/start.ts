@@ -9,7 +9,7 @@ import { startSimulation, type StartedSimulation } from '../../runtime/start.ts'
 import { HELP, parse } from '../args.ts'
 import type { Command } from '../command.ts'
 
-const help = `Usage: rsim start [--config F] [--latency on|off] [--time-scale X] [--port 8080] [--control-port 8081]
+const help = `Usage: rsim start [--config F] [--latency on|off] [--time-scale X] [--port 8080] [--control-port 8081] [--tls-port 8443]
 
 Starts every PoP of the scenario as its own HTTP service on 127.0.0.1, the anycast edge, the control plane, one
 origin per customer and the log sinks, then prints where they listen and a few requests to try. Ctrl-C stops it:
@@ -21,6 +21,7 @@ Options:
   --time-scale X     multiply every modelled delay by X (0.1: ten times faster), X > 0
   --port N           anycast edge port (default: server.edgePort, 8080)
   --control-port N   control plane port (default: server.controlPort, 8081)
+  --tls-port N       real TLS edge port (default 8443); the run's CA certificate is written to .rsim/ca.pem
   -h, --help         this help`
 
 function port (text: string | undefined, name: string): number | undefined {
@@ -41,13 +42,19 @@ function options (values: Record<string, string | boolean | undefined>) {
   }
   const edgePort = port(values.port as string | undefined, '--port')
   const controlPort = port(values['control-port'] as string | undefined, '--control-port')
+  const tlsPort = port(values['tls-port'] as string | undefined, '--tls-port') ?? DEFAULT_TLS_PORT
   return {
+    tlsPort,
     ...(latency !== undefined ? { latency: latency === 'on' } : {}),
     ...(timeScale !== undefined ? { timeScale } : {}),
     ...(edgePort !== undefined ? { edgePort } : {}),
     ...(controlPort !== undefined ? { controlPort } : {})
   }
 }
+
+export const DEFAULT_TLS_PORT = 8443
+/** Where `rsim start` writes the run's CA certificate, under the working directory (git-ignored). */
+export const CA_FILE = '.rsim/ca.pem'
 
 /** Three requests that show the model: one served where it lands, one relayed into its region, one refused. */
 export function tryCommands (world: World, edgeUrl: string): string[] {
@@ -67,15 +74,27 @@ export function tryCommands (world: World, edgeUrl: string): string[] {
   return out
 }
 
+/** A request over the real TLS edge, verifying the chain with the run's CA. */
+export function tlsTryCommand (world: World, port: number, caPath: string): string[] {
+  const customers = [...world.customers.values()]
+  const c = customers.find((x) => x.region !== null && x.keys.keyServer === undefined) ?? customers.find((x) => x.keys.keyServer === undefined)
+  if (c === undefined) return []
+  return ['# real TLS: the edge reads the SNI, relays the ciphertext, the in-region PoP terminates it (x-sim-tls-terminated-at)',
+    `curl -si --cacert ${caPath} --resolve ${c.host}:${port}:127.0.0.1 https://${c.host}:${port}/`]
+}
+
 export function banner (rt: StartedSimulation, scenario: Scenario, latency: boolean, timeScale: number): string {
   const mb = (process.memoryUsage().rss / 1048576).toFixed(0)
   return [
     `residency-sim: ${rt.popCount} PoPs, ${rt.world.customers.size} customers, started in ${(rt.startupMs / 1000).toFixed(2)} s, ${mb} MB resident`,
     `  edge (send client requests here)  ${rt.edgeUrl}`,
     `  control plane and map             ${rt.controlUrl || '(none)'}`,
+    ...(rt.tlsEdge === undefined ? [] : [`  TLS edge (real TLS, SNI routing)  ${rt.tlsEdge.host}:${rt.tlsEdge.port}`]),
+    ...(rt.caPath === undefined ? [] : [`  CA certificate (curl --cacert)    ${rt.caPath}`]),
     `  latency ${latency ? `on, time scale ${timeScale}` : 'off'}; log level ${scenario.logging.level}`,
     '',
     ...tryCommands(rt.world, rt.edgeUrl),
+    ...(rt.tlsEdge === undefined || rt.caPath === undefined ? [] : tlsTryCommand(rt.world, rt.tlsEdge.port, rt.caPath)),
     '',
     'Ctrl-C stops gracefully.',
     ''
@@ -93,7 +112,8 @@ export const startCommand: Command = {
       latency: { type: 'string' },
       'time-scale': { type: 'string' },
       port: { type: 'string' },
-      'control-port': { type: 'string' }
+      'control-port': { type: 'string' },
+      'tls-port': { type: 'string' }
     }, help)
     if (values.help) { io.stdout.write(help + '\n'); return 0 }
     const opts = options(values)
@@ -102,7 +122,7 @@ export const startCommand: Command = {
     // standard output keeps the banner alone.
     const dest = pino.destination({ dest: 2, sync: false })
     const logger = pino({ level: scenario.logging.level }, dest)
-    const rt = await startSimulation(scenario, { ...opts, logger })
+    const rt = await startSimulation(scenario, { ...opts, logger, caPath: resolve(io.cwd, CA_FILE) })
     io.stdout.write(banner(rt, scenario, opts.latency ?? scenario.latency.enabled, opts.timeScale ?? scenario.latency.timeScale))
     await new Promise<void>((done) => {
       const stop = (signal: NodeJS.Signals): void => {

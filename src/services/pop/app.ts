@@ -9,6 +9,7 @@ import type { PopDeps } from './deps.ts'
 import { createIngress, type Handoff } from './ingress.ts'
 import { createInspector } from './inspect.ts'
 import { createRelayed } from './relayed.ts'
+import { tlsHandoffOf } from './tls-terminate.ts'
 
 export interface PopHandlers {
   /** Client traffic with this PoP as ingress; the anycast edge calls it in-process. */
@@ -41,6 +42,12 @@ export function dataPathLoggerOptions (headerLimitBytes: number, label: string, 
   }
 }
 
+/** Requests on a TLS connection terminated here carry the TLS edge's hand-off (client, ingress, server name). */
+function clientHandoff (socket: object): Handoff | undefined {
+  const tls = tlsHandoffOf(socket)
+  return tls === undefined ? undefined : { client: tls.client, tls }
+}
+
 export function buildApp (deps: PopDeps & { readonly handlers?: PopHandlers }): FastifyInstance {
   const handlers = deps.handlers ?? createPopHandlers(deps)
   const app = Fastify({
@@ -53,12 +60,12 @@ export function buildApp (deps: PopDeps & { readonly handlers?: PopHandlers }): 
   if (deps.tls !== undefined) app.post(REMOTE_SIGN_PATH, remoteSignRoute(deps.pop.id, deps.tls.locality, deps.signer))
   app.all('/*', function popEntry (request, reply) {
     if (request.headers[FWD.sig] !== undefined) return handlers.handleRelayed(request, reply)
-    return handlers.handleClient(request, reply)
+    return handlers.handleClient(request, reply, clientHandoff(request.raw.socket))
   })
   // The bare root is not matched by '/*' in find-my-way.
   app.all('/', function popRoot (request, reply) {
     if (request.headers[FWD.sig] !== undefined) return handlers.handleRelayed(request, reply)
-    return handlers.handleClient(request, reply)
+    return handlers.handleClient(request, reply, clientHandoff(request.raw.socket))
   })
   return app
 }

@@ -17,11 +17,14 @@ import { newRay, toSimError } from '../http-errors.ts'
 import { HANDSHAKE_HEADER, HOP_BY_HOP, SIGNER_HEADER, TICKET_HEADER, type PopDeps } from './deps.ts'
 import type { Inspector } from './inspect.ts'
 import { decodeHops, serverTiming } from './server-timing.ts'
+import type { TlsHandoff } from './tls-terminate.ts'
 import { childTraceparent, newTrace } from './trace.ts'
 
-/** What the anycast edge already worked out before handing a request over. */
+/** What the anycast edge (or the TLS edge) already worked out before handing a request over. */
 export interface Handoff {
   readonly client?: ClientLocation
+  /** The request arrived on a real TLS connection this PoP terminated, handed over by the TLS edge. */
+  readonly tls?: TlsHandoff
 }
 
 /** The exchange once the request has been processed, before the response leaves the ingress. */
@@ -209,7 +212,10 @@ export function createIngress (deps: PopDeps, inspect: Inspector) {
     const raw = request.raw
     const t0 = nowMs()
     const at = clock()
-    const ray = newRay(pop.id)
+    const tlsIn = handoff?.tls
+    // Through the TLS edge, the ingress is the PoP that took the connection in, which relayed the ciphertext here.
+    const ingressId = tlsIn?.ingress ?? pop.id
+    const ray = newRay(ingressId)
     const host = raw.headers.host ?? ''
     let planned: Plan | undefined
     const hops: MeasuredHop[] = []
@@ -255,7 +261,17 @@ export function createIngress (deps: PopDeps, inspect: Inspector) {
       // established connection or with a session ticket plans none (RFC 8446 section 2.2).
       const ticket = raw.headers[TICKET_HEADER]
       const newConnection = deps.tls === undefined || !(isEstablished(raw.socket, normaliseHost(host)) || (typeof ticket === 'string' && ticket !== ''))
-      const p = deps.plan({ client, host, ingress: pop.id, newConnection }, world)
+      let p: Plan
+      if (tlsIn === undefined) {
+        p = deps.plan({ client, host, ingress: pop.id, newConnection }, world)
+      } else {
+        // One TLS connection, one server name: a request for another host is misdirected (RFC 9110 section 15.5.20).
+        if (normaliseHost(host) !== tlsIn.sni) throw new SimError('SIM_ERR_TLS_SNI_MISMATCH', [normaliseHost(host), tlsIn.sni])
+        // Planned as the TLS edge did: PoPs that may not hold the key are unavailable, so this PoP inspects. If the
+        // ingress is in the region but outside the key policy, the edge handed over to this key holder: plan from here.
+        p = deps.plan({ client, host, ingress: tlsIn.ingress, down: tlsIn.down, newConnection }, world)
+        if (p.outcome === 'served' && p.inspection !== pop.id) p = deps.plan({ client, host, ingress: pop.id, newConnection }, world)
+      }
       planned = p
       accessRtt = p.outcome === 'served' ? (p.hops[0] as Hop).rttMs : world.latency.rttMs(client, pop) + world.latency.params.accessMs
       // The request direction of the client's access hop.
@@ -266,6 +282,12 @@ export function createIngress (deps: PopDeps, inspect: Inspector) {
         outcome = refusedOutcome(p, ray)
       } else if (p.inspection === pop.id) {
         outcome = await inspectHere(raw, ray, p)
+        const relayHop = p.hops.find((h) => h.kind === 'relay')
+        if (tlsIn !== undefined && relayHop !== undefined) {
+          // The ciphertext relay happened on the TLS stream itself (the edge's delayed pipe): report what it applied.
+          const applied = delay.enabled ? relayHop.rttMs * delay.timeScale : 0
+          outcome = { ...outcome, relay: { from: relayHop.from, to: relayHop.to, kind: 'relay', modelledMs: relayHop.rttMs, measuredMs: applied } }
+        }
       } else {
         const r = await relay(raw, ray, client, p)
         planned = r.plan
@@ -282,7 +304,7 @@ export function createIngress (deps: PopDeps, inspect: Inspector) {
     const tb = nowMs()
     await delay.wait(delay.oneWayMs(accessRtt))
     accessSpent += nowMs() - tb
-    hops.push({ from: 'client', to: pop.id, kind: 'access', modelledMs: accessRtt, measuredMs: accessSpent })
+    hops.push({ from: 'client', to: planned?.ingress ?? ingressId, kind: 'access', modelledMs: accessRtt, measuredMs: accessSpent })
     if (outcome.relay) hops.push(outcome.relay)
     hops.push(...outcome.downstream)
     done.code = outcome.code
@@ -307,9 +329,10 @@ export function createIngress (deps: PopDeps, inspect: Inspector) {
     }
     if (outcome.headers.traceparent === undefined) reply.header('traceparent', childTraceparent(newTrace()))
     reply.header('x-sim-ray', ray)
-      .header('x-sim-ingress', pop.id)
+      .header('x-sim-ingress', ingressId)
       .header('x-sim-inspected-at', inspectedAt ?? 'none')
       .header('server-timing', serverTiming(hops))
+    if (tlsIn !== undefined) reply.header('x-sim-tls-terminated-at', pop.id)
     return reply.send(outcome.body)
   }
 }

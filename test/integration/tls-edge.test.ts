@@ -1,0 +1,187 @@
+// The real TLS edge over real sockets: the edge reads the SNI (and a PROXY header) without terminating TLS, the
+// certificate the client verifies is served by the in-region PoP that may hold the key, a PoP outside the key policy
+// never receives key material, and bad ClientHellos get a clean close with a coded log line (asserted through the
+// pino destination stream).
+import { connect as netConnect, type Socket } from 'node:net'
+import { connect as tlsConnect, type PeerCertificate } from 'node:tls'
+import { Client } from 'undici'
+import { afterEach, describe, expect, it } from 'vitest'
+import { loadScenario } from '../../src/config/load.ts'
+import type { IpLocator } from '../../src/core/types.ts'
+import type { StartedSimulation } from '../../src/runtime/start.ts'
+import { eventually, startSmall, type LogLine } from './live-helpers.ts'
+
+const NO_FR = 'eu-nofr.example'
+const PARIS_IP = '203.0.113.7'
+const SYDNEY_IP = '203.0.113.8'
+// Documentation addresses (RFC 5737) placed where the tests need them: no dependency on GeoLite2 data.
+const locator: IpLocator = {
+  lookup (ip) {
+    if (ip === PARIS_IP) return { lat: 48.86, lon: 2.35, country: 'FR' }
+    if (ip === SYDNEY_IP) return { lat: -33.87, lon: 151.21, country: 'AU' }
+    return undefined
+  }
+}
+
+let rt: (StartedSimulation & { lines: LogLine[] }) | undefined
+const clients: Client[] = []
+
+afterEach(async () => {
+  await Promise.all(clients.splice(0).map((c) => c.close()))
+  await rt?.close()
+  rt = undefined
+})
+
+async function start (): Promise<StartedSimulation & { lines: LogLine[] }> {
+  const base = await loadScenario()
+  const eu = base.customers.find((c) => c.host === 'eu-shop.example')
+  if (eu === undefined) throw new Error('default scenario lacks eu-shop.example')
+  const noFr = { ...eu, host: NO_FR, keys: { mode: 'geo' as const, policy: '(region: EU) and (not country: FR)' } }
+  rt = await startSmall({ customers: [...base.customers, noFr] }, { tlsPort: 0, ipLocator: locator })
+  return rt
+}
+
+function port (r: StartedSimulation): number {
+  if (r.tlsEdge === undefined) throw new Error('no TLS edge')
+  return r.tlsEdge.port
+}
+
+function ca (r: StartedSimulation): string {
+  return r.keys?.material.ca.certPem ?? ''
+}
+
+interface TlsAnswer { status: number, headers: Record<string, string>, cert: PeerCertificate, authorized: boolean }
+
+/** One request on a fresh TLS connection, optionally after a PROXY header; `Connection: close`. */
+async function tlsGet (r: StartedSimulation, servername: string, opts: { proxy?: Buffer | string, host?: string } = {}): Promise<TlsAnswer> {
+  const tcp: Socket = netConnect(port(r), '127.0.0.1')
+  await new Promise<void>((resolve, reject) => { tcp.once('connect', resolve); tcp.once('error', reject) })
+  if (opts.proxy !== undefined) tcp.write(opts.proxy)
+  const s = tlsConnect({ socket: tcp, servername, ca: ca(r) })
+  await new Promise<void>((resolve, reject) => { s.once('secureConnect', resolve); s.once('error', reject) })
+  const cert = s.getPeerCertificate()
+  const authorized = s.authorized
+  s.write(`GET / HTTP/1.1\r\nHost: ${opts.host ?? servername}\r\nConnection: close\r\n\r\n`)
+  const chunks: Buffer[] = []
+  for await (const c of s) chunks.push(c as Buffer)
+  const text = Buffer.concat(chunks).toString('latin1')
+  const [head = ''] = text.split('\r\n\r\n')
+  const [statusLine = '', ...lines] = head.split('\r\n')
+  const headers: Record<string, string> = {}
+  for (const l of lines) {
+    const i = l.indexOf(':')
+    headers[l.slice(0, i).toLowerCase()] = l.slice(i + 1).trim()
+  }
+  return { status: Number(statusLine.split(' ')[1]), headers, cert, authorized }
+}
+
+/** Writes raw bytes and waits for the edge to close the connection; returns what it sent back. */
+async function rawExchange (r: StartedSimulation, bytes: Buffer | string): Promise<Buffer> {
+  const tcp = netConnect(port(r), '127.0.0.1')
+  const chunks: Buffer[] = []
+  tcp.on('data', (c: Buffer) => chunks.push(c))
+  tcp.write(bytes)
+  await new Promise<void>((resolve) => { tcp.once('close', () => resolve()); tcp.once('error', () => resolve()) })
+  return Buffer.concat(chunks)
+}
+
+function refusals (r: { lines: LogLine[] }, code: string): LogLine[] {
+  return r.lines.filter((l) => l.msg === 'TLS connection refused' && l.code === code)
+}
+
+function country (r: StartedSimulation, pop: string | undefined): string | undefined {
+  return r.world.topology.byId.get(pop ?? '')?.country
+}
+
+describe('real TLS edge', () => {
+  it('serves the customer certificate from the in-region PoP, which got the key through the key-locality module', async () => {
+    const r = await start()
+    // Without a PROXY header the client is the default one (LHR): outside the EU, so the ciphertext is relayed.
+    const a = await tlsGet(r, 'eu-shop.example')
+    expect(a.authorized).toBe(true)
+    expect(a.cert.subject.CN).toBe('eu-shop.example')
+    expect(a.status).toBe(200)
+    expect(a.headers['x-sim-ingress']).toBe('LHR')
+    const at = a.headers['x-sim-tls-terminated-at']
+    expect(r.world.customers.get('eu-shop.example')?.region?.popIds).toContain(at)
+    expect(a.headers['x-sim-inspected-at']).toBe(at)
+    expect(a.headers['x-sim-origin-seen-from']).toBe(at)
+    expect(a.headers['server-timing']).toMatch(/^access;desc="client->LHR";dur=[\d.]+, relay;desc="LHR->[A-Z]{3}";dur=[\d.]+, origin;/)
+    const fetches = r.keys?.audit.entries({ host: 'eu-shop.example', operation: 'fetch' }) ?? []
+    expect(fetches.map((e) => [e.pop, e.outcome])).toEqual([[at, 'allowed']])
+    expect(r.keys?.handshaker.state('LHR').heldKeys()).toEqual([])
+  })
+
+  it('keeps the key of a v2 negation policy away from French PoPs, even when a French PoP takes the connection in (PROXY v1)', async () => {
+    const r = await start()
+    const proxy = `PROXY TCP4 ${PARIS_IP} 127.0.0.1 55555 443\r\n`
+    const a = await tlsGet(r, NO_FR, { proxy })
+    expect(a.status).toBe(200)
+    expect(a.authorized).toBe(true)
+    // The PROXY header located the client in Paris: CDG took it in, but CDG may not hold the key.
+    expect(a.headers['x-sim-ingress']).toBe('CDG')
+    const at = a.headers['x-sim-tls-terminated-at']
+    expect(country(r, at)).not.toBe('FR')
+    expect(r.world.customers.get(NO_FR)?.region?.popIds).toContain(at)
+    const entries = r.keys?.audit.entries({ host: NO_FR }) ?? []
+    expect(entries.filter((e) => e.outcome === 'allowed').every((e) => country(r, e.signer) !== 'FR' && country(r, e.pop) !== 'FR')).toBe(true)
+    expect(entries.filter((e) => e.operation === 'fetch').map((e) => e.pop)).toEqual([at])
+    for (const pop of ['CDG']) expect(r.keys?.handshaker.state(pop).heldKeys()).toEqual([])
+    expect(r.keys?.handshaker.state(at as string).heldKeys()).toEqual([NO_FR])
+  })
+
+  it('locates the client from a PROXY v2 header', async () => {
+    const r = await start()
+    const v2 = Buffer.concat([
+      Buffer.from([0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a, 0x21, 0x11, 0x00, 0x0c]),
+      Buffer.from(SYDNEY_IP.split('.').map(Number)), Buffer.from([127, 0, 0, 1]), Buffer.from([0xd9, 0x03, 0x01, 0xbb])
+    ])
+    const a = await tlsGet(r, 'eu-shop.example', { proxy: v2 })
+    expect(a.status).toBe(200)
+    expect(a.headers['x-sim-ingress']).toBe('SYD')
+    expect(a.headers['x-sim-ray']).toMatch(/^[0-9a-f]{16}-SYD$/)
+  })
+
+  it('does the handshake once per TLS connection: later requests on it have no key operation', async () => {
+    const r = await start()
+    const c = new Client(`https://127.0.0.1:${port(r)}`, { connect: { ca: ca(r), servername: 'de-gov.example' }, pipelining: 1 })
+    clients.push(c)
+    const one = await c.request({ path: '/', method: 'GET', headers: { host: 'de-gov.example' } })
+    await one.body.text()
+    expect(one.statusCode).toBe(200)
+    expect(one.headers['x-sim-tls-handshake']).toBe('local')
+    const two = await c.request({ path: '/', method: 'GET', headers: { host: 'de-gov.example' } })
+    await two.body.text()
+    expect(two.headers['x-sim-tls-handshake']).toBe('none')
+    expect(two.headers['x-sim-tls-terminated-at']).toBe(one.headers['x-sim-tls-terminated-at'])
+    // Another host on the same connection is misdirected (RFC 9110 section 15.5.20); undici would reconnect, so a raw
+    // TLS socket sends it.
+    const other = await tlsGet(r, 'de-gov.example', { host: 'eu-shop.example' })
+    expect(other.status).toBe(421)
+  })
+
+  it('closes cleanly, with a logged reason, on bytes that are not TLS, a malformed hello, a missing SNI, an unknown host and a keyless customer', async () => {
+    const r = await start()
+    expect((await rawExchange(r, 'GET / HTTP/1.1\r\nHost: eu-shop.example\r\n\r\n')).length).toBe(0)
+    await eventually(async () => refusals(r, 'SIM_ERR_TLS_NOT_TLS')[0])
+    // A handshake record whose body is not a ClientHello: a decode_error alert, then the close.
+    const bad = await rawExchange(r, Buffer.from([0x16, 0x03, 0x01, 0x00, 0x04, 0x02, 0x00, 0x00, 0x00]))
+    expect([...bad]).toEqual([21, 3, 3, 0, 2, 2, 50])
+    await eventually(async () => refusals(r, 'SIM_ERR_TLS_HELLO_MALFORMED')[0])
+    const garbledProxy = await rawExchange(r, 'PROXY TCP4 not-an-ip 127.0.0.1 1 2\r\n')
+    expect(garbledProxy.length).toBe(0)
+    await eventually(async () => refusals(r, 'SIM_ERR_TLS_PROXY_HEADER_INVALID')[0])
+
+    // node:tls sends no SNI for an IP address: unrecognized_name, and the handshake fails on the client.
+    const noSni = tlsConnect({ host: '127.0.0.1', port: port(r), ca: ca(r) })
+    await expect(new Promise((resolve, reject) => { noSni.once('secureConnect', resolve); noSni.once('error', reject) })).rejects.toThrow()
+    await eventually(async () => refusals(r, 'SIM_ERR_TLS_NO_SNI')[0])
+
+    await expect(tlsGet(r, 'nobody.example')).rejects.toThrow()
+    await eventually(async () => refusals(r, 'SIM_ERR_HOST_UNKNOWN')[0])
+    // Keyless: the key stays on the customer's key server, so no PoP can terminate real TLS for it.
+    await expect(tlsGet(r, 'us-bank.example')).rejects.toThrow()
+    await eventually(async () => refusals(r, 'SIM_ERR_TLS_NO_TERMINATOR')[0])
+    expect(r.keys?.audit.entries({ host: 'us-bank.example' })).toEqual([])
+  })
+})
