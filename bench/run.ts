@@ -2,6 +2,7 @@
 // and writes JSON, a Markdown summary and SVG charts to bench/results/. The servers and the load generator each run
 // in their own child process; this process only orchestrates and reports.
 import { mkdir, writeFile } from 'node:fs/promises'
+import { cpus, loadavg } from 'node:os'
 import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { createProgress, type Ctx, type Settings } from './lib/context.ts'
@@ -38,6 +39,8 @@ Options:
   --out DIR        results folder (default: bench/results)
   --scale X        multiply durations and trial counts (default 1; the full run takes ~15 min; the test of
                    the bench code runs --quick --scale 0.3)
+  --wait-quiet     before starting, wait (up to 10 minutes) for the 1-minute load average to drop below
+                   a third of the cores, and say how long it waited
   --time-scale X   time scale of the added-latency scenario (default 1: real ms); measured values are divided
                    by X back to real ms and both are kept
   -h, --help       this help`
@@ -49,6 +52,7 @@ const { values } = parseArgs({
     out: { type: 'string' },
     scale: { type: 'string', default: '1' },
     'time-scale': { type: 'string', default: '1' },
+    'wait-quiet': { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false }
   }
 })
@@ -70,6 +74,17 @@ const outDir = resolve(values.out ?? (values.quick ? join(here.pathname, 'result
 await mkdir(outDir, { recursive: true })
 const settings: Settings = { quick: values.quick, scale, timeScale, outDir }
 const command = `node bench/run.ts${process.argv.slice(2).length ? ' ' + process.argv.slice(2).join(' ') : ''}`
+
+if (values['wait-quiet']) {
+  // Other work on the machine shows up as noise in every figure: wait for a quiet moment, within bounds.
+  const limit = cpus().length / 3
+  const t0 = Date.now()
+  while (loadavg()[0] as number > limit && Date.now() - t0 < 600_000) {
+    process.stderr.write(`waiting for a quiet machine: load average ${loadavg().map((x) => x.toFixed(2)).join(' / ')} (want < ${limit.toFixed(2)})\n`)
+    await new Promise((r) => setTimeout(r, 15_000))
+  }
+  process.stderr.write(`waited ${Math.round((Date.now() - t0) / 1000)} s for a quiet machine; load average ${loadavg().map((x) => x.toFixed(2)).join(' / ')}\n`)
+}
 
 const serversFile = new URL('./lib/servers.ts', import.meta.url)
 let servers = spawnChild(serversFile)

@@ -116,6 +116,7 @@ export interface PacedJob {
   readonly durationS: number
   /** Leading seconds whose samples are dropped (pools filling, JIT). */
   readonly warmupS: number
+  /** Connections per route: each route has its own pool, so a connection always carries one host (one TLS session). */
   readonly connections: number
 }
 
@@ -133,7 +134,9 @@ export interface PacedResult {
 }
 
 function paced (job: PacedJob): Promise<JobResult<PacedResult>> {
-  const pool = new Pool(job.url, { connections: job.connections, pipelining: 1, keepAliveTimeout: 30_000 })
+  // One pool per route: a client connection carries one host, as a TLS connection carries one SNI, so each
+  // connection pays one handshake and then runs resumed, whatever the mix of routes.
+  const pools = job.requests.map(() => new Pool(job.url, { connections: job.connections, pipelining: 1, keepAliveTimeout: 30_000 }))
   const total = Math.round(job.rate * job.durationS)
   const interval = 1000 / job.rate
   const samples = new Samples(total)
@@ -155,7 +158,7 @@ function paced (job: PacedJob): Promise<JobResult<PacedResult>> {
       const wallMs = performance.now() - t0
       const kept = samples.n
       const span = (lastEnd - firstKept) / 1000
-      pool.close().catch(() => {}).finally(() => resolve({
+      Promise.allSettled(pools.map((p) => p.close())).finally(() => resolve({
         results: {
           samplesMs: samples.values,
           route: routes.slice(0, kept),
@@ -172,6 +175,7 @@ function paced (job: PacedJob): Promise<JobResult<PacedResult>> {
     function send (k: number, intended: number): void {
       const r = k % job.requests.length
       const req = job.requests[r] as PacedRequest
+      const pool = pools[r] as Pool
       pool.request({ path: '/', method: 'GET', headers: req.headers }).then(async (res) => {
         await res.body.dump()
         const end = performance.now()

@@ -26,6 +26,7 @@ async function readJson<T> (path: string): Promise<T | undefined> {
 }
 
 const f = (x: number, d = 1): string => Number.isFinite(x) ? x.toFixed(d) : '-'
+const signed = (x: number, d = 1): string => Number.isFinite(x) ? `${x >= 0 ? '+' : ''}${x.toFixed(d)}` : '-'
 const pct = (x: number): string => Number.isFinite(x) ? `${(x * 100).toFixed(1)}%` : '-'
 
 function machineLine (e: Envelope<unknown>): string {
@@ -102,12 +103,46 @@ function handshakeSection (e: Envelope<HandshakeResult>): string[] {
   return out
 }
 
+/** The figures a reader wants first, each with where it comes from. */
+function keyFigures (added?: Envelope<AddedResult>, fidelity?: Envelope<FidelityResult>, overhead?: Envelope<OverheadResult>, handshake?: Envelope<HandshakeResult>): string[] {
+  const out = ['## Key figures', '']
+  if (added) {
+    const rows = added.result.rows
+    const worst = [...rows].sort((a, b) => b.measured.addedP50 - a.measured.addedP50)[0]
+    out.push(`- Added latency (p50, measured): median ${f(medianOf(rows.map((x) => x.measured.addedP50)))} ms over ${rows.length} client/customer pairs; largest ${f(worst?.measured.addedP50 ?? Number.NaN)} ms (${worst?.host ?? ''} from ${worst?.city ?? ''}, modelled ${f(worst?.modelled.addedMs ?? Number.NaN)} ms). Measured minus modelled added latency: median ${f(added.result.summary.medianAddedErrorMs, 2)} ms.`)
+  }
+  if (fidelity) {
+    for (const w of fidelity.result.workloads) out.push(`- Fidelity, ${w.workload} (${w.description}): faithful up to ${w.faithfulUpToRps} rps${w.firstUnfaithfulRps === null ? ' (every rate tested)' : `, not at ${w.firstUnfaithfulRps} rps`}; p50 error at the lowest rate ${f(w.idleErrorMs, 2)} ms.`)
+  }
+  if (overhead) {
+    const r = overhead.result
+    const sim = r.perHop.find((x) => x.system === 'residency-sim')
+    const plain = r.perHop.find((x) => x.system === 'plain')
+    const proxy = r.perHop.find((x) => x.system === 'http-proxy')
+    out.push(`- Per hop, latency off (two-hop chains, per hop): residency-sim ${f(sim?.latencyUsPerHop.twoHopsEach ?? Number.NaN, 0)} µs latency / ${f(sim?.cpuUsPerHop.twoHopsEach ?? Number.NaN, 0)} µs CPU; plain forwarder ${f(plain?.latencyUsPerHop.twoHopsEach ?? Number.NaN, 0)} / ${f(plain?.cpuUsPerHop.twoHopsEach ?? Number.NaN, 0)} µs; @fastify/http-proxy ${f(proxy?.latencyUsPerHop.twoHopsEach ?? Number.NaN, 0)} / ${f(proxy?.cpuUsPerHop.twoHopsEach ?? Number.NaN, 0)} µs. ` +
+      `Ratio to the plain forwarder ${f(r.ratios.vsPlain?.latencyTwoHopsEach ?? Number.NaN, 2)}x latency, ${f(r.ratios.vsPlain?.cpuTwoHopsEach ?? Number.NaN, 2)}x CPU (target 1.25x: ${r.targets.withinOneQuarterOfPlain?.latency && r.targets.withinOneQuarterOfPlain.cpu ? 'met' : 'not met'}); to @fastify/http-proxy ${f(r.ratios.vsHttpProxy?.latencyTwoHopsEach ?? Number.NaN, 2)}x latency, ${f(r.ratios.vsHttpProxy?.cpuTwoHopsEach ?? Number.NaN, 2)}x CPU (target below 1: ${r.targets.fasterThanHttpProxy?.latency && r.targets.fasterThanHttpProxy.cpu ? 'met' : 'not met'}). nginx: ${r.ratios.vsNginx ? `${f(r.ratios.vsNginx.latencyTwoHopsEach, 2)}x latency` : 'not measured'}.`)
+  }
+  if (handshake) {
+    const h = handshake.result
+    out.push(`- Handshakes: ${h.status}${h.available ? ': ' + h.rows.map((x) => `${x.mode} ${signed(x.measured.differenceP50)} ms on a new connection (modelled ${signed(x.modelled.newConnectionMs - x.modelled.resumedMs)})`).join('; ') : ''}.`)
+  }
+  out.push('')
+  return out
+}
+
+function medianOf (xs: readonly number[]): number {
+  const s = xs.filter(Number.isFinite).sort((a, b) => a - b)
+  const m = s.length >> 1
+  return s.length === 0 ? Number.NaN : s.length % 2 === 1 ? s[m] as number : ((s[m - 1] as number) + (s[m] as number)) / 2
+}
+
 export async function writeReport (dir: string): Promise<string[]> {
   const added = await readJson<Envelope<AddedResult>>(join(dir, FILES.added))
   const fidelity = await readJson<Envelope<FidelityResult>>(join(dir, FILES.fidelity))
   const overhead = await readJson<Envelope<OverheadResult>>(join(dir, FILES.overhead))
   const handshake = await readJson<Envelope<HandshakeResult>>(join(dir, FILES.handshake))
   const md = ['# residency-sim benchmark results', '', 'Reproduce with `npm run bench` (everything, under 20 minutes) or `node bench/run.ts --only added|fidelity|overhead|handshake`; `--help` lists the options. Every figure below is in the JSON files next to this one.', '']
+  md.push(...keyFigures(added, fidelity, overhead, handshake))
   const written: string[] = []
   if (added) {
     md.push(...addedSection(added))

@@ -72,8 +72,9 @@ export async function runFidelity (ctx: Ctx) {
     for (const rate of rates) {
       for (const w of workloads) {
         if (stopped.has(w.name)) continue
+        // Per route: enough connections for twice the modelled concurrency of its share of the rate.
         const maxModelled = Math.max(...w.routes.map((r) => r.modelledMs))
-        const connections = Math.min(4096, Math.max(16, Math.ceil(rate * maxModelled / 1000 * 2)))
+        const connections = Math.min(2048, Math.max(4, Math.ceil(rate / w.routes.length * maxModelled / 1000 * 2)))
         const done = ctx.watch('fidelity', `trial ${t + 1}/${trials} ${w.name} at ${rate} rps (${stepS} s)`)
         await ctx.servers.call('mark')
         let res: JobResult<PacedResult>
