@@ -40,7 +40,7 @@ Options:
   --scale X        multiply durations and trial counts (default 1; the full run takes ~15 min; the test of
                    the bench code runs --quick --scale 0.3)
   --wait-quiet     before starting, wait (up to 10 minutes) for the 1-minute load average to drop below
-                   a third of the cores, and say how long it waited
+                   half the cores, and say how long it waited
   --time-scale X   time scale of the added-latency scenario (default 1: real ms); measured values are divided
                    by X back to real ms and both are kept
   -h, --help       this help`
@@ -77,7 +77,7 @@ const command = `node bench/run.ts${process.argv.slice(2).length ? ' ' + process
 
 if (values['wait-quiet']) {
   // Other work on the machine shows up as noise in every figure: wait for a quiet moment, within bounds.
-  const limit = cpus().length / 3
+  const limit = cpus().length / 2
   const t0 = Date.now()
   while (loadavg()[0] as number > limit && Date.now() - t0 < 600_000) {
     process.stderr.write(`waiting for a quiet machine: load average ${loadavg().map((x) => x.toFixed(2)).join(' / ')} (want < ${limit.toFixed(2)})\n`)

@@ -55,7 +55,7 @@ function addedSection (e: Envelope<AddedResult>): string[] {
   }
   out.push('', `All figures in ms. Measured p50 minus modelled: median ${f(r.summary.medianErrorP50Ms, 2)} ms, worst ${f(r.summary.maxAbsErrorP50Ms, 2)} ms; ` +
     `added latency, measured minus modelled: median ${f(r.summary.medianAddedErrorMs, 2)} ms, worst ${f(r.summary.maxAbsAddedErrorMs, 2)} ms. ` +
-    `Non-2xx or failed responses: ${r.summary.non2xx}. Median spread of the added p50 over trials: ${pct(r.noise.addedP50TrialSpreadMedian)}. ` +
+    `Non-2xx or failed responses: ${r.summary.non2xx}. Noise: median range of the added p50 over trials ${f(r.noise.addedP50TrialRangeMs, 2)} ms; median spread of a p50 over trials ${pct(r.noise.p50TrialSpread)}. ` +
     `CPU share during the runs (1 = one core): servers ${r.cpu.servers.join(', ')}; load generator ${r.cpu.loadgen.join(', ')}.`,
   '', '![added latency by client city and customer](added-latency.svg)', '')
   return out

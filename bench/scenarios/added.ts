@@ -142,7 +142,10 @@ export async function runAdded (ctx: Ctx) {
     simulation: { pops: info.pops, startupMs: round(info.startupMs, 0), rssMiB: info.rssMiB, closeMs },
     cpu: { servers: cpu.servers, loadgen: cpu.loadgen },
     noise: {
-      addedP50TrialSpreadMedian: round(median(rows.map((x) => spread(x.measured.addedP50Trials.map(Number)))), 3)
+      /** Median over client/customer pairs of the range (max - min) of the per-trial added p50, ms. */
+      addedP50TrialRangeMs: round(median(rows.map((x) => Math.max(...x.measured.addedP50Trials) - Math.min(...x.measured.addedP50Trials))), 2),
+      /** The same for the regional p50 relative to its value: the run-to-run spread of a latency. */
+      p50TrialSpread: round(median(rows.map((x) => spread((regional.get(`${x.client} ${x.host}`) ?? []).map((s) => summarise(s).p50)))), 4)
     },
     summary: {
       medianErrorP50Ms: round(median(errors), 2),
