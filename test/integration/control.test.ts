@@ -201,6 +201,26 @@ describe('control plane: PoP down and up', () => {
     expect(runtime.calls).toEqual([['FRA', true], ['FRA', false]])
   })
 
+  it('sets a PoP\'s utilisation, which moves load-aware inspection off it', async () => {
+    const { app, world } = setup()
+    const loadAware = new Map([...world.customers].map(([h, c]) => [h, { ...c, strategy: 'load-aware' as const }]))
+    const w: World = { ...world, customers: loadAware }
+    const before = plan({ client: client(world, 'SYD'), host: 'eu-shop.example' }, w)
+    if (before.outcome !== 'served') throw new Error('expected served')
+    const res = await app.inject({ method: 'PUT', url: `/api/pops/${before.inspection}/load`, payload: { load: 0.97 } })
+    expect(res.statusCode).toBe(200)
+    expect(res.json()).toMatchObject({ pop: { id: before.inspection, load: 0.97 } })
+    const after = plan({ client: client(world, 'SYD'), host: 'eu-shop.example' }, w)
+    if (after.outcome !== 'served') throw new Error('expected served')
+    expect(after.inspection).not.toBe(before.inspection)
+    for (const payload of [{ load: 1.5 }, { load: -1 }, { load: 'busy' }, {}]) {
+      const bad = await app.inject({ method: 'PUT', url: '/api/pops/FRA/load', payload })
+      expect(bad.statusCode).toBe(400)
+      expectErrorShape(bad.json(), 'SIM_ERR_INPUT_INVALID')
+    }
+    expect((await app.inject({ method: 'PUT', url: '/api/pops/XXX/load', payload: { load: 0.5 } })).statusCode).toBe(404)
+  })
+
   it('serialises concurrent calls for one PoP', async () => {
     const { app, runtime } = setup()
     const results = await Promise.all([1, 2, 3].map(() => app.inject({ method: 'POST', url: '/api/pops/AMS/down' })))

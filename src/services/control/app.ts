@@ -138,6 +138,20 @@ export function buildControlApp (runtime: SimRuntime, deps: ControlDeps): Fastif
     })
   }
 
+  // PUT /api/pops/:id/load {"load": 0..1}: sets a PoP's utilisation, which the load-aware strategy scores
+  // (a queueing penalty that grows as load / (1 - load)), so an architect can see inspection move off a busy PoP.
+  app.put<{ Params: Static<typeof PopParams>, Body: { load: number } }>('/api/pops/:id/load', {
+    schema: {
+      params: PopParams,
+      body: Type.Object({ load: Type.Number({ minimum: 0, maximum: 1, description: 'Utilisation, 0 (idle) to 1 (saturated).' }) }, { additionalProperties: false })
+    }
+  }, async function setPopLoad (request) {
+    const pop = popOrThrow(request.params.id)
+    runtime.world.health.load[pop.index] = request.body.load
+    request.log.info({ pop: pop.id, load: request.body.load }, 'pop load set')
+    return { pop: popView(runtime.world, pop) }
+  })
+
   const keys = runtime.keys
   if (keys !== undefined) {
     // GET /api/keys/audit: every key fetch and signature, allowed or refused.
