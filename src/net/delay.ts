@@ -21,9 +21,50 @@ export interface Delay {
   wait (ms: number): Promise<void>
 }
 
-export function createDelay (opts: DelayOptions): Delay {
+/** What `wait` needs of the outside world; tests pass fakes. */
+export interface DelayClock {
+  now (): number
+  sleep (ms: number): Promise<unknown>
+}
+
+const REAL_CLOCK: DelayClock = { now: () => performance.now(), sleep: (ms) => sleep(ms) }
+
+/** Weight of each new observation in the running estimate of timer lateness (an exponentially weighted mean). */
+export const LATENESS_WEIGHT = 0.05
+
+/**
+ * Timers fire late: Node schedules them from the event loop's cached clock at millisecond granularity, and a busy
+ * loop adds its own delay, so a chain of six waits per relayed request would add several milliseconds that the model
+ * does not have. `wait` therefore keeps a running mean of how late its timers fire and asks for that much less, so
+ * waits are right on average (the median matters: the benchmarks compare p50s). Waits shorter than the expected
+ * lateness are not slept at all; their time is carried over and added to the next wait, so nothing is lost.
+ */
+export function createWaiter (clock: DelayClock = REAL_CLOCK): { wait (ms: number): Promise<void>, lateness (): number } {
+  let lateness = 1
+  let owed = 0
+  return {
+    lateness: () => lateness,
+    async wait (ms) {
+      const total = ms + owed
+      const ask = total - lateness
+      if (ask < 0.5) {
+        owed = Math.max(0, total)
+        return
+      }
+      owed = 0
+      const start = clock.now()
+      await clock.sleep(ask)
+      const late = clock.now() - start - ask
+      // Bounded so that one long stall (a GC pause, a busy loop) cannot make later waits vanish.
+      lateness += LATENESS_WEIGHT * (Math.min(Math.max(late, 0), 5) - lateness)
+    }
+  }
+}
+
+export function createDelay (opts: DelayOptions, clock: DelayClock = REAL_CLOCK): Delay {
   const rng = mulberry32(opts.seed)
   const scale = opts.enabled ? opts.timeScale : 0
+  const waiter = createWaiter(clock)
   return {
     enabled: opts.enabled,
     timeScale: opts.timeScale,
@@ -35,8 +76,7 @@ export function createDelay (opts: DelayOptions): Delay {
       return scale === 0 ? 0 : jittered(ms, opts.jitter, rng) * scale
     },
     wait (ms) {
-      // Timers have 1 ms granularity in Node; sub-millisecond waits are skipped rather than rounded up to 1 ms.
-      return ms >= 0.5 ? sleep(ms) : Promise.resolve()
+      return scale === 0 || ms <= 0 ? Promise.resolve() : waiter.wait(ms)
     }
   }
 }

@@ -1,6 +1,6 @@
 // The small pure parts of the data path: modelled delay, WAF rules, trace context and Server-Timing.
 import { describe, expect, it } from 'vitest'
-import { createDelay } from '../../src/net/delay.ts'
+import { createDelay, createWaiter } from '../../src/net/delay.ts'
 import { decodeHops, encodeHops, serverTiming } from '../../src/services/pop/server-timing.ts'
 import { childTraceparent, parseTraceparent } from '../../src/services/pop/trace.ts'
 import { wafCheck } from '../../src/services/pop/waf.ts'
@@ -61,5 +61,55 @@ describe('Server-Timing', () => {
     expect(serverTiming(hops)).toBe('access;desc="client->SYD";dur=5.12, relay;desc="SYD->FRA";dur=251.50')
     expect(decodeHops(encodeHops(hops))).toEqual(hops)
     expect(decodeHops('not json')).toEqual([])
+  })
+})
+
+describe('delay compensation for late timers', () => {
+  // A fake clock whose timers always fire `late` ms after they were due.
+  function lateClock (late: number) {
+    let t = 0
+    const slept: number[] = []
+    return {
+      slept,
+      elapsed: () => t,
+      clock: {
+        now: () => t,
+        sleep: async (ms: number) => { slept.push(ms); t += ms + late }
+      }
+    }
+  }
+
+  it('learns how late timers fire and asks for that much less, so waits come out right on average', async () => {
+    const fake = lateClock(1.2)
+    const w = createWaiter(fake.clock)
+    for (let i = 0; i < 200; i++) await w.wait(10)
+    expect(w.lateness()).toBeCloseTo(1.2, 2)
+    const before = fake.elapsed()
+    for (let i = 0; i < 100; i++) await w.wait(10)
+    expect((fake.elapsed() - before) / 100).toBeCloseTo(10, 1)
+  })
+
+  it('carries waits too short to sleep over to the next one instead of dropping them', async () => {
+    const fake = lateClock(1)
+    const w = createWaiter(fake.clock)
+    await w.wait(0.3)
+    await w.wait(0.4)
+    expect(fake.slept).toEqual([])
+    await w.wait(5)
+    expect(fake.slept).toHaveLength(1)
+    expect(fake.slept[0]).toBeCloseTo(0.3 + 0.4 + 5 - 1, 6)
+  })
+
+  it('bounds what one long stall teaches it', async () => {
+    const w = createWaiter({ now: (() => { let t = 0; return () => (t += 50) })(), sleep: async () => {} })
+    await w.wait(10)
+    expect(w.lateness()).toBeLessThanOrEqual(1 + 0.05 * 5)
+  })
+
+  it('does not wait at all with latency off', async () => {
+    const slept: number[] = []
+    const d = createDelay({ enabled: false, timeScale: 1, jitter: 0, seed: 1 }, { now: () => 0, sleep: async (ms) => { slept.push(ms) } })
+    await d.wait(d.oneWayMs(100))
+    expect(slept).toEqual([])
   })
 })
