@@ -5,7 +5,9 @@ import type { AddressInfo } from 'node:net'
 import type { FastifyInstance } from 'fastify'
 import { pino } from 'pino'
 import { parseScenario } from '../../src/config/load.ts'
+import { createDelay } from '../../src/net/delay.ts'
 import { startSimulation, type StartedSimulation } from '../../src/runtime/start.ts'
+import { buildApp as buildOriginApp } from '../../src/services/origin/app.ts'
 import { buildHttpProxy } from '../peers/http-proxy.ts'
 import { buildPlainForwarder } from '../peers/plain-forwarder.ts'
 import { serve } from './rpc.ts'
@@ -28,6 +30,8 @@ export interface SimInfo {
 }
 
 export interface PeerUrls {
+  /** The origin the peers forward to: the caller's, or one of their own in this process. */
+  readonly origin: string
   readonly plain: readonly [string, string]
   readonly httpProxy: readonly [string, string]
 }
@@ -80,19 +84,41 @@ async function stopSim (p?: { limitMs?: number }): Promise<number> {
   return closed ? Math.round(performance.now() - t0) : -1
 }
 
-async function startPeers (p: { originUrl: string }): Promise<PeerUrls> {
+export interface PeerStartParams {
+  /** Forward to this origin; without it, the peers get their own origin in this process (same app and settings). */
+  readonly originUrl?: string
+  readonly origin?: { readonly host: string, readonly responseBytes: number, readonly serviceTimeMs: number, readonly inspectionHeader?: string }
+}
+
+async function startPeers (p: PeerStartParams): Promise<PeerUrls> {
   await stopPeers()
-  const plainBack = buildPlainForwarder(p.originUrl)
+  let originUrl = p.originUrl
+  if (originUrl === undefined) {
+    const o = p.origin ?? { host: 'origin.example', responseBytes: 1024, serviceTimeMs: 1 }
+    // The simulator's own origin service, latency off: the peers' chain ends at the very same code.
+    const origin = buildOriginApp({
+      host: o.host,
+      responseBytes: o.responseBytes,
+      serviceTimeMs: o.serviceTimeMs,
+      delay: createDelay({ enabled: false, timeScale: 1, jitter: 0, seed: 1 }),
+      logger: pino({ level: 'error' }),
+      ...(o.inspectionHeader === undefined ? {} : { inspectionHeader: o.inspectionHeader })
+    })
+    originUrl = await listen(origin)
+    peers.push(origin)
+  }
+  const plainBack = buildPlainForwarder(originUrl)
   const plainBackUrl = await listen(plainBack)
   const plainFront = buildPlainForwarder(plainBackUrl)
-  const plainOne = buildPlainForwarder(p.originUrl)
-  const proxyBack = buildHttpProxy(p.originUrl)
+  const plainOne = buildPlainForwarder(originUrl)
+  const proxyBack = buildHttpProxy(originUrl)
   const proxyBackUrl = await listen(proxyBack)
   const proxyFront = buildHttpProxy(proxyBackUrl)
-  const proxyOne = buildHttpProxy(p.originUrl)
-  // Closed in this order: the front of each chain before its back.
-  peers = [plainFront, plainOne, proxyFront, proxyOne, plainBack, proxyBack]
+  const proxyOne = buildHttpProxy(originUrl)
+  // Closed in this order: the front of each chain before its back, the origin last.
+  peers = [plainFront, plainOne, proxyFront, proxyOne, plainBack, proxyBack, ...peers]
   return {
+    origin: originUrl,
     plain: [await listen(plainOne), await listen(plainFront)],
     httpProxy: [await listen(proxyOne), await listen(proxyFront)]
   }
@@ -101,7 +127,12 @@ async function startPeers (p: { originUrl: string }): Promise<PeerUrls> {
 async function stopPeers (): Promise<void> {
   const all = peers
   peers = []
-  for (const a of all) await a.close()
+  for (const a of all) {
+    // Teardown between variants: idle keep-alive sockets of the load generator must not hold the close.
+    const closing = a.close()
+    a.server.closeAllConnections()
+    await closing
+  }
 }
 
 /** Starts a CPU measurement window; `cpu` returns this process's CPU share since then (1 = one core). */

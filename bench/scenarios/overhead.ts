@@ -5,6 +5,7 @@ import { request } from 'undici'
 import { sized, type Ctx } from '../lib/context.ts'
 import type { JobResult, StreamResult } from '../lib/loadgen.ts'
 import { which } from '../lib/machine.ts'
+import { spawnChild, type Child } from '../lib/rpc.ts'
 import { benchScenario, defaultYaml } from '../lib/scenario-yaml.ts'
 import type { PeerUrls, SimInfo } from '../lib/servers.ts'
 import { median, round, spread, summarise } from '../lib/stats.ts'
@@ -14,6 +15,8 @@ const HOST = 'eu-shop.example'
 
 interface Variant {
   readonly name: string
+  /** The process serving it: the simulation's, or the peers' (each with its own origin on its own event loop). */
+  readonly proc: Child
   readonly system: 'direct' | 'residency-sim' | 'plain' | 'http-proxy' | 'nginx'
   readonly hops: 0 | 1 | 2
   readonly url: string
@@ -26,21 +29,35 @@ async function check (v: Variant): Promise<string> {
   const res = await request(v.url + '/', { headers: v.headers })
   await res.body.dump()
   if (res.statusCode !== 200) throw new Error(`${v.name}: status ${res.statusCode}`)
-  return `${String(res.headers['x-sim-ingress'] ?? '-')}>${String(res.headers['x-sim-inspected-at'] ?? '-')}`
+  const ingress = res.headers['x-sim-ingress']
+  return ingress === undefined ? '-' : `${String(ingress)}>${String(res.headers['x-sim-inspected-at'] ?? '-')}`
 }
 
 export async function runOverhead (ctx: Ctx) {
   const q = ctx.settings.quick
-  const trials = q ? 1 : Math.max(1, Math.round(sized(ctx.settings, 5, 1)))
+  const trials = q ? 1 : Math.max(1, Math.round(sized(ctx.settings, 7, 1)))
   const runS = sized(ctx.settings, 3, 1, 0.25)
   const warmS = sized(ctx.settings, 2, 0.5, 0.25)
   const throughputConnections = 32
   const bench = benchScenario(await defaultYaml())
 
-  ctx.progress('overhead', 'starting the simulation (latency off) and the peer forwarders')
+  ctx.progress('overhead', 'starting the simulation (latency off), and the peer forwarders in a process of their own')
   const info = await ctx.servers.call<SimInfo>('startSim', { yaml: bench.yaml, latency: false, timeScale: 1 })
-  const origin = info.originUrls[HOST] as string
-  const peers = await ctx.servers.call<PeerUrls>('startPeers', { originUrl: origin })
+  const simOrigin = info.originUrls[HOST] as string
+  // The peers run in their own process with their own origin (the simulator's origin app, same settings), so the
+  // simulation's background work (340 idle PoPs, log shipping, the control plane) is not charged to them, and each
+  // system's chain, origin included, runs on one event loop.
+  const peerProc = spawnChild(new URL('../lib/servers.ts', import.meta.url))
+  const customer = bench.scenario.customers.find((c) => c.host === HOST)
+  const peers = await peerProc.call<PeerUrls>('startPeers', {
+    origin: {
+      host: HOST,
+      responseBytes: customer?.origin.responseBytes ?? 1024,
+      serviceTimeMs: customer?.origin.serviceTimeMs ?? 1,
+      ...(customer?.inspection?.header.name === undefined ? {} : { inspectionHeader: customer.inspection.header.name })
+    }
+  })
+  const origin = peers.origin
   const nginxBin = which('nginx')
   let nginx: NginxPeer | undefined
   let nginxNote: string
@@ -58,20 +75,22 @@ export async function runOverhead (ctx: Ctx) {
   }
 
   const h = { host: HOST }
+  const sp = ctx.servers
   const variants: Variant[] = [
-    { name: 'direct', system: 'direct', hops: 0, url: origin, headers: h },
+    { name: 'direct (simulation process)', proc: sp, system: 'direct', hops: 0, url: simOrigin, headers: h },
+    { name: 'direct (peers process)', proc: peerProc, system: 'direct', hops: 0, url: origin, headers: h },
     // From Frankfurt the ingress is in the EU: one hop, inspected where it lands. From London (not EU) the ingress
     // relays to an EU PoP: two hops. Same customer, origin, rules and key mode in both.
-    { name: 'residency-sim 1 hop', system: 'residency-sim', hops: 1, url: info.edgeUrl, headers: { ...h, 'x-sim-client': 'FRA' } },
-    { name: 'residency-sim 2 hops', system: 'residency-sim', hops: 2, url: info.edgeUrl, headers: { ...h, 'x-sim-client': 'LHR' } },
-    { name: 'plain 1 hop', system: 'plain', hops: 1, url: peers.plain[0], headers: h },
-    { name: 'plain 2 hops', system: 'plain', hops: 2, url: peers.plain[1], headers: h },
-    { name: '@fastify/http-proxy 1 hop', system: 'http-proxy', hops: 1, url: peers.httpProxy[0], headers: h },
-    { name: '@fastify/http-proxy 2 hops', system: 'http-proxy', hops: 2, url: peers.httpProxy[1], headers: h }
+    { name: 'residency-sim 1 hop', proc: sp, system: 'residency-sim', hops: 1, url: info.edgeUrl, headers: { ...h, 'x-sim-client': 'FRA' } },
+    { name: 'residency-sim 2 hops', proc: sp, system: 'residency-sim', hops: 2, url: info.edgeUrl, headers: { ...h, 'x-sim-client': 'LHR' } },
+    { name: 'plain 1 hop', proc: peerProc, system: 'plain', hops: 1, url: peers.plain[0], headers: h },
+    { name: 'plain 2 hops', proc: peerProc, system: 'plain', hops: 2, url: peers.plain[1], headers: h },
+    { name: '@fastify/http-proxy 1 hop', proc: peerProc, system: 'http-proxy', hops: 1, url: peers.httpProxy[0], headers: h },
+    { name: '@fastify/http-proxy 2 hops', proc: peerProc, system: 'http-proxy', hops: 2, url: peers.httpProxy[1], headers: h }
   ]
   if (nginx) {
-    variants.push({ name: 'nginx 1 hop', system: 'nginx', hops: 1, url: nginx.oneHop, headers: h },
-      { name: 'nginx 2 hops', system: 'nginx', hops: 2, url: nginx.twoHops, headers: h })
+    variants.push({ name: 'nginx 1 hop', proc: peerProc, system: 'nginx', hops: 1, url: nginx.oneHop, headers: h },
+      { name: 'nginx 2 hops', proc: peerProc, system: 'nginx', hops: 2, url: nginx.twoHops, headers: h })
   }
   const routes: Record<string, string> = {}
   for (const v of variants) routes[v.name] = await check(v)
@@ -80,11 +99,11 @@ export async function runOverhead (ctx: Ctx) {
   async function measure (v: Variant, connections: number, seconds: number, label: string): Promise<{ r: StreamResult, servers: number, loadgen: number }> {
     const done = ctx.watch('overhead', label)
     try {
-      await ctx.servers.call('mark')
+      await v.proc.call('mark')
       const res = await ctx.loadgen.call<JobResult<StreamResult[]>>('cannon', {
         streams: [{ id: v.name, url: v.url, headers: v.headers, connections }], durationS: seconds, maxSamples: 2_000_000
       })
-      return { r: res.results[0] as StreamResult, servers: await ctx.servers.call<number>('cpu'), loadgen: res.cpu }
+      return { r: res.results[0] as StreamResult, servers: await v.proc.call<number>('cpu'), loadgen: res.cpu }
     } finally { done() }
   }
   for (const v of variants) await measure(v, throughputConnections, warmS, `warm-up ${v.name}`)
@@ -101,7 +120,8 @@ export async function runOverhead (ctx: Ctx) {
     ctx.progress('overhead', `trial ${t + 1}/${trials} done`)
   }
   await nginx?.stop()
-  await ctx.servers.call('stopPeers')
+  await peerProc.call('stopPeers')
+  await peerProc.stop()
   const closeMs = await ctx.servers.call<number>('stopSim')
 
   const rows = variants.map((v) => {
@@ -132,13 +152,16 @@ export async function runOverhead (ctx: Ctx) {
       }
     }
   })
-  const direct = rows.find((r) => r.system === 'direct')
+  const directSim = rows.find((r) => r.variant === 'direct (simulation process)')
+  const directPeers = rows.find((r) => r.variant === 'direct (peers process)')
   // Per hop: latency added at one connection (p50), and server CPU time per request from saturated throughput
   // (1 / rps on one event loop), each minus the direct path, divided by the hop count; the two-hop chain is the cleaner
   // figure (a hop with both an ingress and an inspection PoP for residency-sim).
   const perHop = (['residency-sim', 'plain', 'http-proxy', 'nginx'] as const).map((system) => {
     const one = rows.find((r) => r.system === system && r.hops === 1)
     const two = rows.find((r) => r.system === system && r.hops === 2)
+    // Each system against the direct path to its own origin, on its own process; nginx uses the peers' origin.
+    const direct = system === 'residency-sim' ? directSim : directPeers
     if (!one || !two || !direct) return undefined
     const costUs = (rps: number): number => 1e6 / rps
     return {
@@ -173,7 +196,7 @@ export async function runOverhead (ctx: Ctx) {
     settings: {
       trials, runSeconds: runS, warmupSeconds: warmS, latency: 'off', host: HOST,
       latencyConnections: 1, throughputConnections,
-      processes: 'servers (residency-sim, its origins, the Node peers) in one process; autocannon in another; nginx in its own',
+      processes: 'residency-sim with its origins in one process; the Node peers with their own origin (the same origin app) in another; autocannon in a third; nginx (one worker) in its own; 2 cores shared by all',
       timing: 'each response timed from autocannon\'s `response` event (hrtime, fractional ms), into exact sample arrays'
     },
     nginx: nginxNote,
