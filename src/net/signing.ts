@@ -1,8 +1,9 @@
 // Authentication of inter-PoP forwarding: an HMAC-SHA256 (RFC 2104) with a per-run random secret over the forwarding
 // headers, with a timestamp window and a replay cache, so a client can neither claim "already inspected" nor pick its
 // inspection PoP (DESIGN.md invariant 5). Also signs shipped log batches, so a log sink accepts records only from PoPs.
-import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
 import type { IncomingHttpHeaders } from 'node:http'
+import { hmacSha256 } from './hmac.ts'
 
 /** Every forwarding header starts with this; clients may never send one. */
 export const FWD_PREFIX = 'x-sim-fwd'
@@ -69,11 +70,12 @@ export function createForwardSigner (opts: SignerOptions): ForwardSigner {
   let previous = new Set<string>()
   let rotatedAt = now()
 
+  const hmac = hmacSha256(secret)
   function mac (parts: readonly string[]): Buffer {
-    const h = createHmac('sha256', secret)
     // Length-prefixed parts: no two different field lists give the same input.
-    for (const p of parts) h.update(`${Buffer.byteLength(p)}:${p}\n`)
-    return h.digest()
+    let input = ''
+    for (const p of parts) input += `${Buffer.byteLength(p)}:${p}\n`
+    return hmac(input)
   }
 
   function checkTime (tsText: string | undefined): number | string {

@@ -1,9 +1,9 @@
 // One JSON error shape for every service: `{ error: { code, message, ray } }` with the code's HTTP status, as the
 // error handler, the not-found handler and the raw client-error handler (431 before any route runs) of each app.
-import { randomBytes } from 'node:crypto'
 import type { Socket } from 'node:net'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { SimError, isSimError, type ErrorCode } from '../core/errors.ts'
+import { randomHex } from '../net/ids.ts'
 
 export interface ErrorBody {
   readonly error: { readonly code: string, readonly message: string, readonly ray: string }
@@ -11,7 +11,7 @@ export interface ErrorBody {
 
 /** A fresh ray id, `<16 hex>-<LABEL>`: 64 random bits, enough to be unique across a run. */
 export function newRay (label: string): string {
-  return `${randomBytes(8).toString('hex')}-${label}`
+  return `${randomHex(8)}-${label}`
 }
 
 export function errorBody (err: SimError, ray: string): ErrorBody {

@@ -1,6 +1,6 @@
 // W3C Trace Context (https://www.w3.org/TR/trace-context/): continue the caller's trace or start one, with a new
 // parent-id (span) for each PoP that processes the request.
-import { randomBytes } from 'node:crypto'
+import { randomHex } from '../../net/ids.ts'
 
 const TRACEPARENT = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/
 
@@ -21,10 +21,10 @@ export function parseTraceparent (value: string | string[] | undefined): TraceCo
 
 export function newTrace (): TraceContext {
   // Sampled flag set: the simulator records every request.
-  return { traceId: randomBytes(16).toString('hex'), flags: '01' }
+  return { traceId: randomHex(16), flags: '01' }
 }
 
 /** The traceparent a PoP sends downstream (and returns): same trace, its own span id. */
 export function childTraceparent (ctx: TraceContext): string {
-  return `00-${ctx.traceId}-${randomBytes(8).toString('hex')}-${ctx.flags}`
+  return `00-${ctx.traceId}-${randomHex(8)}-${ctx.flags}`
 }

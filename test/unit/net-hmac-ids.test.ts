@@ -1,0 +1,34 @@
+// The prepared-pad HMAC equals node:crypto's HMAC-SHA256, and pooled random ids are well formed and distinct.
+import { createHmac } from 'node:crypto'
+import fc from 'fast-check'
+import { describe, expect, it } from 'vitest'
+import { hmacSha256 } from '../../src/net/hmac.ts'
+import { randomHex } from '../../src/net/ids.ts'
+
+describe('hmacSha256', () => {
+  it('matches createHmac for any key length and message, reusably', () => {
+    fc.assert(fc.property(fc.uint8Array({ maxLength: 200 }), fc.array(fc.string(), { minLength: 1, maxLength: 4 }), (key, messages) => {
+      const mac = hmacSha256(Buffer.from(key))
+      for (const m of messages) expect(mac(m).equals(createHmac('sha256', Buffer.from(key)).update(m).digest())).toBe(true)
+    }))
+  })
+
+  it('RFC 4231 test case 2', () => {
+    const mac = hmacSha256(Buffer.from('Jefe'))
+    expect(mac('what do ya want for nothing?').toString('hex')).toBe('5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843')
+  })
+})
+
+describe('randomHex', () => {
+  it('gives lowercase hex of the asked length, across pool refills, without repeats', () => {
+    const seen = new Set<string>()
+    for (let i = 0; i < 2000; i++) {
+      const id = randomHex(8)
+      expect(id).toMatch(/^[0-9a-f]{16}$/)
+      seen.add(id)
+    }
+    expect(seen.size).toBe(2000)
+    expect(randomHex(16)).toMatch(/^[0-9a-f]{32}$/)
+    expect(() => randomHex(5000)).toThrow(RangeError)
+  })
+})
