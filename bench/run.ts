@@ -43,6 +43,7 @@ Options:
                    half the cores, and say how long it waited
   --time-scale X   time scale of the added-latency scenario (default 1: real ms); measured values are divided
                    by X back to real ms and both are kept
+  --report-only    only rewrite summary.md and the charts from the JSON results already in the folder
   -h, --help       this help`
 
 const { values } = parseArgs({
@@ -53,6 +54,7 @@ const { values } = parseArgs({
     scale: { type: 'string', default: '1' },
     'time-scale': { type: 'string', default: '1' },
     'wait-quiet': { type: 'boolean', default: false },
+    'report-only': { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false }
   }
 })
@@ -74,6 +76,12 @@ const outDir = resolve(values.out ?? (values.quick ? join(here.pathname, 'result
 await mkdir(outDir, { recursive: true })
 const settings: Settings = { quick: values.quick, scale, timeScale, outDir }
 const command = `node bench/run.ts${process.argv.slice(2).length ? ' ' + process.argv.slice(2).join(' ') : ''}`
+
+if (values['report-only']) {
+  const written = await writeReport(outDir)
+  process.stderr.write(`wrote ${written.map((w) => join(outDir, w)).join(', ')}\n`)
+  process.exit(0)
+}
 
 if (values['wait-quiet']) {
   // Other work on the machine shows up as noise in every figure: wait for a quiet moment, within bounds.

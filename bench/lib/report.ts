@@ -168,7 +168,9 @@ export async function writeReport (dir: string): Promise<string[]> {
       { name: `${w.workload}: p50 error (ms)`, points: w.rows.map((x) => [x.targetRps, x.p50ErrorMs] as const) },
       { name: `${w.workload}: tolerance max(1 ms, 5%)`, dashed: true, points: w.rows.map((x) => [x.targetRps, Math.max(1, 0.05 * x.modelledP50Ms)] as const) }
     ])
-    await writeFile(join(dir, 'fidelity.svg'), lineChart({ title: 'Fidelity against load: measured p50 minus modelled', xLabel: 'requests per second (fixed rate)', yLabel: 'p50 error, ms', series }))
+    // The interesting part is near the tolerance: the saturated rates (errors of seconds) are drawn off scale.
+    const tol = Math.max(1, ...fidelity.result.workloads.flatMap((w) => w.rows.map((x) => 0.05 * x.modelledP50Ms)))
+    await writeFile(join(dir, 'fidelity.svg'), lineChart({ title: 'Fidelity against load: measured p50 minus modelled', xLabel: 'requests per second (fixed rate)', yLabel: 'p50 error, ms', series, yMax: Math.ceil(tol * 4) }))
     written.push('fidelity.svg')
   }
   if (overhead) md.push(...overheadSection(overhead))

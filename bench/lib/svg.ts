@@ -14,7 +14,11 @@ export function ticks (min: number, max: number, count = 5): number[] {
   const mag = 10 ** Math.floor(Math.log10(raw))
   const step = [1, 2, 2.5, 5, 10].map((m) => m * mag).find((s) => s >= raw) ?? raw
   const out: number[] = []
-  for (let v = Math.floor(min / step) * step; v <= max + step * 1e-9; v += step) out.push(Math.round(v * 1e6) / 1e6)
+  // Up to the first tick at or above max, so that every value lies inside the axis.
+  for (let v = Math.floor(min / step) * step; ; v += step) {
+    out.push(Math.round(v * 1e6) / 1e6)
+    if (v >= max - step * 1e-9) break
+  }
   return out
 }
 
@@ -74,12 +78,14 @@ export function groupedBars (o: { title: string, yLabel: string, series: readonl
 
 export interface LineSeries { readonly name: string, readonly points: readonly (readonly [number, number])[], readonly dashed?: boolean }
 
-export function lineChart (o: { title: string, xLabel: string, yLabel: string, series: readonly LineSeries[] }): string {
+/** Lines; with `yMax`, points above it are drawn at the top edge with their value written next to them. */
+export function lineChart (o: { title: string, xLabel: string, yLabel: string, series: readonly LineSeries[], yMax?: number }): string {
   const W = 760
   const H = 420
   const m = { l: 64, r: 16, t: 40, b: 76 }
   const xs = o.series.flatMap((s) => s.points.map((p) => p[0]))
-  const ys = o.series.flatMap((s) => s.points.map((p) => p[1])).filter(Number.isFinite)
+  const cap = o.yMax ?? Number.POSITIVE_INFINITY
+  const ys = o.series.flatMap((s) => s.points.map((p) => Math.min(cap, p[1]))).filter(Number.isFinite)
   const xt = ticks(0, Math.max(1, ...xs))
   const yt = ticks(Math.min(0, ...ys), Math.max(1, ...ys))
   const [x0, x1] = [xt[0] as number, xt[xt.length - 1] as number]
@@ -98,8 +104,12 @@ export function lineChart (o: { title: string, xLabel: string, yLabel: string, s
   o.series.forEach((s, i) => {
     const c = COLOURS[i % COLOURS.length] as string
     const pts = s.points.filter((p) => Number.isFinite(p[1]))
-    parts.push(`<polyline fill="none" stroke="${c}" stroke-width="2"${s.dashed ? ' stroke-dasharray="6 4"' : ''} points="${pts.map((p) => `${x(p[0]).toFixed(1)},${y(p[1]).toFixed(1)}`).join(' ')}"/>`)
-    for (const p of pts) parts.push(`<circle cx="${x(p[0]).toFixed(1)}" cy="${y(p[1]).toFixed(1)}" r="3" fill="${c}"><title>${esc(`${s.name}: ${p[0]} -> ${p[1]}`)}</title></circle>`)
+    const yc = (v: number): number => y(Math.min(cap, v))
+    parts.push(`<polyline fill="none" stroke="${c}" stroke-width="2"${s.dashed ? ' stroke-dasharray="6 4"' : ''} points="${pts.map((p) => `${x(p[0]).toFixed(1)},${yc(p[1]).toFixed(1)}`).join(' ')}"/>`)
+    for (const p of pts) {
+      parts.push(`<circle cx="${x(p[0]).toFixed(1)}" cy="${yc(p[1]).toFixed(1)}" r="3" fill="${c}"><title>${esc(`${s.name}: ${p[0]} -> ${p[1]}`)}</title></circle>`)
+      if (p[1] > cap) parts.push(`<text x="${(x(p[0]) - 5).toFixed(1)}" y="${(yc(p[1]) + 14 + i * 12).toFixed(1)}" text-anchor="end" fill="${c}">off scale: ${Math.round(p[1])}</text>`)
+    }
     const lx = m.l + (i % 3) * 230
     const ly = H - m.b + 56 + Math.floor(i / 3) * 16
     parts.push(`<line x1="${lx}" x2="${lx + 18}" y1="${ly - 4}" y2="${ly - 4}" stroke="${c}" stroke-width="2"${s.dashed ? ' stroke-dasharray="6 4"' : ''}/>`, `<text x="${lx + 24}" y="${ly}">${esc(s.name)}</text>`)
