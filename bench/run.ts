@@ -4,9 +4,10 @@
 import { mkdir, writeFile } from 'node:fs/promises'
 import { cpus, loadavg } from 'node:os'
 import { join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { createProgress, type Ctx, type Settings } from './lib/context.ts'
-import { machine } from './lib/machine.ts'
+import { codeVersion, machine } from './lib/machine.ts'
 import { FILES, writeReport, type Envelope } from './lib/report.ts'
 import { spawnChild } from './lib/rpc.ts'
 import { runAdded } from './scenarios/added.ts'
@@ -111,6 +112,8 @@ try {
     if (i > 0) { await servers.stop(); servers = spawnChild(serversFile) }
     const ctx: Ctx = { servers, loadgen, settings, machine: m0, ...progress }
     const before = machine()
+    // Recorded when the scenario starts: that is the code its fresh servers process loads.
+    const code = codeVersion(fileURLToPath(new URL('..', import.meta.url)))
     const t0 = performance.now()
     progress.progress(name, 'start')
     const result = await SCENARIOS[name](ctx)
@@ -120,6 +123,7 @@ try {
       command,
       machine: before,
       machineAfter: machine(),
+      code,
       durationS: Math.round((performance.now() - t0) / 1000),
       result: { ...result, quick: settings.quick }
     }

@@ -27,6 +27,15 @@ export function machine (): Machine {
   }
 }
 
+/** The code measured: the commit, and the source files that differ from it (a shared working tree may have some). */
+export function codeVersion (cwd: string): { commit: string, dirty: string[] } {
+  const git = (args: string[]): string => {
+    try { return execFileSync('git', args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim() } catch { return '' }
+  }
+  const dirty = git(['status', '--porcelain', '--', 'src', 'config', 'regions']).split('\n').filter(Boolean).map((l) => l.slice(3))
+  return { commit: git(['rev-parse', 'HEAD']) || 'unknown', dirty }
+}
+
 /** Path of an executable on PATH (or in the usual sbin folders, where nginx lives), without running it. */
 export function which (name: string): string | undefined {
   const extra = ['/usr/sbin', '/usr/local/sbin', '/sbin', '/usr/local/nginx/sbin']

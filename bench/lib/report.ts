@@ -15,6 +15,8 @@ export interface Envelope<T> {
   readonly command: string
   readonly machine: Machine
   readonly machineAfter: Machine
+  /** The commit measured and any uncommitted source files (absent in results written before it was recorded). */
+  readonly code?: { readonly commit: string, readonly dirty: readonly string[] }
   readonly durationS: number
   readonly result: T
 }
@@ -31,7 +33,8 @@ const pct = (x: number): string => Number.isFinite(x) ? `${(x * 100).toFixed(1)}
 
 function machineLine (e: Envelope<unknown>): string {
   const m = e.machine
-  return `${e.date.slice(0, 16).replace('T', ' ')} UTC, \`${e.command}\`, ${e.durationS} s on ${m.cpu} (${m.cores} cores), Node ${m.node}, load average before ${m.loadAverage.join(' / ')}, after ${e.machineAfter.loadAverage.join(' / ')}`
+  const code = e.code === undefined ? '' : `commit ${e.code.commit.slice(0, 7)}${e.code.dirty.length > 0 ? ` with ${e.code.dirty.length} uncommitted source files` : ''}, `
+  return `${e.date.slice(0, 16).replace('T', ' ')} UTC, ${code}\`${e.command}\`, ${e.durationS} s on ${m.cpu} (${m.cores} cores), Node ${m.node}, load average before ${m.loadAverage.join(' / ')}, after ${e.machineAfter.loadAverage.join(' / ')}`
 }
 
 function addedSection (e: Envelope<AddedResult>): string[] {
