@@ -74,7 +74,8 @@ function fidelitySection (e: Envelope<FidelityResult>): string[] {
     for (const x of w.rows) out.push(`| ${x.targetRps} | ${x.achievedRps} | ${f(x.modelledP50Ms, 1)} | ${f(x.p50ErrorMs, 2)} | ${pct(x.p50RelError)} | ${f(x.p99ErrorMs, 1)} | ${x.faithful ? 'yes' : '**no**'} | ${f(x.serversCpu, 2)} | ${f(x.loadgenCpu, 2)} |`)
     out.push('')
   }
-  out.push('![fidelity against load](fidelity.svg)', '')
+  out.push('Why not autocannon\'s own fixed rate: with `overallRate` it paces each connection in a burst at the start of every second (a per-connection quota reset by a 1 s interval), and its coordinated-omission correction calls `recordValueWithExpectedInterval(responseTime, Math.ceil(1 / rate))` with `rate` in requests per second per connection, so the expected interval is 1 ms whatever the rate and every response slower than 1 ms is padded with phantom samples (autocannon 9.0.0, lib/run.js). The paced generator above sends uniformly and times each request from its intended send time instead.', '',
+    '![fidelity against load](fidelity.svg)', '')
   return out
 }
 
