@@ -1,4 +1,5 @@
 // `rsim start`: runs the whole simulated network in this process until SIGINT/SIGTERM, then stops gracefully.
+import { isIP } from 'node:net'
 import { resolve } from 'node:path'
 import { pino } from 'pino'
 import { loadScenario } from '../../config/load.ts'
@@ -9,7 +10,7 @@ import { startSimulation, type StartedSimulation } from '../../runtime/start.ts'
 import { HELP, parse } from '../args.ts'
 import type { Command } from '../command.ts'
 
-const help = `Usage: rsim start [--config F] [--latency on|off] [--time-scale X] [--port 8080] [--control-port 8081] [--tls-port 8443]
+const help = `Usage: rsim start [--config F] [--latency on|off] [--time-scale X] [--port 8080] [--control-port 8081] [--tls-port 8443] [--host 127.0.0.1]
 
 Starts every PoP of the scenario as its own HTTP service on 127.0.0.1, the anycast edge, the control plane, one
 origin per customer and the log sinks, then prints where they listen and a few requests to try. Ctrl-C stops it:
@@ -22,6 +23,7 @@ Options:
   --port N           anycast edge port (default: server.edgePort, 8080)
   --control-port N   control plane port (default: server.controlPort, 8081)
   --tls-port N       real TLS edge port (default 8443); the run's CA certificate is written to .rsim/ca.pem
+  --host ADDR        address every service listens on (default: server.host, 127.0.0.1; 0.0.0.0 in a container)
   -h, --help         this help`
 
 function port (text: string | undefined, name: string): number | undefined {
@@ -43,8 +45,12 @@ function options (values: Record<string, string | boolean | undefined>) {
   const edgePort = port(values.port as string | undefined, '--port')
   const controlPort = port(values['control-port'] as string | undefined, '--control-port')
   const tlsPort = port(values['tls-port'] as string | undefined, '--tls-port') ?? DEFAULT_TLS_PORT
+  const host = values.host as string | undefined
+  // An address to bind, not a name to resolve: the services must not listen somewhere a typo sends them.
+  if (host !== undefined && isIP(host) === 0) throw new SimError('SIM_ERR_BAD_REQUEST', [`--host must be an IP address to listen on (127.0.0.1, 0.0.0.0, ::1), got "${host}"`])
   return {
     tlsPort,
+    ...(host !== undefined ? { host } : {}),
     ...(latency !== undefined ? { latency: latency === 'on' } : {}),
     ...(timeScale !== undefined ? { timeScale } : {}),
     ...(edgePort !== undefined ? { edgePort } : {}),
@@ -113,6 +119,7 @@ export const startCommand: Command = {
       'time-scale': { type: 'string' },
       port: { type: 'string' },
       'control-port': { type: 'string' },
+      host: { type: 'string' },
       'tls-port': { type: 'string' }
     }, help)
     if (values.help) { io.stdout.write(help + '\n'); return 0 }
