@@ -67,3 +67,14 @@ export async function eventually<T> (probe: () => Promise<T | undefined>, tries 
   }
   throw new Error('condition not reached')
 }
+
+/** eu-shop.example's twin with Geo Key Manager v2 negation: processed in the EU, but the key never at a French PoP. */
+export const NO_FR = 'eu-nofr.example'
+
+/** The default customers plus the `NO_FR` customer. */
+export async function customersWithNoFrenchKeys (): Promise<Scenario['customers']> {
+  const base = await loadScenario()
+  const eu = base.customers.find((c) => c.host === 'eu-shop.example')
+  if (eu === undefined) throw new Error('default scenario lacks eu-shop.example')
+  return [...base.customers, { ...eu, host: NO_FR, keys: { mode: 'geo' as const, policy: '(region: EU) and (not country: FR)' } }]
+}

@@ -4,13 +4,11 @@
 // connections only. Real sockets on 127.0.0.1, latency off.
 import { Client } from 'undici'
 import { afterEach, describe, expect, it } from 'vitest'
-import { loadScenario } from '../../src/config/load.ts'
 import type { RequestRecord } from '../../src/runtime/types.ts'
 import { buildControlApp } from '../../src/services/control/app.ts'
-import { startSmall, type LogLine } from './live-helpers.ts'
+import { NO_FR, customersWithNoFrenchKeys, startSmall, type LogLine } from './live-helpers.ts'
 import type { StartedSimulation } from '../../src/runtime/start.ts'
 
-const NO_FR = 'eu-nofr.example'
 let rt: (StartedSimulation & { lines: LogLine[] }) | undefined
 const clients: Client[] = []
 
@@ -21,12 +19,7 @@ afterEach(async () => {
 })
 
 async function start (): Promise<StartedSimulation & { lines: LogLine[] }> {
-  const base = await loadScenario()
-  const eu = base.customers.find((c) => c.host === 'eu-shop.example')
-  if (eu === undefined) throw new Error('default scenario lacks eu-shop.example')
-  // Geo Key Manager v2 with negation: processed in the EU, but the key never at a French PoP.
-  const noFr = { ...eu, host: NO_FR, keys: { mode: 'geo' as const, policy: '(region: EU) and (not country: FR)' } }
-  rt = await startSmall({ customers: [...base.customers, noFr] }, { controlApp: buildControlApp })
+  rt = await startSmall({ customers: await customersWithNoFrenchKeys() }, { controlApp: buildControlApp })
   return rt
 }
 

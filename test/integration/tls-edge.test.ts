@@ -6,12 +6,10 @@ import { connect as netConnect, type Socket } from 'node:net'
 import { connect as tlsConnect, type PeerCertificate } from 'node:tls'
 import { Client } from 'undici'
 import { afterEach, describe, expect, it } from 'vitest'
-import { loadScenario } from '../../src/config/load.ts'
 import type { IpLocator } from '../../src/core/types.ts'
 import type { StartedSimulation } from '../../src/runtime/start.ts'
-import { eventually, startSmall, type LogLine } from './live-helpers.ts'
+import { NO_FR, customersWithNoFrenchKeys, eventually, startSmall, type LogLine } from './live-helpers.ts'
 
-const NO_FR = 'eu-nofr.example'
 const PARIS_IP = '203.0.113.7'
 const SYDNEY_IP = '203.0.113.8'
 // Documentation addresses (RFC 5737) placed where the tests need them: no dependency on GeoLite2 data.
@@ -33,11 +31,7 @@ afterEach(async () => {
 })
 
 async function start (): Promise<StartedSimulation & { lines: LogLine[] }> {
-  const base = await loadScenario()
-  const eu = base.customers.find((c) => c.host === 'eu-shop.example')
-  if (eu === undefined) throw new Error('default scenario lacks eu-shop.example')
-  const noFr = { ...eu, host: NO_FR, keys: { mode: 'geo' as const, policy: '(region: EU) and (not country: FR)' } }
-  rt = await startSmall({ customers: [...base.customers, noFr] }, { tlsPort: 0, ipLocator: locator })
+  rt = await startSmall({ customers: await customersWithNoFrenchKeys() }, { tlsPort: 0, ipLocator: locator })
   return rt
 }
 
