@@ -264,6 +264,7 @@ async function startAll (scenario: Scenario, options: StartOptions, apps: Fastif
     originUrls,
     logSinkUrls,
     keys,
+    latency: { enabled: delay.enabled, timeScale: delay.timeScale },
     ...(tlsEdgeAddress === undefined ? {} : { tlsEdge: tlsEdgeAddress }),
     ...(keys.material.caPath === undefined ? {} : { caPath: keys.material.caPath }),
     popCount: pops.size,

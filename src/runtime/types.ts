@@ -74,6 +74,8 @@ export interface SimRuntime {
   readonly keys?: RuntimeKeyControl
   /** Where the run's CA certificate was written (`curl --cacert`), when it was. */
   readonly caPath?: string
+  /** The modelled delay in force: off, or on with a time scale (so measured times can be read against the model). */
+  readonly latency?: { readonly enabled: boolean, readonly timeScale: number }
   /** The real TLS edge (`host:port`), when it runs. */
   readonly tlsEdge?: { readonly host: string, readonly port: number }
   /** Stops everything gracefully: in-flight requests finish, sockets close. */

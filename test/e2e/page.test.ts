@@ -110,6 +110,7 @@ describe.skipIf(process.env.RSIM_SKIP_BROWSER === '1')('teaching page in Chromiu
     expect(text).toContain('Ciphertext relayed, not decrypted, at SYD')
     expect(text).toMatch(/Decrypted and inspected \(TLS terminated, WAF\) at [A-Z]{3} .*: inside eu/)
     expect(text).toContain('controller: eu-shop.example, processor: the network')
+    expect(text).toContain('measured on loopback (latency off: software time only)')
 
     // Drawn on the map: the client's access hop, the relay out of Australia and the hop to the origin.
     const path = page.locator(`#paths g[data-ray="${ray}"]`)

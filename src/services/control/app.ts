@@ -100,7 +100,7 @@ export function buildControlApp (runtime: SimRuntime, deps: ControlDeps): Fastif
   })
 
   app.get('/api/topology', async function getTopology () {
-    return topologyView(runtime.world)
+    return { ...topologyView(runtime.world), ...(runtime.latency === undefined ? {} : { latency: runtime.latency }) }
   })
 
   app.get('/api/customers', async function getCustomers () {

@@ -13,6 +13,14 @@ const WORLD = { x: 0, y: 18, w: 360, h: 128 } // latitudes 72 N to 56 S: every P
 const ASPECT = WORLD.w / WORLD.h
 let view = { ...WORLD }
 let drawn = [] // plans on the map, oldest first: { ray, plan }
+let latency // { enabled, timeScale } of the running simulation, from /api/topology
+
+/** How to read a measured time against the modelled one: the delay may be off or time-scaled. */
+function latencyNote () {
+  if (!latency) return ''
+  if (!latency.enabled) return ' (latency off: software time only)'
+  return latency.timeScale === 1 ? '' : ` (time scale ${latency.timeScale}: modelled delays x ${latency.timeScale})`
+}
 
 // Equirectangular projection: x = longitude, y = latitude, in a 360 x 180 space.
 function xy (lat, lon) { return [lon + 180, 90 - lat] }
@@ -162,6 +170,7 @@ function popName (id) {
 
 async function loadTopology () {
   const topo = await api('/api/topology')
+  latency = topo.latency
   const g = $('pops')
   g.replaceChildren()
   for (const p of topo.pops) {
@@ -379,7 +388,7 @@ function addRecord (record, via) {
     el('span', { class: failed ? 'badge bad' : 'badge' }, `${record.status}${record.code ? ` ${record.code}` : ''}`),
     ` ${record.method} ${record.host} · `,
     el('span', { class: 'mono' }, record.ray),
-    ` · ${fmt(record.measuredMs)} ms measured on loopback`
+    ` · ${fmt(record.measuredMs)} ms measured on loopback${latencyNote()}`
   )
   li.append(head, describe(record.plan), ledgerList(record.plan))
   li.addEventListener('click', () => {
