@@ -345,9 +345,13 @@ function ledgerList (plan) {
     }
     const li = el('li')
     li.append(el('span', { class: e.compliant ? 'ok' : 'bad' }, e.compliant ? '✓ ' : '✗ '), text)
+    // A keyless signature is made by the customer's own key server: the network only asks for it.
+    const ownKeyServer = e.category === 'key-operation' && e.at.startsWith('keyless:')
     li.append(el('span', { class: 'role' }, e.networkRole === 'controller'
       ? ' · controller: the network (its own security data)'
-      : ` · controller: ${plan.host}, processor: the network`))
+      : ownKeyServer
+        ? ` · done by ${plan.host} itself (controller); the network only asks for the signature`
+        : ` · controller: ${plan.host}, processor: the network`))
     if (!e.compliant) li.append(el('span', { class: 'bad' }, ' · breaks the policy'))
     ul.append(li)
   }
