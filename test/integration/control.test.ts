@@ -27,7 +27,7 @@ function fakeRuntime (world: World): FakeRuntime {
     logger: pino({ level: 'silent' }),
     events,
     calls,
-    popUrl: () => undefined,
+    popUrl: (id: string) => (id === 'FRA' ? 'http://127.0.0.1:40001' : undefined),
     async setPopDown (id, down) {
       calls.push([id, down])
       const pop = world.topology.byId.get(id)
@@ -102,7 +102,8 @@ describe('control plane: model views', () => {
     expect(topo.statusCode).toBe(200)
     const body = topo.json()
     expect(body.pops).toHaveLength(world.topology.pops.length)
-    expect(body.pops.find((p: { id: string }) => p.id === 'FRA')).toMatchObject({ id: 'FRA', country: 'DE', down: false })
+    expect(body.pops.find((p: { id: string }) => p.id === 'FRA')).toMatchObject({ id: 'FRA', country: 'DE', down: false, url: 'http://127.0.0.1:40001' })
+    expect(body.pops.find((p: { id: string }) => p.id === 'AMS')).toMatchObject({ url: null })
     expect(body.regions.find((r: { id: string }) => r.id === 'eu').pops).toContain('FRA')
     const customers = (await app.inject('/api/customers')).json()
     const shop = customers.customers.find((c: { host: string }) => c.host === 'eu-shop.example')

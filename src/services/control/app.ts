@@ -100,7 +100,10 @@ export function buildControlApp (runtime: SimRuntime, deps: ControlDeps): Fastif
   })
 
   app.get('/api/topology', async function getTopology () {
-    return { ...topologyView(runtime.world), ...(runtime.latency === undefined ? {} : { latency: runtime.latency }) }
+    const view = topologyView(runtime.world)
+    // Each PoP's own address: a client may send its request straight there, making that PoP its ingress.
+    const pops = view.pops.map((p) => ({ ...p, url: runtime.popUrl(p.id) ?? null }))
+    return { ...view, pops, ...(runtime.latency === undefined ? {} : { latency: runtime.latency }) }
   })
 
   app.get('/api/customers', async function getCustomers () {
