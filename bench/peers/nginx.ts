@@ -46,7 +46,6 @@ export function nginxConfig (dir: string, origin: URL, ports: { one: number, two
       proxy_http_version 1.1;
       proxy_set_header Connection "";
       proxy_set_header Host $http_host;
-      proxy_buffering off;
     }
   }
 `
