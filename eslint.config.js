@@ -3,7 +3,7 @@
 import tseslint from 'typescript-eslint'
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'bench/results/**', 'coverage/**'] },
+  { ignores: ['node_modules/**', 'bench/results/**', 'coverage/**', '.rsim/**'] },
   ...tseslint.configs.recommended,
   {
     rules: {
