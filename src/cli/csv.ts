@@ -57,7 +57,13 @@ export function openInput (path: string, stdin: Readable, cwd: string): Readable
  * Reads a CSV with a header line, checks that `required` columns are present, and yields each record with its
  * fields by column name. Blank lines are skipped. A malformed line throws SIM_ERR_INPUT_INVALID naming it.
  */
-export async function * readCsv (input: Readable, required: readonly string[], name: string): AsyncGenerator<CsvRecord, void, undefined> {
+export async function * readCsv (
+  input: Readable,
+  required: readonly string[],
+  name: string,
+  /** Sees the header line (fields trimmed, and the text as it was); may throw to refuse it. */
+  onHeader?: (header: readonly string[], text: string, line: number) => void
+): AsyncGenerator<CsvRecord, void, undefined> {
   const rl = createInterface({ input, crlfDelay: Infinity })
   let header: string[] | undefined
   let line = 0
@@ -72,6 +78,7 @@ export async function * readCsv (input: Readable, required: readonly string[], n
         header = fields.map((f) => f.trim())
         const missing = required.filter((r) => !header!.includes(r))
         if (missing.length > 0) throw new SimError('SIM_ERR_INPUT_INVALID', [`${name}:${line}`, `the header must name the columns ${required.join(', ')}; missing ${missing.join(', ')}`])
+        onHeader?.(header, text, line)
         continue
       }
       if (fields.length !== header.length) throw new SimError('SIM_ERR_INPUT_INVALID', [`${name}:${line}`, `expected ${header.length} fields, found ${fields.length}`])

@@ -1,7 +1,5 @@
 // `rsim rtt`: the latency model from the command line: distance and modelled round trip between two places, or for
 // every row of a CSV (streamed, so files of millions of rows work in constant memory).
-import { createInterface } from 'node:readline'
-import type { Writable } from 'node:stream'
 import { isClientLocationError, parseClientLocation } from '../../core/client.ts'
 import { SimError } from '../../core/errors.ts'
 import { distanceKm, parseDegrees } from '../../core/geo.ts'
@@ -11,7 +9,7 @@ import type { ClientLocation, LatencyModel, LatencyParams, Topology } from '../.
 import { createGeoIpLocator } from '../../net/geoip-locator.ts'
 import { HELP, parse } from '../args.ts'
 import type { Command } from '../command.ts'
-import { openInput, parseCsvLine } from '../csv.ts'
+import { ChunkedWriter, openInput, readCsv } from '../csv.ts'
 
 const help = `Usage:
   rsim rtt <a> <b> [--json]
@@ -38,9 +36,6 @@ export const RTT_LATENCY_PARAMS: LatencyParams = Object.freeze({ accessMs: 0, ho
 
 const COLUMNS = ['a_lat', 'a_lon', 'b_lat', 'b_lon'] as const
 
-// Output is gathered into chunks of this size: one write per row would dominate the cost of a million-row file.
-const CHUNK_CHARS = 64 * 1024
-
 function round (v: number, digits: number): number {
   const f = 10 ** digits
   return Math.round(v * f) / f
@@ -65,60 +60,32 @@ function describe (c: ClientLocation, topology: Topology): string {
   return at
 }
 
-async function write (out: Writable, text: string): Promise<void> {
-  if (!out.write(text)) await new Promise<void>((resolve) => out.once('drain', () => resolve()))
-}
 
 /** Streams the CSV: header plus rtt_ms, then each row as it was with its RTT appended. */
 async function runBatch (name: string, model: LatencyModel, io: Parameters<Command['run']>[1]): Promise<number> {
-  const rl = createInterface({ input: openInput(name, io.stdin, io.cwd), crlfDelay: Infinity })
-  let line = 0
+  const out = new ChunkedWriter(io.stdout)
   let rows = 0
-  let cols: number[] | undefined
-  let width = 0
-  let out = ''
-  const bad = (reason: string): SimError => new SimError('SIM_ERR_INPUT_INVALID', [`${name}:${line}`, reason])
   try {
-    for await (const raw of rl) {
-      line++
-      const text = raw.endsWith('\r') ? raw.slice(0, -1) : raw
-      if (text.trim() === '') continue
-      const fields = parseCsvLine(text)
-      if (typeof fields === 'string') throw bad(fields)
-      if (!cols) {
-        const header = fields.map((f) => f.trim())
-        const missing = COLUMNS.filter((c) => !header.includes(c))
-        if (missing.length > 0) throw bad(`the header must name the columns ${COLUMNS.join(', ')}; missing ${missing.join(', ')}`)
-        if (header.includes('rtt_ms')) throw bad('the header already has an rtt_ms column')
-        cols = COLUMNS.map((c) => header.indexOf(c))
-        width = header.length
-        out += text + ',rtt_ms\n'
-        continue
-      }
-      if (fields.length !== width) throw bad(`expected ${width} fields, found ${fields.length}`)
+    const records = readCsv(openInput(name, io.stdin, io.cwd), COLUMNS, name, function checkHeader (header, text, line) {
+      if (header.includes('rtt_ms')) throw new SimError('SIM_ERR_INPUT_INVALID', [`${name}:${line}`, 'the header already has an rtt_ms column'])
+      void out.line(text + ',rtt_ms')
+    })
+    for await (const rec of records) {
       const v: number[] = []
       for (let k = 0; k < 4; k++) {
-        const d = parseDegrees(fields[cols[k]!]!, k % 2 === 0 ? 'latitude' : 'longitude')
-        if (typeof d === 'string') throw bad(`${COLUMNS[k]}: ${d}`)
+        const column = COLUMNS[k] as string
+        const d = parseDegrees(rec.fields[column] as string, k % 2 === 0 ? 'latitude' : 'longitude')
+        if (typeof d === 'string') throw new SimError('SIM_ERR_INPUT_INVALID', [`${name}:${rec.line}`, `${column}: ${d}`])
         v.push(d)
       }
       const rtt = model.rttMs({ lat: v[0]!, lon: v[1]! }, { lat: v[2]!, lon: v[3]! })
-      out += `${text},${rtt.toFixed(3)}\n`
+      await out.line(`${rec.text},${rtt.toFixed(3)}`)
       rows++
-      if (out.length >= CHUNK_CHARS) {
-        await write(io.stdout, out)
-        out = ''
-      }
     }
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new SimError('SIM_ERR_INPUT_INVALID', [name, 'no such file'])
-    throw err
   } finally {
-    rl.close()
     // Rows before a bad line are still delivered, like any stream filter.
-    if (out !== '') await write(io.stdout, out)
+    await out.flush()
   }
-  if (!cols) throw new SimError('SIM_ERR_INPUT_INVALID', [name, 'empty input: a header line is required'])
   io.stderr.write(`rtt: ${rows} rows\n`)
   return 0
 }
