@@ -42,6 +42,7 @@ export const ERRORS = {
   SIM_ERR_UPSTREAM_UNREACHABLE: { status: 502, message: 'PoP %s unreachable: %s' },
   SIM_ERR_UPSTREAM_TIMEOUT: { status: 504, message: '%s did not answer within %s ms' },
   SIM_ERR_INPUT_INVALID: { status: 400, message: 'invalid input at %s: %s' },
+  SIM_ERR_LISTEN_FAILED: { status: 500, message: 'cannot listen on %s port %s: %s' },
   SIM_ERR_INTERNAL: { status: 500, message: 'internal error: %s' }
 } as const satisfies Record<string, ErrorSpec>
 

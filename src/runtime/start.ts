@@ -3,6 +3,7 @@
 // A directory maps PoP ids to base URLs; the services themselves never listen (DESIGN.md, Processes and services).
 import { EventEmitter } from 'node:events'
 import type { AddressInfo, Server as NetServer } from 'node:net'
+import { SimError } from '../core/errors.ts'
 import type { FastifyInstance } from 'fastify'
 import { pino, type Logger } from 'pino'
 import type { Scenario } from '../config/schema.ts'
@@ -69,15 +70,27 @@ interface PopEntry {
  * Listens on the app's own node server rather than through `app.listen`, which logs a line per listener (340 of them
  * at start-up); the banner and one summary line say where things are. `app.close()` still closes the server.
  */
+/** Listens on host:port; a port in use, forbidden or out of range is a coded error naming the address, not a crash. */
+export async function listenOn (srv: NetServer, host: string, port: number): Promise<void> {
+  try {
+    await new Promise<void>((resolve, reject) => {
+      srv.once('error', reject)
+      srv.listen({ host, port }, () => { srv.off('error', reject); resolve() })
+    })
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException
+    const why = e.code === 'EADDRINUSE'
+      ? 'the port is in use (another rsim start? choose others with --port, --control-port, --tls-port)'
+      : e.code === 'EACCES' ? 'permission denied' : `${e.code ?? 'error'}: ${e.message}`
+    throw new SimError('SIM_ERR_LISTEN_FAILED', [host, port, why])
+  }
+}
+
 async function listen (app: FastifyInstance, host: string, port: number, started?: FastifyInstance[]): Promise<number> {
   started?.push(app)
   await app.ready()
-  const srv = app.server
-  await new Promise<void>((resolve, reject) => {
-    srv.once('error', reject)
-    srv.listen({ host, port }, () => { srv.off('error', reject); resolve() })
-  })
-  return (srv.address() as AddressInfo).port
+  await listenOn(app.server, host, port)
+  return (app.server.address() as AddressInfo).port
 }
 
 /**
@@ -217,10 +230,7 @@ async function startAll (scenario: Scenario, options: StartOptions, apps: Fastif
   if (options.tlsPort !== undefined) {
     const srv = createTlsEdge({ world, plan, locateClient, terminator, delay, logger })
     tlsEdge = srv
-    await new Promise<void>((resolve, reject) => {
-      srv.once('error', reject)
-      srv.listen({ host, port: options.tlsPort }, () => { srv.off('error', reject); resolve() })
-    })
+    await listenOn(srv, host, options.tlsPort)
     tlsEdgeAddress = { host, port: (srv.address() as AddressInfo).port }
   }
 
