@@ -15,7 +15,7 @@ import { classifyUpstreamError, describeUpstreamError, sendRequest } from '../..
 import type { MeasuredHop, RequestHandshake } from '../../runtime/types.ts'
 import { newRay, toSimError } from '../http-errors.ts'
 import { HANDSHAKE_HEADER, HOP_BY_HOP, SIGNER_HEADER, TICKET_HEADER, type PopDeps } from './deps.ts'
-import type { Inspector } from './inspect.ts'
+import type { InspectInput, Inspector } from './inspect.ts'
 import { decodeHops, serverTiming } from './server-timing.ts'
 import type { TlsHandoff } from './tls-terminate.ts'
 import { childTraceparent, newTrace } from './trace.ts'
@@ -54,6 +54,17 @@ export function lazyBody (raw: IncomingMessage, started: () => void): AsyncItera
       started()
       return raw[Symbol.asyncIterator]()
     }
+  }
+}
+
+/** What inspection reads of a client request: method, target, headers and the (not yet read) body. */
+export function requestParts (raw: IncomingMessage): Pick<InspectInput, 'method' | 'url' | 'headers' | 'rawHeaders' | 'body'> {
+  return {
+    method: raw.method ?? 'GET',
+    url: raw.url ?? '/',
+    headers: raw.headers,
+    rawHeaders: raw.rawHeaders,
+    body: lazyBody(raw, () => {})
   }
 }
 
@@ -194,11 +205,7 @@ export function createIngress (deps: PopDeps, inspect: Inspector) {
       const out = await inspect({
         ray,
         customer,
-        method: raw.method ?? 'GET',
-        url: raw.url ?? '/',
-        headers: raw.headers,
-        rawHeaders: raw.rawHeaders,
-        body: lazyBody(raw, () => {}),
+        ...requestParts(raw),
         downstream: downstreamOf(p),
         ...(deps.tls === undefined ? {} : { tlsKey: p.tls.key })
       })

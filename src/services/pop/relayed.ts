@@ -8,7 +8,7 @@ import { nowMs } from '../../net/delay.ts'
 import type { MeasuredHop } from '../../runtime/types.ts'
 import { sendError, toSimError } from '../http-errors.ts'
 import type { PopDeps } from './deps.ts'
-import { lazyBody } from './ingress.ts'
+import { requestParts } from './ingress.ts'
 import type { Inspector } from './inspect.ts'
 import { encodeHops } from './server-timing.ts'
 
@@ -56,11 +56,7 @@ export function createRelayed (deps: PopDeps, inspect: Inspector) {
       const out = await inspect({
         ray: f.ray,
         customer,
-        method: raw.method ?? 'GET',
-        url: raw.url ?? '/',
-        headers: raw.headers,
-        rawHeaders: raw.rawHeaders,
-        body: lazyBody(raw, () => {}),
+        ...requestParts(raw),
         downstream: planned.hops,
         ...(planned.tlsKey === undefined ? {} : { tlsKey: planned.tlsKey })
       })
