@@ -1,6 +1,7 @@
 // Keep-alive undici pools, one per upstream base URL (a PoP or an origin), with the forwarding policies composed
 // around each as small named interceptors, the way undici's own interceptors are (lib/interceptor/*.js,
 // Dispatcher.compose): modelled one-way delay before the request leaves, HMAC signing of the forwarding headers.
+import { Readable } from 'node:stream'
 import { Pool, type Dispatcher } from 'undici'
 import type { Delay } from './delay.ts'
 import type { ForwardFields, ForwardSigner } from './signing.ts'
@@ -117,6 +118,92 @@ export function classifyUpstreamError (err: unknown): UpstreamFailure {
 export function describeUpstreamError (err: unknown): string {
   const e = err as { code?: string, message?: string }
   return e.code ?? e.message ?? 'unknown error'
+}
+
+/** An upstream answer: a complete body when it is small, a stream otherwise. */
+export interface Exchange {
+  readonly statusCode: number
+  readonly headers: Record<string, string | string[] | undefined>
+  /** The whole body (a Content-Length at most the buffering limit), or a stream of it. */
+  readonly body: Buffer | Readable
+}
+
+/** Bodies up to this size are read whole before the answer is handed on (nginx's proxy_buffering does the same). */
+export const BUFFER_LIMIT_BYTES = 64 * 1024
+
+const EMPTY = Buffer.alloc(0)
+
+/**
+ * One request on the data path, through undici's dispatch API with a handler of its own: headers arrive parsed once,
+ * a small body (declared Content-Length up to `bufferLimit`) is collected and handed on whole, so the response can
+ * leave in one write without a stream between the two sockets; a larger or unsized body streams with backpressure
+ * (the upstream socket pauses while the reader is behind) and aborts the upstream request when the reader goes away.
+ * Rejects, like `request`, when the exchange fails before the answer is handed on.
+ */
+export function exchange (dispatcher: Dispatcher, opts: SimRequestOptions, bufferLimit = BUFFER_LIMIT_BYTES): Promise<Exchange> {
+  return new Promise<Exchange>((resolve, reject) => {
+    const signal = opts.signal as AbortSignal | undefined
+    let controller: Dispatcher.DispatchController | undefined
+    let settled = false
+    let status = 0
+    let headers: Record<string, string | string[] | undefined> = {}
+    let chunks: Buffer[] | undefined
+    let stream: Readable | undefined
+    function onAbort (): void { controller?.abort(signal?.reason) }
+    function done (): void { signal?.removeEventListener('abort', onAbort) }
+    const handler: Dispatcher.DispatchHandler = {
+      onRequestStart (c) {
+        controller = c
+        if (signal?.aborted === true) c.abort(signal.reason)
+      },
+      onResponseStart (c, statusCode, h) {
+        // Informational answers (1xx) come before the real one.
+        if (statusCode < 200) return
+        status = statusCode
+        headers = h
+        const cl = h['content-length']
+        if (typeof cl === 'string' && cl !== '' && Number(cl) <= bufferLimit) {
+          chunks = []
+          return
+        }
+        stream = new Readable({
+          read () { if (c.paused) c.resume() },
+          destroy (err, cb) {
+            // The reader went away (client gone, answer refused): stop the upstream request too.
+            if (!c.aborted) c.abort(err ?? new Error('response body discarded'))
+            cb(err)
+          }
+        })
+        settled = true
+        resolve({ statusCode: status, headers, body: stream })
+      },
+      onResponseData (c, chunk) {
+        if (chunks !== undefined) chunks.push(chunk)
+        else if (stream !== undefined && !stream.push(chunk)) c.pause()
+      },
+      onResponseEnd () {
+        done()
+        if (stream !== undefined) {
+          stream.push(null)
+          return
+        }
+        settled = true
+        const list = chunks ?? []
+        resolve({ statusCode: status, headers, body: list.length === 0 ? EMPTY : list.length === 1 ? list[0] as Buffer : Buffer.concat(list) })
+      },
+      onResponseError (_c, err) {
+        done()
+        if (!settled) {
+          settled = true
+          reject(err)
+        } else {
+          stream?.destroy(err)
+        }
+      }
+    }
+    signal?.addEventListener('abort', onAbort, { once: true })
+    dispatcher.dispatch(opts as Dispatcher.DispatchOptions, handler)
+  })
 }
 
 /** `dispatcher.request` with the policies' per-request inputs. */

@@ -11,7 +11,7 @@ import { normaliseHost } from '../../core/planner.ts'
 import type { ClientLocation, Hop, Plan, RefusedPlan, ServedPlan } from '../../core/types.ts'
 import { nowMs } from '../../net/delay.ts'
 import { FWD_PREFIX, hasForwardHeaders, type ForwardFields } from '../../net/signing.ts'
-import { classifyUpstreamError, describeUpstreamError, sendRequest } from '../../net/upstream.ts'
+import { classifyUpstreamError, describeUpstreamError, exchange, type Exchange } from '../../net/upstream.ts'
 import type { MeasuredHop, RequestHandshake } from '../../runtime/types.ts'
 import { newRay, toSimError } from '../http-errors.ts'
 import { HANDSHAKE_HEADER, HOP_BY_HOP, SIGNER_HEADER, TICKET_HEADER, type PopDeps } from './deps.ts'
@@ -31,7 +31,7 @@ export interface Handoff {
 interface Outcome {
   readonly status: number
   readonly headers: Record<string, string | string[] | undefined>
-  readonly body: Readable | string
+  readonly body: Readable | Buffer | string
   readonly downstream: readonly MeasuredHop[]
   readonly relay?: MeasuredHop
   readonly inspectedAt?: string
@@ -149,10 +149,10 @@ export function createIngress (deps: PopDeps, inspect: Inspector) {
       const url = deps.directory(p.inspection)
       const fields: ForwardFields = { ray, ingress: pop.id, inspection: p.inspection, client: clientField, host: p.host, plan: encodeForwardPlan(p) }
       const t = nowMs()
-      let res: Dispatcher.ResponseData
+      let res: Exchange
       try {
         if (url === undefined) throw Object.assign(new Error(`${p.inspection} is not listening`), { code: 'ECONNREFUSED' })
-        res = await sendRequest(deps.upstreams.get(url), {
+        res = await exchange(deps.upstreams.get(url), {
           path: raw.url ?? '/',
           method: raw.method as Dispatcher.HttpMethod,
           headers,

@@ -6,7 +6,7 @@ import type { Dispatcher } from 'undici'
 import { SimError } from '../../core/errors.ts'
 import type { Customer, Hop, KeyOperation } from '../../core/types.ts'
 import { nowMs } from '../../net/delay.ts'
-import { classifyUpstreamError, describeUpstreamError, sendRequest } from '../../net/upstream.ts'
+import { classifyUpstreamError, describeUpstreamError, exchange } from '../../net/upstream.ts'
 import type { MeasuredHop } from '../../runtime/types.ts'
 import type { HandshakeResult } from '../keys/handshake.ts'
 import { SEEN_FROM_HEADER } from '../origin/app.ts'
@@ -32,7 +32,7 @@ export interface InspectInput {
 export interface InspectOutcome {
   readonly status: number
   readonly headers: Record<string, string | string[] | undefined>
-  readonly body: Readable
+  readonly body: Readable | Buffer
   readonly hops: MeasuredHop[]
   readonly traceparent: string
   readonly handshake?: HandshakeResult
@@ -128,7 +128,7 @@ export function createInspector (deps: PopDeps) {
     const abort = new AbortController()
     let res
     try {
-      res = await sendRequest(deps.upstreams.get(originUrl), {
+      res = await exchange(deps.upstreams.get(originUrl), {
         path: input.url,
         method: input.method as Dispatcher.HttpMethod,
         headers,
