@@ -77,19 +77,32 @@ export function createControlMetrics (world: () => World): ControlMetrics {
     collect () { this.set(world().topology.pops.length) }
   })
 
+  // Labelled children, looked up once per label set: observing with a labels object hashes the labels every call,
+  // and this runs for every request.
+  type Child = { inc (): void } | { observe (v: number): void }
+  const children = new Map<string, Child>()
+  function child<C extends Child> (key: string, make: () => C): C {
+    let c = children.get(key) as C | undefined
+    if (c === undefined) children.set(key, c = make())
+    return c
+  }
+  function countRequest (pop: string, role: 'ingress' | 'inspection', outcome: RequestOutcome): void {
+    child(`r\0${pop}\0${role}\0${outcome}`, () => requests.labels(pop, role, outcome)).inc()
+  }
+
   return {
     registry,
     contentType: registry.contentType,
     observe (record) {
       const outcome = outcomeOf(record)
       const plan = record.plan
-      if (plan.ingress !== undefined) requests.inc({ pop: plan.ingress, role: 'ingress', outcome })
+      if (plan.ingress !== undefined) countRequest(plan.ingress, 'ingress', outcome)
       if (plan.outcome === 'served') {
-        requests.inc({ pop: plan.inspection, role: 'inspection', outcome })
+        countRequest(plan.inspection, 'inspection', outcome)
         if (plan.violations.length > 0) violations.inc({ host: record.host })
       }
-      for (const hop of record.hops) hops.observe({ kind: hop.kind }, hop.measuredMs / 1000)
-      duration.observe({ outcome }, record.measuredMs / 1000)
+      for (const hop of record.hops) child(`h\0${hop.kind}`, () => hops.labels(hop.kind)).observe(hop.measuredMs / 1000)
+      child(`d\0${outcome}`, () => duration.labels(outcome)).observe(record.measuredMs / 1000)
     },
     render () {
       return registry.metrics()

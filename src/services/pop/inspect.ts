@@ -125,19 +125,20 @@ export function createInspector (deps: PopDeps) {
     if (ih) headers.push(ih.name, ih.value)
 
     const t = nowMs()
-    const abort = new AbortController()
+    // Only a request with a body can outgrow the limit and need aborting mid-send.
+    const abort = input.body === null ? undefined : new AbortController()
     let res
     try {
       res = await exchange(deps.upstreams.get(originUrl), {
         path: input.url,
         method: input.method as Dispatcher.HttpMethod,
         headers,
-        body: input.body === null ? null : limitedBody(input.body, deps.limits.bodyLimitBytes, abort),
-        signal: abort.signal,
+        body: input.body === null || abort === undefined ? null : limitedBody(input.body, deps.limits.bodyLimitBytes, abort),
+        ...(abort === undefined ? {} : { signal: abort.signal }),
         sim: { delayMs: delay.oneWayMs(originHop.rttMs) }
       })
     } catch (err) {
-      if (abort.signal.aborted) throw abort.signal.reason
+      if (abort?.signal.aborted === true) throw abort.signal.reason
       if (err instanceof SimError) throw err
       const kind = classifyUpstreamError(err)
       if (kind === 'timeout') throw new SimError('SIM_ERR_UPSTREAM_TIMEOUT', [`origin of ${input.customer.host}`, 'the upstream timeout'])
