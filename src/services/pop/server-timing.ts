@@ -4,7 +4,7 @@ import type { MeasuredHop } from '../../runtime/types.ts'
 
 function quoted (s: string): string {
   // A quoted-string (RFC 9110 section 5.6.4): escape backslash and double quote.
-  return `"${s.replace(/[\\"]/g, (c) => `\\${c}`)}"`
+  return s.includes('"') || s.includes('\\') ? `"${s.replace(/[\\"]/g, (c) => `\\${c}`)}"` : `"${s}"`
 }
 
 export function serverTiming (hops: readonly MeasuredHop[]): string {
