@@ -15,4 +15,4 @@ COPY src ./src
 RUN mkdir .rsim && chown node:node .rsim
 USER node
 EXPOSE 8080 8081 8443
-CMD ["node", "src/cli/main.ts", "start", "--host", "0.0.0.0", "--port", "8080", "--control-port", "8081", "--tls-port", "8443"]
+CMD ["node", "--max-semi-space-size=64", "src/cli/main.ts", "start", "--host", "0.0.0.0", "--port", "8080", "--control-port", "8081", "--tls-port", "8443"]

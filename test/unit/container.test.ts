@@ -10,7 +10,7 @@ const root = new URL('../../', import.meta.url).pathname
 const read = (f: string) => readFileSync(join(root, f), 'utf8')
 const dockerfile = read('Dockerfile')
 const compose = parse(read('docker-compose.yml')) as { services: Record<string, { build: string, ports: string[], healthcheck: { test: string[] } }> }
-const pkg = JSON.parse(read('package.json')) as { engines: { node: string }, devDependencies: Record<string, string>, dependencies: Record<string, string> }
+const pkg = JSON.parse(read('package.json')) as { engines: { node: string }, scripts: Record<string, string>, devDependencies: Record<string, string>, dependencies: Record<string, string> }
 
 function sourceFiles (dir: string): string[] {
   return readdirSync(join(root, dir)).flatMap((name) => {
@@ -28,7 +28,9 @@ describe('Dockerfile and docker-compose.yml', () => {
 
   it('starts the simulation on all interfaces, on the ports it exposes and compose publishes', () => {
     const cmd = JSON.parse(/^CMD (.+)$/m.exec(dockerfile)?.[1] ?? '[]') as string[]
-    expect(cmd.slice(0, 3)).toEqual(['node', 'src/cli/main.ts', 'start'])
+    // The container runs what `npm start` runs, V8 flags included.
+    expect(cmd.slice(0, 4)).toEqual(['node', '--max-semi-space-size=64', 'src/cli/main.ts', 'start'])
+    expect(pkg.scripts.start).toBe(cmd.slice(0, 4).join(' '))
     const flag = (name: string) => cmd[cmd.indexOf(name) + 1]
     expect(flag('--host')).toBe('0.0.0.0')
     const ports = [flag('--port'), flag('--control-port'), flag('--tls-port')]
