@@ -36,8 +36,6 @@ interface Outcome {
   readonly relay?: MeasuredHop
   readonly inspectedAt?: string
   readonly code?: string
-  /** Processing time (ms) of the PoP that inspected, as it measured it. */
-  readonly procMs?: number
 }
 
 export function hasBody (raw: IncomingMessage): boolean {
@@ -185,7 +183,6 @@ export function createIngress (deps: PopDeps, inspect: Inspector) {
       const inner = Number(res.headers['x-sim-fwd-inner-ms'] ?? 0)
       const measured = Math.max(0, nowMs() - t - (Number.isFinite(inner) ? inner : 0))
       const code = res.headers['x-sim-fwd-code']
-      const proc = Number(res.headers['x-sim-fwd-proc-ms'])
       return {
         plan: p,
         outcome: {
@@ -195,8 +192,7 @@ export function createIngress (deps: PopDeps, inspect: Inspector) {
           downstream: decodeHops(res.headers['x-sim-fwd-timing']),
           relay: { from: relayHop.from, to: relayHop.to, kind: 'relay', modelledMs: relayHop.rttMs, measuredMs: measured },
           inspectedAt: p.inspection,
-          ...(typeof code === 'string' ? { code } : {}),
-          ...(Number.isFinite(proc) ? { procMs: proc } : {})
+          ...(typeof code === 'string' ? { code } : {})
         }
       }
     }
@@ -213,7 +209,7 @@ export function createIngress (deps: PopDeps, inspect: Inspector) {
         downstream: downstreamOf(p),
         ...(deps.tls === undefined ? {} : { tlsKey: p.tls.key })
       })
-      return { status: out.status, headers: { ...out.headers, traceparent: out.traceparent }, body: out.body, downstream: out.hops, inspectedAt: pop.id, procMs: out.procMs }
+      return { status: out.status, headers: { ...out.headers, traceparent: out.traceparent }, body: out.body, downstream: out.hops, inspectedAt: pop.id }
     } catch (err) {
       return errorOutcome(toSimError(err), ray, [], { inspectedAt: pop.id })
     }
@@ -261,8 +257,6 @@ export function createIngress (deps: PopDeps, inspect: Inspector) {
     let located: ClientLocation | undefined
     let accessRtt = world.latency.params.accessMs
     let accessSpent = 0
-    // Time spent in the inspection (here or at the relay's far end), to tell this PoP's own processing apart.
-    let downstreamSpan = 0
     try {
       if (hasForwardHeaders(raw.headers)) throw new SimError('SIM_ERR_FORWARD_UNAUTHENTICATED', [`${FWD_PREFIX}-* headers are set by PoPs only`])
       if (host === '') throw new SimError('SIM_ERR_HOST_MISSING')
@@ -294,9 +288,7 @@ export function createIngress (deps: PopDeps, inspect: Inspector) {
       if (p.outcome === 'refused') {
         outcome = refusedOutcome(p, ray)
       } else if (p.inspection === pop.id) {
-        const ts = nowMs()
         outcome = await inspectHere(raw, ray, p)
-        downstreamSpan = nowMs() - ts
         const relayHop = p.hops.find((h) => h.kind === 'relay')
         if (tlsIn !== undefined && relayHop !== undefined) {
           // The ciphertext relay happened on the TLS stream itself (the edge's delayed pipe): report what it applied.
@@ -304,9 +296,7 @@ export function createIngress (deps: PopDeps, inspect: Inspector) {
           outcome = { ...outcome, relay: { from: relayHop.from, to: relayHop.to, kind: 'relay', modelledMs: relayHop.rttMs, measuredMs: applied } }
         }
       } else {
-        const ts = nowMs()
         const r = await relay(raw, ray, client, p)
-        downstreamSpan = nowMs() - ts
         planned = r.plan
         outcome = r.plan.outcome === 'refused' ? refusedOutcome(r.plan, ray) : r.outcome as Outcome
       }
@@ -317,17 +307,9 @@ export function createIngress (deps: PopDeps, inspect: Inspector) {
       outcome = errorOutcome(sim, ray)
     }
 
-    // The response direction of the access hop, then the response leaves. The model gives each PoP on the path
-    // hopProcessingMs; the real processing of this PoP and of the inspecting one stands in for it, and what is left
-    // of that time (or what it overran) is settled here, so the simulator's own work does not add to the latency.
+    // The response direction of the access hop, then the response leaves.
     const tb = nowMs()
-    let lastWait = delay.oneWayMs(accessRtt)
-    if (delay.enabled && planned?.outcome === 'served' && outcome.procMs !== undefined) {
-      const modelledProc = (planned.inspection === planned.ingress ? 1 : 2) * world.latency.params.hopProcessingMs * delay.timeScale
-      const realProc = (tb - t0) - accessSpent - downstreamSpan + outcome.procMs
-      lastWait = Math.max(0, lastWait + modelledProc - realProc)
-    }
-    await delay.wait(lastWait)
+    await delay.wait(delay.oneWayMs(accessRtt))
     accessSpent += nowMs() - tb
     hops.push({ from: 'client', to: planned?.ingress ?? ingressId, kind: 'access', modelledMs: accessRtt, measuredMs: accessSpent })
     if (outcome.relay) hops.push(outcome.relay)

@@ -36,8 +36,6 @@ export interface InspectOutcome {
   readonly hops: MeasuredHop[]
   readonly traceparent: string
   readonly handshake?: HandshakeResult
-  /** This PoP's own processing time (ms): the work between the TLS handshake and the origin, and after it. */
-  readonly procMs: number
 }
 
 /** Headers that never reach an origin: hop-by-hop ones and the simulator's routing inputs. */
@@ -107,7 +105,6 @@ export function createInspector (deps: PopDeps) {
     const handshake = deps.tls !== undefined && input.tlsKey !== undefined
       ? await handshakeHere(input, hops)
       : await modelledKeyHops(input, hops)
-    const afterTls = nowMs()
     const rule = wafCheck(input.url)
     if (rule !== undefined) throw new SimError('SIM_ERR_WAF_BLOCKED', [rule])
 
@@ -150,19 +147,15 @@ export function createInspector (deps: PopDeps) {
     // The response direction of the origin hop.
     await delay.wait(delay.oneWayMs(originHop.rttMs))
     const service = Number(res.headers['x-sim-origin-service-ms'] ?? 0)
-    const originDone = nowMs()
-    hops.push({ from: originHop.from, to: originHop.to, kind: 'origin', modelledMs: originHop.rttMs, measuredMs: Math.max(0, originDone - t - (Number.isFinite(service) ? service : 0)) })
+    hops.push({ from: originHop.from, to: originHop.to, kind: 'origin', modelledMs: originHop.rttMs, measuredMs: Math.max(0, nowMs() - t - (Number.isFinite(service) ? service : 0)) })
 
     const out: Record<string, string | string[] | undefined> = {}
     for (const [k, v] of Object.entries(res.headers)) if (!HOP_BY_HOP.has(k)) out[k] = v
-    if (handshake !== undefined) {
-      out[HANDSHAKE_HEADER] = handshake.op
-      if (handshake.signer !== undefined) out[SIGNER_HEADER] = handshake.signer
-      if (handshake.ticket !== undefined) out[TICKET_HEADER] = handshake.ticket
-    }
-    // The handshake and the origin exchange are modelled (key hops, origin hop, service time); the rest is ours.
-    const procMs = (t - afterTls) + (nowMs() - originDone)
-    return { status: res.statusCode, headers: out, body: res.body, hops, traceparent, procMs, ...(handshake === undefined ? {} : { handshake }) }
+    if (handshake === undefined) return { status: res.statusCode, headers: out, body: res.body, hops, traceparent }
+    out[HANDSHAKE_HEADER] = handshake.op
+    if (handshake.signer !== undefined) out[SIGNER_HEADER] = handshake.signer
+    if (handshake.ticket !== undefined) out[TICKET_HEADER] = handshake.ticket
+    return { status: res.statusCode, headers: out, body: res.body, hops, traceparent, handshake }
   }
 }
 
