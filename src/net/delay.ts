@@ -37,8 +37,7 @@ export const LATENESS_WEIGHT = 0.05
  * loop adds its own delay, so a chain of six waits per relayed request would add several milliseconds that the model
  * does not have. `wait` therefore keeps a running mean of how late its timers fire and asks for that much less, so
  * waits are right on average (the median matters: the benchmarks compare p50s). Waits shorter than the expected
- * lateness are not slept at all, and sleeps are whole milliseconds; what that leaves out (or adds) is carried over to
- * the next wait, so nothing is lost.
+ * lateness are not slept at all; their time is carried over and added to the next wait, so nothing is lost.
  */
 export function createWaiter (clock: DelayClock = REAL_CLOCK): { wait (ms: number): Promise<void>, lateness (): number } {
   let lateness = 1
@@ -52,14 +51,10 @@ export function createWaiter (clock: DelayClock = REAL_CLOCK): { wait (ms: numbe
         owed = Math.max(0, total)
         return
       }
-      // Whole milliseconds: Node keeps one timer list per distinct duration, so jittered fractional durations would
-      // each get a list of their own (about twice the CPU per timer); libuv fires at millisecond resolution anyway.
-      // The rounding is carried over to the next wait, so nothing drifts.
-      const whole = Math.round(ask)
-      owed = ask - whole
+      owed = 0
       const start = clock.now()
-      await clock.sleep(whole)
-      const late = clock.now() - start - whole
+      await clock.sleep(ask)
+      const late = clock.now() - start - ask
       // Bounded so that one long stall (a GC pause, a busy loop) cannot make later waits vanish.
       lateness += LATENESS_WEIGHT * (Math.min(Math.max(late, 0), 5) - lateness)
     }
