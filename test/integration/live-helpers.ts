@@ -1,7 +1,8 @@
 // Shared set-up for the live simulation tests: a small world on loopback, a log capture through a pino destination
 // stream, and requests through undici.
 import { pino, type Logger } from 'pino'
-import { request } from 'undici'
+import { request, type Client } from 'undici'
+import { afterEach } from 'vitest'
 import { loadScenario } from '../../src/config/load.ts'
 import type { Scenario } from '../../src/config/schema.ts'
 import { startSimulation, type StartOptions, type StartedSimulation } from '../../src/runtime/start.ts'
@@ -39,6 +40,30 @@ export async function startSmall (patch: ScenarioPatch = {}, options: StartOptio
   const { logger, lines } = captureLogger()
   const rt = await startSimulation(await smallScenario(patch), { logger, controlApp: false, ...options })
   return Object.assign(rt, { lines })
+}
+
+/**
+ * For a test file that starts one simulation per test: `start` starts it, `track` registers an undici client, and
+ * after each test the clients close first, then the simulation.
+ */
+export function liveRuntimePerTest () {
+  let rt: (StartedSimulation & { lines: LogLine[] }) | undefined
+  const clients: Client[] = []
+  afterEach(async () => {
+    await Promise.all(clients.splice(0).map((c) => c.close()))
+    await rt?.close()
+    rt = undefined
+  })
+  return {
+    async start (patch: ScenarioPatch = {}, options: StartOptions = {}): Promise<StartedSimulation & { lines: LogLine[] }> {
+      rt = await startSmall(patch, options)
+      return rt
+    },
+    track<C extends Client> (c: C): C {
+      clients.push(c)
+      return c
+    }
+  }
 }
 
 export interface Answer {

@@ -3,31 +3,21 @@
 // a request on the same connection or with a session ticket costs none; a key server that is down fails new
 // connections only. Real sockets on 127.0.0.1, latency off.
 import { Client } from 'undici'
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import type { RequestRecord } from '../../src/runtime/types.ts'
 import { buildControlApp } from '../../src/services/control/app.ts'
-import { NO_FR, customersWithNoFrenchKeys, startSmall, type LogLine } from './live-helpers.ts'
 import type { StartedSimulation } from '../../src/runtime/start.ts'
+import { NO_FR, customersWithNoFrenchKeys, liveRuntimePerTest } from './live-helpers.ts'
 
-let rt: (StartedSimulation & { lines: LogLine[] }) | undefined
-const clients: Client[] = []
+const live = liveRuntimePerTest()
 
-afterEach(async () => {
-  await Promise.all(clients.splice(0).map((c) => c.close()))
-  await rt?.close()
-  rt = undefined
-})
-
-async function start (): Promise<StartedSimulation & { lines: LogLine[] }> {
-  rt = await startSmall({ customers: await customersWithNoFrenchKeys() }, { controlApp: buildControlApp })
-  return rt
+async function start () {
+  return live.start({ customers: await customersWithNoFrenchKeys() }, { controlApp: buildControlApp })
 }
 
 /** A client connection of its own: requests on it reuse one TCP (and simulated TLS) connection. */
 function connection (base: string): Client {
-  const c = new Client(base, { pipelining: 1 })
-  clients.push(c)
-  return c
+  return live.track(new Client(base, { pipelining: 1 }))
 }
 
 async function send (c: Client, headers: Record<string, string>) {

@@ -5,10 +5,10 @@
 import { connect as netConnect, type Socket } from 'node:net'
 import { connect as tlsConnect, type PeerCertificate } from 'node:tls'
 import { Client } from 'undici'
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import type { IpLocator } from '../../src/core/types.ts'
 import type { StartedSimulation } from '../../src/runtime/start.ts'
-import { NO_FR, customersWithNoFrenchKeys, eventually, startSmall, type LogLine } from './live-helpers.ts'
+import { NO_FR, customersWithNoFrenchKeys, eventually, liveRuntimePerTest, type LogLine } from './live-helpers.ts'
 
 const PARIS_IP = '203.0.113.7'
 const SYDNEY_IP = '203.0.113.8'
@@ -21,18 +21,10 @@ const locator: IpLocator = {
   }
 }
 
-let rt: (StartedSimulation & { lines: LogLine[] }) | undefined
-const clients: Client[] = []
+const live = liveRuntimePerTest()
 
-afterEach(async () => {
-  await Promise.all(clients.splice(0).map((c) => c.close()))
-  await rt?.close()
-  rt = undefined
-})
-
-async function start (): Promise<StartedSimulation & { lines: LogLine[] }> {
-  rt = await startSmall({ customers: await customersWithNoFrenchKeys() }, { tlsPort: 0, ipLocator: locator })
-  return rt
+async function start () {
+  return live.start({ customers: await customersWithNoFrenchKeys() }, { tlsPort: 0, ipLocator: locator })
 }
 
 function port (r: StartedSimulation): number {
@@ -138,8 +130,7 @@ describe('real TLS edge', () => {
 
   it('does the handshake once per TLS connection: later requests on it have no key operation', async () => {
     const r = await start()
-    const c = new Client(`https://127.0.0.1:${port(r)}`, { connect: { ca: ca(r), servername: 'de-gov.example' }, pipelining: 1 })
-    clients.push(c)
+    const c = live.track(new Client(`https://127.0.0.1:${port(r)}`, { connect: { ca: ca(r), servername: 'de-gov.example' }, pipelining: 1 }))
     const one = await c.request({ path: '/', method: 'GET', headers: { host: 'de-gov.example' } })
     await one.body.text()
     expect(one.statusCode).toBe(200)
