@@ -149,8 +149,8 @@ export function plan (req: PlanRequest, world: World): Plan {
       const signer = `keyless:${d.server.id}`
       tls = { at: inspection.id, key: 'keyless', signer }
       hops.push({ from: inspection.id, to: signer, kind: 'key', rttMs: round3(d.rttMs) })
-      // The key server is the customer's own: the customer signs, as controller of its key.
-      ledger.push({ category: 'key-operation', action: 'signed', at: signer, country: topology.byId.get(d.server.id)?.country ?? 'unknown', networkRole: 'processor', compliant: true })
+      // The key server is the customer's own: the customer signs, as controller of its key; the network only asks.
+      ledger.push({ category: 'key-operation', action: 'signed', at: signer, country: topology.byId.get(d.server.id)?.country ?? 'unknown', networkRole: 'none', compliant: true })
     }
   }
 

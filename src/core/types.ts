@@ -178,7 +178,11 @@ export interface Hop {
 export type KeyOperation = 'local' | 'remote' | 'keyless' | 'none'
 
 export type DataCategory = 'ciphertext' | 'plaintext' | 'key-operation' | 'logs' | 'security-telemetry'
-export type DataRole = 'controller' | 'processor'
+/**
+ * The network's role in a step (GDPR article 4): controller of its own security data, processor of the customer's;
+ * none where the customer's own system does the step (a keyless key server signing), the network only asking for it.
+ */
+export type DataRole = 'controller' | 'processor' | 'none'
 
 export interface LedgerEntry {
   readonly category: DataCategory
@@ -187,7 +191,7 @@ export interface LedgerEntry {
   /** PoP id or log core id. */
   readonly at: string
   readonly country: string
-  /** The network's role for this data (CNIL): processor for customer traffic, controller for its own telemetry. */
+  /** The network's role for this data (CNIL): processor for customer traffic, controller for its own telemetry, none for a step of the customer's own system. */
   readonly networkRole: DataRole
   /** Whether this step respected the customer's policy. */
   readonly compliant: boolean

@@ -83,6 +83,14 @@ describe.skipIf(process.env.RSIM_SKIP_BROWSER === '1')('teaching page in Chromiu
     expect(await page.locator('#status').textContent()).toBe('live')
   })
 
+  it('draws land and borders behind the markers, with the credit of their source', async () => {
+    expect((await page.locator('#land').getAttribute('d'))?.length).toBeGreaterThan(10_000)
+    expect((await page.locator('#borders').getAttribute('d'))?.length).toBeGreaterThan(1_000)
+    expect(await page.locator('#basemap-credit').textContent()).toContain('Natural Earth')
+    // Behind the PoPs: the base map comes first in the SVG, so a marker is never covered by it.
+    expect(await page.locator('#map > g').evaluateAll((gs) => gs.map((g) => g.id))).toEqual(['basemap', 'grid', 'pops', 'labels', 'paths'])
+  })
+
   it('takes a PoP down when it is clicked, and brings it back on a second click', async () => {
     const marker = page.locator('circle[data-pop="SIN"]')
     await marker.click()

@@ -131,6 +131,25 @@ describe('control plane: model views', () => {
     expect(js.headers['content-type']).toMatch(/^text\/javascript/)
     expect(js.body).toContain('/api/ledger/stream')
   })
+
+  it('serves the base map: Natural Earth land and borders as path data in map units, cacheable', async () => {
+    const { app } = setup()
+    const res = await app.inject('/api/basemap')
+    expect(res.statusCode).toBe(200)
+    expect(res.headers['cache-control']).toBe('public, max-age=86400')
+    const map = res.json() as { source: string, land: string, borders: string }
+    expect(map.source).toContain('Natural Earth')
+    for (const d of [map.land, map.borders]) {
+      expect(d).toMatch(/^M/)
+      // Every coordinate inside the 360 x 180 map.
+      for (const m of d.matchAll(/(-?[\d.]+),(-?[\d.]+)/g)) {
+        const [x, y] = [Number(m[1]), Number(m[2])]
+        expect(x >= 0 && x <= 360 && y >= 0 && y <= 180).toBe(true)
+      }
+    }
+    expect((map.land.match(/Z/g) ?? []).length).toBeGreaterThan(100)
+    expect(map.borders.split('M').length).toBeGreaterThan(100)
+  })
 })
 
 describe('control plane: GET /api/plan', () => {

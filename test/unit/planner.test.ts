@@ -73,6 +73,9 @@ describe('golden routes of the default scenario', () => {
     const fresh = served(plan({ client: at('IAD'), host: 'us-bank.example' }, world))
     expect(fresh.tls).toEqual({ at: 'IAD', key: 'keyless', signer: 'keyless:IAD' })
     expect(fresh.hops.some((h) => h.kind === 'key')).toBe(true)
+    // The customer's own key server signs: the network has no role in that step (it only asks for the signature).
+    expect(fresh.ledger).toContainEqual(expect.objectContaining({ category: 'key-operation', at: 'keyless:IAD', networkRole: 'none' }))
+    expect(fresh.ledger.filter((e) => e.networkRole === 'none')).toHaveLength(1)
     const resumed = served(plan({ client: at('IAD'), host: 'us-bank.example', newConnection: false }, world))
     expect(resumed.tls.key).toBe('none')
     expect(resumed.hops.some((h) => h.kind === 'key')).toBe(false)

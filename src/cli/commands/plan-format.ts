@@ -37,7 +37,7 @@ export function formatPlan (plan: Plan, world: World): string {
     '  ledger'
   ]
   for (const e of plan.ledger) {
-    lines.push(`    ${e.compliant ? 'ok  ' : 'VIOL'} ${e.category.padEnd(18)} ${e.action.padEnd(9)} at ${e.at} (${e.country}), network is ${e.networkRole}`)
+    lines.push(`    ${e.compliant ? 'ok  ' : 'VIOL'} ${e.category.padEnd(18)} ${e.action.padEnd(9)} at ${e.at} (${e.country}), ${e.networkRole === 'none' ? 'the customer\'s own system (network: no role)' : `network is ${e.networkRole}`}`)
   }
   for (const v of plan.violations) lines.push(`  VIOLATION   ${v}`)
   return lines.join('\n')

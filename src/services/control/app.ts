@@ -14,6 +14,7 @@ import { installErrorHandling } from '../http-errors.ts'
 import { keyAuditRoutes } from '../keys/audit-routes.ts'
 import { createLedgerStore } from './ledger-store.ts'
 import { createControlMetrics } from './metrics.ts'
+import { loadBasemap } from './basemap.ts'
 import { registerPage } from './page.ts'
 import { createSseHub } from './sse.ts'
 import { customersView, popView, topologyView } from './views.ts'
@@ -104,6 +105,13 @@ export function buildControlApp (runtime: SimRuntime, deps: ControlDeps): Fastif
     // Each PoP's own address: a client may send its request straight there, making that PoP its ingress.
     const pops = view.pops.map((p) => ({ ...p, url: runtime.popUrl(p.id) ?? null }))
     return { ...view, pops, ...(runtime.latency === undefined ? {} : { latency: runtime.latency }) }
+  })
+
+  // The page's land and borders: the same for every run, so browsers may keep it for a day.
+  let basemapJson: string | undefined
+  app.get('/api/basemap', async function getBasemap (_request, reply) {
+    basemapJson ??= JSON.stringify(loadBasemap())
+    return reply.type('application/json; charset=utf-8').header('cache-control', 'public, max-age=86400').send(basemapJson)
   })
 
   app.get('/api/customers', async function getCustomers () {

@@ -1,4 +1,4 @@
-// Serves the teaching page (page/): static HTML, CSS and JS with no build step and nothing fetched from elsewhere,
+// Serves the teaching page (page/): static HTML, CSS and JS modules with no build step and nothing fetched from elsewhere,
 // since the simulator often runs where there is no network.
 import { readFileSync } from 'node:fs'
 import type { FastifyInstance, FastifyReply } from 'fastify'
@@ -9,6 +9,10 @@ const PAGE_DIR = new URL('./page/', import.meta.url)
 const FILES: Readonly<Record<string, string>> = {
   'index.html': 'text/html; charset=utf-8',
   'app.js': 'text/javascript; charset=utf-8',
+  'dom.js': 'text/javascript; charset=utf-8',
+  'map.js': 'text/javascript; charset=utf-8',
+  'state.js': 'text/javascript; charset=utf-8',
+  'words.js': 'text/javascript; charset=utf-8',
   'style.css': 'text/css; charset=utf-8'
 }
 
