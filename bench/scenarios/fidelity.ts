@@ -42,7 +42,8 @@ export interface FidelityStep {
 export async function runFidelity (ctx: Ctx) {
   const q = ctx.settings.quick
   const rates = q ? [50, 200] : [100, 250, 500, 750, 1000, 1250, 1500, 1750, 2000, 2500, 3000]
-  const trials = q ? 1 : Math.max(1, Math.round(sized(ctx.settings, 2, 1)))
+  // Three trials: the median of an odd count is one real trial, so a single stalled trial cannot decide a rate.
+  const trials = q ? 1 : Math.max(1, Math.round(sized(ctx.settings, 3, 1)))
   const stepS = sized(ctx.settings, 6, 1.5, 0.5)
   const warmS = sized(ctx.settings, 1.5, 0.5, 0.2)
   const bench = benchScenario(await defaultYaml())

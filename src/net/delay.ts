@@ -19,6 +19,13 @@ export interface Delay {
   /** Wall-clock ms for a modelled duration that is not split by direction (origin service time, a key round trip). */
   scaledMs (ms: number): number
   wait (ms: number): Promise<void>
+  /**
+   * Waits until `deadline` (a `nowMs()` time) with the timer-lateness correction of `wait`; not at all once it has
+   * passed. Settles a request against its modelled total: time the simulation has already spent is not waited again.
+   */
+  waitUntil (deadline: number): Promise<void>
+  /** Whether a modelled total is exact: without jitter every request of a route is given the same waits. */
+  readonly exact: boolean
 }
 
 /** What `wait` needs of the outside world; tests pass fakes. */
@@ -39,9 +46,16 @@ export const LATENESS_WEIGHT = 0.05
  * waits are right on average (the median matters: the benchmarks compare p50s). Waits shorter than the expected
  * lateness are not slept at all; their time is carried over and added to the next wait, so nothing is lost.
  */
-export function createWaiter (clock: DelayClock = REAL_CLOCK): { wait (ms: number): Promise<void>, lateness (): number } {
+export function createWaiter (clock: DelayClock = REAL_CLOCK): { wait (ms: number): Promise<void>, until (deadline: number): Promise<void>, lateness (): number } {
   let lateness = 1
   let owed = 0
+  async function sleep (ask: number): Promise<void> {
+    const start = clock.now()
+    await clock.sleep(ask)
+    const late = clock.now() - start - ask
+    // Bounded so that one long stall (a GC pause, a busy loop) cannot make later waits vanish.
+    lateness += LATENESS_WEIGHT * (Math.min(Math.max(late, 0), 5) - lateness)
+  }
   return {
     lateness: () => lateness,
     async wait (ms) {
@@ -52,11 +66,12 @@ export function createWaiter (clock: DelayClock = REAL_CLOCK): { wait (ms: numbe
         return
       }
       owed = 0
-      const start = clock.now()
-      await clock.sleep(ask)
-      const late = clock.now() - start - ask
-      // Bounded so that one long stall (a GC pause, a busy loop) cannot make later waits vanish.
-      lateness += LATENESS_WEIGHT * (Math.min(Math.max(late, 0), 5) - lateness)
+      await sleep(ask)
+    },
+    async until (deadline) {
+      // Nothing is owed to a deadline: a moment too short to sleep is simply not slept.
+      const ask = deadline - clock.now() - lateness
+      if (ask >= 0.5) await sleep(ask)
     }
   }
 }
@@ -77,7 +92,11 @@ export function createDelay (opts: DelayOptions, clock: DelayClock = REAL_CLOCK)
     },
     wait (ms) {
       return scale === 0 || ms <= 0 ? Promise.resolve() : waiter.wait(ms)
-    }
+    },
+    waitUntil (deadline) {
+      return scale === 0 ? Promise.resolve() : waiter.until(deadline)
+    },
+    exact: !(opts.jitter > 0)
   }
 }
 

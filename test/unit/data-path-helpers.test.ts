@@ -106,6 +106,29 @@ describe('delay compensation for late timers', () => {
     expect(w.lateness()).toBeLessThanOrEqual(1 + 0.05 * 5)
   })
 
+  it('waits until a deadline: only the time left, corrected for lateness, and nothing once it has passed', async () => {
+    const fake = lateClock(1)
+    const w = createWaiter(fake.clock)
+    await w.until(30)
+    expect(fake.slept).toEqual([29])
+    expect(fake.elapsed()).toBe(30)
+    // Past the deadline, or too close to it to sleep: no wait, and nothing carried over to the next one.
+    await w.until(25)
+    await w.until(31.2)
+    expect(fake.slept).toEqual([29])
+    await w.wait(10)
+    expect(fake.slept[1]).toBeCloseTo(10 - w.lateness(), 6)
+  })
+
+  it('is exact without jitter only, and never waits for a deadline with latency off', async () => {
+    expect(createDelay({ enabled: true, timeScale: 1, jitter: 0, seed: 1 }).exact).toBe(true)
+    expect(createDelay({ enabled: true, timeScale: 1, jitter: 0.1, seed: 1 }).exact).toBe(false)
+    const slept: number[] = []
+    const d = createDelay({ enabled: false, timeScale: 1, jitter: 0, seed: 1 }, { now: () => 0, sleep: async (ms) => { slept.push(ms) } })
+    await d.waitUntil(1000)
+    expect(slept).toEqual([])
+  })
+
   it('does not wait at all with latency off', async () => {
     const slept: number[] = []
     const d = createDelay({ enabled: false, timeScale: 1, jitter: 0, seed: 1 }, { now: () => 0, sleep: async (ms) => { slept.push(ms) } })

@@ -307,15 +307,6 @@ export function createIngress (deps: PopDeps, inspect: Inspector) {
       outcome = errorOutcome(sim, ray)
     }
 
-    // The response direction of the access hop, then the response leaves.
-    const tb = nowMs()
-    await delay.wait(delay.oneWayMs(accessRtt))
-    accessSpent += nowMs() - tb
-    hops.push({ from: 'client', to: planned?.ingress ?? ingressId, kind: 'access', modelledMs: accessRtt, measuredMs: accessSpent })
-    if (outcome.relay) hops.push(outcome.relay)
-    hops.push(...outcome.downstream)
-    done.code = outcome.code
-    done.inspectedAt = outcome.inspectedAt
     const hs = outcome.headers[HANDSHAKE_HEADER]
     if (typeof hs === 'string' && planned?.outcome === 'served' && located !== undefined) {
       const signer = outcome.headers[SIGNER_HEADER]
@@ -327,6 +318,25 @@ export function createIngress (deps: PopDeps, inspect: Inspector) {
         if (full.outcome === 'served' && full.inspection === planned.inspection) planned = full
       }
     }
+
+    // The response direction of the access hop, then the response leaves. A request served along its whole plan is
+    // settled against the plan's modelled total: the response leaves when that much time has passed since the request
+    // came in, so the simulation's own time on loopback (parsing, planning, sockets between PoPs, timers firing
+    // early or late) counts against the modelled waits and PoP processing instead of adding to them. Through the TLS
+    // edge the relay happened before the request reached this handler, and with jitter the waits downstream are
+    // drawn there: both keep the plain response leg.
+    const tb = nowMs()
+    if (delay.exact && tlsIn === undefined && planned?.outcome === 'served' && outcome.code === undefined) {
+      await delay.waitUntil(t0 + planned.modelledMs * delay.timeScale)
+    } else {
+      await delay.wait(delay.oneWayMs(accessRtt))
+    }
+    accessSpent += nowMs() - tb
+    hops.push({ from: 'client', to: planned?.ingress ?? ingressId, kind: 'access', modelledMs: accessRtt, measuredMs: accessSpent })
+    if (outcome.relay) hops.push(outcome.relay)
+    hops.push(...outcome.downstream)
+    done.code = outcome.code
+    done.inspectedAt = outcome.inspectedAt
     const inspectedAt = outcome.inspectedAt
 
     reply.code(outcome.status)
