@@ -153,6 +153,7 @@ export const ServerSchema = Type.Object({
   host: Type.String({ default: '127.0.0.1', minLength: 1, description: 'Address every listener binds to.' }),
   edgePort: Type.Integer({ default: 8080, minimum: 0, maximum: 65535, description: 'Port of the anycast edge (client requests). 0: ephemeral.' }),
   controlPort: Type.Integer({ default: 8081, minimum: 0, maximum: 65535, description: 'Port of the control plane (API and web page). 0: ephemeral.' }),
+  tlsPort: Type.Integer({ default: 8443, minimum: 0, maximum: 65535, description: 'Port of the real TLS edge that `rsim start` runs (SNI routing, TLS terminated in the region). 0: ephemeral.' }),
   popBasePort: Type.Integer({ default: 0, minimum: 0, maximum: 65535, description: '0: ephemeral ports for PoPs; else PoP number i listens on popBasePort + i.' }),
   bodyLimitBytes: Type.Integer({ default: 1048576, minimum: 0, description: 'Largest accepted request body in bytes.' }),
   headerLimitBytes: Type.Integer({ default: 16384, minimum: 1024, description: 'Largest accepted request header block in bytes.' }),

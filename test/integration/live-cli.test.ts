@@ -1,4 +1,9 @@
 // The banner of `rsim start` promises three requests; run each and check it does what its comment says.
+import { spawn } from 'node:child_process'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { connect } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { startCommand, tryCommands } from '../../src/cli/commands/start.ts'
 import { errorCode, get, startSmall } from './live-helpers.ts'
@@ -27,10 +32,51 @@ describe('rsim start', () => {
     expect(refused && [refused.status, errorCode(refused)]).toEqual([403, 'SIM_ERR_FORWARD_UNAUTHENTICATED'])
   })
 
+  it('runs its TLS edge on the configured server.tlsPort', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'rsim-start-'))
+    const main = new URL('../../src/cli/main.ts', import.meta.url).pathname
+    const config = join(dir, 'small.yaml')
+    await writeFile(config, [
+      'network: { pops: [FRA, LHR, IAD], logCores: { eu: FRA, us: IAD } }',
+      'server: { edgePort: 0, controlPort: 0, tlsPort: 0 }',
+      'logging: { level: silent }',
+      'customers:',
+      '  - { host: shop.example, origin: { pop: FRA } }'
+    ].join('\n'))
+    // A real process: `rsim start` runs until a signal, which a test must not send to its own worker.
+    const child = spawn(process.execPath, [main, 'start', '--config', config], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] })
+    try {
+      let out = ''
+      const line = await new Promise<string>((resolve, reject) => {
+        child.stdout.on('data', (c: Buffer) => {
+          out += c.toString()
+          const m = /TLS edge \(real TLS, SNI routing\)\s+(\S+)/.exec(out)
+          if (m) resolve(m[1] as string)
+        })
+        child.once('exit', (code) => reject(new Error(`rsim start exited ${String(code)}: ${out}`)))
+      })
+      const port = Number(line.split(':').at(-1))
+      // tlsPort 0 in the configuration: an ephemeral port, not the default 8443, and something listens there.
+      expect(port).toBeGreaterThan(0)
+      expect(port).not.toBe(8443)
+      await new Promise<void>((resolve, reject) => {
+        const socket = connect(port, '127.0.0.1', () => { socket.destroy(); resolve() })
+        socket.once('error', reject)
+      })
+      expect(out).toContain(`--resolve shop.example:${port}:127.0.0.1`)
+    } finally {
+      const exited = new Promise((resolve) => child.once('exit', resolve))
+      child.kill('SIGTERM')
+      await exited
+      await rm(dir, { recursive: true, force: true })
+    }
+  })
+
   it('rejects bad options with a code before starting anything', async () => {
     const io = { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, cwd: process.cwd(), env: {} }
     await expect(startCommand.run(['--latency', 'maybe'], io)).rejects.toMatchObject({ code: 'SIM_ERR_BAD_REQUEST' })
     await expect(startCommand.run(['--time-scale', '0'], io)).rejects.toMatchObject({ code: 'SIM_ERR_BAD_REQUEST' })
     await expect(startCommand.run(['--port', '70000'], io)).rejects.toMatchObject({ code: 'SIM_ERR_BAD_REQUEST' })
+    await expect(startCommand.run(['--tls-port', 'https'], io)).rejects.toMatchObject({ code: 'SIM_ERR_BAD_REQUEST' })
   })
 })

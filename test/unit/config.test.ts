@@ -72,6 +72,7 @@ describe('defaults', () => {
       host: '127.0.0.1',
       edgePort: 8080,
       controlPort: 8081,
+      tlsPort: 8443,
       popBasePort: 0,
       bodyLimitBytes: 1048576,
       headerLimitBytes: 16384,

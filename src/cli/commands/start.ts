@@ -22,7 +22,7 @@ Options:
   --time-scale X     multiply every modelled delay by X (0.1: ten times faster), X > 0
   --port N           anycast edge port (default: server.edgePort, 8080)
   --control-port N   control plane port (default: server.controlPort, 8081)
-  --tls-port N       real TLS edge port (default 8443); the run's CA certificate is written to .rsim/ca.pem
+  --tls-port N       real TLS edge port (default: server.tlsPort, 8443); the run's CA certificate is written to .rsim/ca.pem
   --host ADDR        address every service listens on (default: server.host, 127.0.0.1; 0.0.0.0 in a container)
   -h, --help         this help`
 
@@ -44,12 +44,12 @@ function options (values: Record<string, string | boolean | undefined>) {
   }
   const edgePort = port(values.port as string | undefined, '--port')
   const controlPort = port(values['control-port'] as string | undefined, '--control-port')
-  const tlsPort = port(values['tls-port'] as string | undefined, '--tls-port') ?? DEFAULT_TLS_PORT
+  const tlsPort = port(values['tls-port'] as string | undefined, '--tls-port')
   const host = values.host as string | undefined
   // An address to bind, not a name to resolve: the services must not listen somewhere a typo sends them.
   if (host !== undefined && isIP(host) === 0) throw new SimError('SIM_ERR_BAD_REQUEST', [`--host must be an IP address to listen on (127.0.0.1, 0.0.0.0, ::1), got "${host}"`])
   return {
-    tlsPort,
+    ...(tlsPort !== undefined ? { tlsPort } : {}),
     ...(host !== undefined ? { host } : {}),
     ...(latency !== undefined ? { latency: latency === 'on' } : {}),
     ...(timeScale !== undefined ? { timeScale } : {}),
@@ -58,7 +58,6 @@ function options (values: Record<string, string | boolean | undefined>) {
   }
 }
 
-export const DEFAULT_TLS_PORT = 8443
 /** Where `rsim start` writes the run's CA certificate, under the working directory (git-ignored). */
 export const CA_FILE = '.rsim/ca.pem'
 
@@ -129,7 +128,8 @@ export const startCommand: Command = {
     // standard output keeps the banner alone.
     const dest = pino.destination({ dest: 2, sync: false })
     const logger = pino({ level: scenario.logging.level }, dest)
-    const rt = await startSimulation(scenario, { ...opts, logger, caPath: resolve(io.cwd, CA_FILE) })
+    // The TLS edge is `rsim start`'s: its port comes from --tls-port, else the configuration (server.tlsPort).
+    const rt = await startSimulation(scenario, { tlsPort: scenario.server.tlsPort, ...opts, logger, caPath: resolve(io.cwd, CA_FILE) })
     io.stdout.write(banner(rt, scenario, opts.latency ?? scenario.latency.enabled, opts.timeScale ?? scenario.latency.timeScale))
     await new Promise<void>((done) => {
       const stop = (signal: NodeJS.Signals): void => {
