@@ -1,6 +1,7 @@
 // The servers under test, run as their own process: the residency-sim runtime (every PoP, the edge, origins, log
 // sinks, control plane) and the Node peer forwarders, all on one event loop like `rsim start`, so each variant is
 // measured on the same single core while the load generator has the other.
+import { Session } from 'node:inspector/promises'
 import type { AddressInfo } from 'node:net'
 import type { FastifyInstance } from 'fastify'
 import { pino } from 'pino'
@@ -10,6 +11,7 @@ import { startSimulation, type StartedSimulation } from '../../src/runtime/start
 import { buildApp as buildOriginApp } from '../../src/services/origin/app.ts'
 import { buildHttpProxy } from '../peers/http-proxy.ts'
 import { buildPlainForwarder } from '../peers/plain-forwarder.ts'
+import type { CpuProfile } from './profile-analysis.ts'
 import { serve } from './rpc.ts'
 
 export interface SimStartParams {
@@ -148,4 +150,24 @@ function cpu (): number {
   return wall > 0 ? Math.round(((d.user + d.system) / 1000 / wall) * 1000) / 1000 : 0
 }
 
-serve({ startSim, stopSim, startPeers, stopPeers, mark, cpu }, async () => { await stopPeers(); await stopSim({ limitMs: 2000 }) })
+// A sampling CPU profile of this process (the servers' event loop) through the inspector, for bench/profile.ts.
+let session: Session | undefined
+
+async function profileStart (p: { intervalUs: number }): Promise<null> {
+  session = new Session()
+  session.connect()
+  await session.post('Profiler.enable')
+  await session.post('Profiler.setSamplingInterval', { interval: p.intervalUs })
+  await session.post('Profiler.start')
+  return null
+}
+
+async function profileStop (): Promise<CpuProfile> {
+  if (session === undefined) throw new Error('no profile started')
+  const { profile } = await session.post('Profiler.stop')
+  session.disconnect()
+  session = undefined
+  return profile as CpuProfile
+}
+
+serve({ startSim, stopSim, startPeers, stopPeers, mark, cpu, profileStart, profileStop }, async () => { await stopPeers(); await stopSim({ limitMs: 2000 }) })

@@ -1,5 +1,6 @@
-// Keeps the benchmark code working: runs `bench/run.ts --quick` with tiny durations in a child process and checks
-// that it completes and writes well-formed results. It asserts nothing about speed (that is what the bench is for).
+// Keeps the benchmark code working: runs `bench/run.ts --quick` and `bench/profile.ts` with tiny durations in child
+// processes and checks that they complete and write well-formed results. It asserts nothing about speed (that is
+// what the bench is for).
 import { spawn } from 'node:child_process'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -8,6 +9,7 @@ import { fileURLToPath } from 'node:url'
 import { afterAll, describe, expect, it } from 'vitest'
 
 const runner = fileURLToPath(new URL('../../bench/run.ts', import.meta.url))
+const profiler = fileURLToPath(new URL('../../bench/profile.ts', import.meta.url))
 
 function run (args: string[]): Promise<{ code: number | null, stderr: string }> {
   return new Promise((resolve) => {
@@ -57,6 +59,35 @@ describe('bench --quick', () => {
       expect(text.trimEnd().endsWith('</svg>')).toBe(true)
     }
   }, 120_000)
+
+  it('profiles the simulation under load and prints its CPU per request by category', async () => {
+    const out = await mkdtemp(join(tmpdir(), 'rsim-profile-'))
+    try {
+      const child = spawn(process.execPath, [profiler, '--seconds', '1', '--connections', '4', '--out', out], { stdio: ['ignore', 'pipe', 'pipe'] })
+      let stdout = ''
+      let stderr = ''
+      child.stdout.on('data', (c: Buffer) => { stdout += c.toString() })
+      child.stderr.on('data', (c: Buffer) => { stderr += c.toString() })
+      const code = await new Promise((resolve) => child.on('close', resolve))
+      expect(code, stderr).toBe(0)
+      expect(stderr).toContain('[profile] profiling: 1 s')
+      expect(stdout).toMatch(/eu-shop\.example from LHR, latency off, 4 connections: \d+ requests\/s/)
+      expect(stdout).toMatch(/µs per request/)
+      expect(stdout).toContain('socket writes (system calls)')
+      expect(stdout).toContain('residency-sim services/pop/')
+      const profile = JSON.parse(await readFile(join(out, 'LHR-eu-shop.example-latency-off.cpuprofile'), 'utf8')) as { nodes: unknown[], samples: unknown[] }
+      expect(profile.nodes.length).toBeGreaterThan(0)
+      expect(profile.samples.length).toBeGreaterThan(0)
+
+      const bad = spawn(process.execPath, [profiler, '--latency', 'sometimes'], { stdio: ['ignore', 'ignore', 'pipe'] })
+      let badErr = ''
+      bad.stderr.on('data', (c: Buffer) => { badErr += c.toString() })
+      expect(await new Promise((resolve) => bad.on('close', resolve))).toBe(2)
+      expect(badErr).toContain('--latency must be on or off')
+    } finally {
+      await rm(out, { recursive: true, force: true })
+    }
+  }, 60_000)
 
   it('prints its usage with --help', async () => {
     const child = spawn(process.execPath, [runner, '--help'], { stdio: ['ignore', 'pipe', 'ignore'] })

@@ -1,0 +1,101 @@
+// `npm run bench:profile`: where the simulation's CPU goes per request. Starts the simulation of the default
+// configuration in a servers process, loads one route with autocannon from a load-generator process, takes a
+// sampling CPU profile of the servers' event loop while the load runs, and prints its self time per request by
+// category and by function. The raw profile is written for Chrome DevTools or speedscope.
+import { mkdir, writeFile } from 'node:fs/promises'
+import { join, resolve } from 'node:path'
+import { parseArgs } from 'node:util'
+import { breakdown, formatBreakdown, type CpuProfile } from './lib/profile-analysis.ts'
+import type { JobResult, StreamResult } from './lib/loadgen.ts'
+import { spawnChild } from './lib/rpc.ts'
+import { defaultYaml } from './lib/scenario-yaml.ts'
+import type { SimInfo } from './lib/servers.ts'
+
+const HELP = `Usage: node bench/profile.ts [--client LHR] [--host eu-shop.example] [--latency off|on] [--seconds 10]
+                              [--connections N] [--interval 200] [--out bench/results/profile]
+
+Profiles the simulation (default configuration) under load on one route and prints its CPU time per request:
+by category (socket writes, garbage collection, Node's HTTP, undici, fastify, each residency-sim source file)
+and the functions with the most self time. Writes the raw profile as <out>/<client>-<host>-latency-<on|off>.cpuprofile.
+
+Options:
+  --client X        client location: IATA code, IP address or lat,lon (default LHR: relayed from London to the EU)
+  --host H          customer host (default eu-shop.example)
+  --latency on|off  modelled delays (default off: software time only)
+  --seconds S       profiled load, after a warm-up of a third as long (default 10)
+  --connections N   autocannon connections (default 32 with latency off, 256 with it on)
+  --interval US     sampling interval in microseconds (default 200; smaller costs the servers more)
+  --out DIR         where the profile is written (default bench/results/profile)`
+
+function fail (message: string): never {
+  process.stderr.write(`bench/profile: ${message}\n\n${HELP}\n`)
+  process.exit(2)
+}
+
+function positive (text: string, name: string): number {
+  const n = Number(text)
+  if (!(n > 0) || !Number.isFinite(n)) fail(`${name} must be a number greater than 0, got "${text}"`)
+  return n
+}
+
+let values: Record<string, string | boolean | undefined>
+try {
+  values = parseArgs({
+    options: {
+      client: { type: 'string', default: 'LHR' },
+      host: { type: 'string', default: 'eu-shop.example' },
+      latency: { type: 'string', default: 'off' },
+      seconds: { type: 'string', default: '10' },
+      connections: { type: 'string' },
+      interval: { type: 'string', default: '200' },
+      out: { type: 'string', default: 'bench/results/profile' },
+      help: { type: 'boolean', short: 'h' }
+    }
+  }).values
+} catch (err) {
+  fail((err as Error).message)
+}
+if (values.help === true) {
+  process.stdout.write(`${HELP}\n`)
+  process.exit(0)
+}
+const latency = values.latency as string
+if (latency !== 'on' && latency !== 'off') fail(`--latency must be on or off, got "${latency}"`)
+const seconds = positive(values.seconds as string, '--seconds')
+const connections = Math.round(positive((values.connections as string | undefined) ?? (latency === 'on' ? '256' : '32'), '--connections'))
+const intervalUs = Math.round(positive(values.interval as string, '--interval'))
+const client = values.client as string
+const host = values.host as string
+const progress = (line: string): void => { process.stderr.write(`[profile] ${line}\n`) }
+
+const servers = spawnChild(new URL('./lib/servers.ts', import.meta.url))
+const loadgen = spawnChild(new URL('./lib/loadgen.ts', import.meta.url))
+try {
+  progress(`starting the simulation (latency ${latency})`)
+  const sim = await servers.call<SimInfo>('startSim', { yaml: await defaultYaml(), latency: latency === 'on', timeScale: 1 })
+  const stream = { id: 'route', url: `${sim.edgeUrl}/`, headers: { host, 'x-sim-client': client }, connections }
+  const load = async (durationS: number): Promise<StreamResult> => {
+    const res = await loadgen.call<JobResult<StreamResult[]>>('cannon', { streams: [stream], durationS })
+    const r = res.results[0] as StreamResult
+    if (r.responses === 0 && r.non2xx === 0) fail(`no answer from the simulation for ${host} from ${client} (${r.errors} errors)`)
+    return r
+  }
+  const warm = Math.max(1, Math.round(seconds / 3))
+  progress(`warm-up: ${warm} s, ${connections} connections, ${host} from ${client}`)
+  const w = await load(warm)
+  if (w.non2xx > 0) progress(`warning: ${w.non2xx} answers were not 2xx (a refused route?); they are profiled too`)
+  progress(`profiling: ${seconds} s, sampling every ${intervalUs} µs`)
+  await servers.call('profileStart', { intervalUs })
+  const r = await load(seconds)
+  const profile = await servers.call<CpuProfile>('profileStop')
+  const answered = r.responses + r.non2xx
+  const dir = resolve(values.out as string)
+  await mkdir(dir, { recursive: true })
+  const file = join(dir, `${client.replace(/[^\w.-]/g, '_')}-${host}-latency-${latency}.cpuprofile`)
+  await writeFile(file, JSON.stringify(profile))
+  process.stdout.write(`${host} from ${client}, latency ${latency}, ${connections} connections: ${Math.round(answered / seconds)} requests/s\n`)
+  process.stdout.write(`${formatBreakdown(breakdown(profile, answered))}\n\nprofile: ${file}\n`)
+  await servers.call('stopSim', { limitMs: 2000 })
+} finally {
+  await Promise.all([servers.stop(), loadgen.stop()])
+}
