@@ -38,7 +38,7 @@ Options:
   --quick          a one-minute smoke run with tiny counts (writes to bench/results/quick unless --out)
   --only LIST      comma-separated scenario names (default: all)
   --out DIR        results folder (default: bench/results)
-  --scale X        multiply durations and trial counts (default 1; the full run takes ~15 min; the test of
+  --scale X        multiply durations and trial counts (default 1; the full run takes ~16 min; the test of
                    the bench code runs --quick --scale 0.3)
   --wait-quiet     before starting, wait (up to 10 minutes) for the 1-minute load average to drop below
                    half the cores, and say how long it waited
