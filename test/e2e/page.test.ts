@@ -119,6 +119,8 @@ describe.skipIf(process.env.RSIM_SKIP_BROWSER === '1')('teaching page in Chromiu
     expect(text).toMatch(/Decrypted and inspected \(TLS terminated, WAF\) at [A-Z]{3} .*: inside eu/)
     expect(text).toContain('controller: eu-shop.example, processor: the network')
     expect(text).toContain('measured on loopback (latency off: software time only)')
+    // Each hop's modelled round trip against what it measured (latency off: the software time alone).
+    expect(text).toMatch(/Round trips, modelled \/ measured ms: access client→SYD [\d.]+ \/ [\d.]+ · relay \(ciphertext\) SYD→[A-Z]{3} [\d.]+ \/ [\d.]+ · .*to origin [A-Z]{3}→origin/)
 
     // Drawn on the map: the client's access hop, the relay out of Australia and the hop to the origin.
     const path = page.locator(`#paths g[data-ray="${ray}"]`)

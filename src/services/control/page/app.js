@@ -3,7 +3,7 @@
 import { $, api, el, fmt, setStatus, showError } from './dom.js'
 import { WORLD, drawGrid, drawPlan, fit, getView, label, loadBasemap, px, setViewBox, xy } from './map.js'
 import { customers, pops } from './state.js'
-import { describe, ledgerList, popName } from './words.js'
+import { describe, hopTimes, ledgerList, popName } from './words.js'
 
 const seen = new Set() // rays already in the ledger list (history and stream overlap)
 const MAX_LEDGER_ITEMS = 50
@@ -196,7 +196,10 @@ function addRecord (record, via) {
     el('span', { class: 'mono' }, record.ray),
     ` · ${fmt(record.measuredMs)} ms measured on loopback${latencyNote()}`
   )
-  li.append(head, describe(record.plan), ledgerList(record.plan))
+  li.append(head, describe(record.plan))
+  const times = hopTimes(record.hops)
+  if (times) li.append(times)
+  li.append(ledgerList(record.plan))
   li.addEventListener('click', () => {
     for (const other of $('ledger').children) other.classList.remove('focus')
     li.classList.add('focus')

@@ -63,3 +63,21 @@ export function describe (plan) {
   if (plan.violations.length) div.append(el('span', { class: 'bad' }, ' Processed outside the region (failover open): a residency violation.'))
   return div
 }
+
+const HOP_NAMES = { access: 'access', relay: 'relay (ciphertext)', key: 'key signature', origin: 'to origin' }
+
+/** Each hop's round trip, modelled against measured: where the time of one request went. */
+export function hopTimes (hops) {
+  if (!hops?.length) return null
+  const div = el('div', {
+    class: 'hops small',
+    title: 'With latency on, a served response leaves when its modelled total has passed since the request arrived: ' +
+      'the access hop\'s return leg gives back the time the simulation itself spent (parsing, sockets, first ' +
+      'connections), so it can measure less than modelled.'
+  }, 'Round trips, modelled / measured ms: ')
+  hops.forEach((h, i) => {
+    if (i > 0) div.append(' · ')
+    div.append(`${HOP_NAMES[h.kind] ?? h.kind} ${h.from}→${h.to.replace(/^origin:.*/, 'origin')} ${fmt(h.modelledMs)} / ${fmt(h.measuredMs)}`)
+  })
+  return div
+}
