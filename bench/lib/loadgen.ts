@@ -6,6 +6,8 @@
 // - paced: open-loop requests at a fixed rate, each timed from its intended send time (the coordinated-omission
 //   correction of wrk2), with undici.
 // - sequential: one request at a time, either each on a new connection or all on one kept-alive connection.
+// - rated: autocannon's own fixed rate (`overallRate`) with its coordinated-omission correction, as a cross-check of
+//   the paced engine.
 import autocannon from 'autocannon'
 import { Client, Pool } from 'undici'
 import { cpuShare, sendProgress, serve } from './rpc.ts'
@@ -204,6 +206,68 @@ function paced (job: PacedJob): Promise<JobResult<PacedResult>> {
   })
 }
 
+export interface RatedJob {
+  readonly url: string
+  readonly headers: Record<string, string>
+  readonly rate: number
+  readonly durationS: number
+  readonly warmupS: number
+  readonly connections: number
+}
+
+export interface RatedResult {
+  /** p50 and p99 of autocannon's own histogram: whole ms, with its coordinated-omission correction. */
+  readonly correctedP50Ms: number
+  readonly correctedP99Ms: number
+  /** p50 of the response times autocannon reports per response (not corrected). */
+  readonly responseP50Ms: number
+  readonly achievedRps: number
+  readonly non2xx: number
+  readonly errors: number
+}
+
+function autocannonRun (opts: autocannon.Options, onResponse?: (ms: number) => void): Promise<autocannon.Result> {
+  return new Promise((resolve, reject) => {
+    const instance = autocannon(opts, (err, res) => { if (err) reject(err); else resolve(res) })
+    if (onResponse) {
+      instance.on('response', (_client: unknown, statusCode: number, _bytes: number, responseTime: number) => {
+        if (statusCode >= 200 && statusCode <= 299) onResponse(responseTime)
+      })
+    }
+  })
+}
+
+async function rated (job: RatedJob): Promise<JobResult<RatedResult>> {
+  const base: autocannon.Options = {
+    url: job.url,
+    headers: job.headers,
+    connections: job.connections,
+    overallRate: job.rate,
+    pipelining: 1,
+    timeout: 30
+  }
+  // A warm-up run of its own, not recorded: autocannon's histogram has no way to drop leading samples.
+  if (job.warmupS > 0) await autocannonRun({ ...base, duration: job.warmupS })
+  const cpu0 = process.cpuUsage()
+  const t0 = performance.now()
+  const samples = new Samples(Math.ceil(job.rate * job.durationS * 1.2) + 16)
+  const res = await autocannonRun({ ...base, duration: job.durationS }, (ms) => samples.push(ms))
+  const wallMs = performance.now() - t0
+  const times = samples.values.sort()
+  return {
+    results: {
+      correctedP50Ms: res.latency.p50,
+      correctedP99Ms: res.latency.p99,
+      responseP50Ms: times.length > 0 ? times[Math.floor(times.length / 2)] as number : Number.NaN,
+      achievedRps: res.requests.average,
+      non2xx: res.non2xx,
+      errors: res.errors + res.timeouts
+    },
+    wallMs,
+    cpu: cpuShare(cpu0, wallMs)
+  }
+}
+
 export interface SequentialJob {
   readonly url: string
   readonly headers: Record<string, string>
@@ -240,4 +304,4 @@ async function sequential (job: SequentialJob): Promise<JobResult<SequentialResu
   return { results: { samplesMs: samples.values, serverTiming: timings, non2xx }, wallMs, cpu: cpuShare(cpu0, wallMs) }
 }
 
-serve({ cannon, paced, sequential })
+serve({ cannon, paced, sequential, rated })

@@ -74,6 +74,13 @@ function fidelitySection (e: Envelope<FidelityResult>): string[] {
     for (const x of w.rows) out.push(`| ${x.targetRps} | ${x.achievedRps} | ${f(x.modelledP50Ms, 1)} | ${f(x.p50ErrorMs, 2)} | ${pct(x.p50RelError)} | ${f(x.p99ErrorMs, 1)} | ${x.faithful ? 'yes' : '**no**'} | ${f(x.serversCpu, 2)} | ${f(x.loadgenCpu, 2)} |`)
     out.push('')
   }
+  const ac = r.autocannon ?? []
+  if (ac.length > 0) {
+    out.push('**Cross-check with autocannon\'s own fixed rate** (single route, first trial, right after the paced step at the same rate; `overallRate` with its coordinated-omission correction; errors against the model, ms):', '',
+      '| target rps | achieved | p50 error, autocannon histogram (corrected) | p99 error, same | p50 error, its response times | p50 error, paced engine |', '|---:|---:|---:|---:|---:|---:|')
+    for (const x of ac) out.push(`| ${x.targetRps} | ${x.achievedRps} | ${f(x.correctedP50ErrorMs, 2)} | ${f(x.correctedP99ErrorMs, 1)} | ${f(x.responseP50ErrorMs, 2)} | ${f(x.pacedP50ErrorMs, 2)} |`)
+    out.push('')
+  }
   out.push('Why not autocannon\'s own fixed rate: with `overallRate` it paces each connection in a burst at the start of every second (a per-connection quota reset by a 1 s interval), and its coordinated-omission correction calls `recordValueWithExpectedInterval(responseTime, Math.ceil(1 / rate))` with `rate` in requests per second per connection, so the expected interval is 1 ms whatever the rate and every response slower than 1 ms is padded with phantom samples (autocannon 9.0.0, lib/run.js). The paced generator above sends uniformly and times each request from its intended send time instead.', '',
     '![fidelity against load](fidelity.svg)', '')
   return out

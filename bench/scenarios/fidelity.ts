@@ -2,7 +2,7 @@
 // sent open-loop at a fixed rate and timed from their intended send time (coordinated omission corrected, as wrk2
 // does), so a simulator that falls behind shows it in the latency instead of silently sending less.
 import { sized, type Ctx } from '../lib/context.ts'
-import type { JobResult, PacedResult } from '../lib/loadgen.ts'
+import type { JobResult, PacedResult, RatedResult } from '../lib/loadgen.ts'
 import { modelled, worldOf } from '../lib/model.ts'
 import { benchScenario, defaultYaml } from '../lib/scenario-yaml.ts'
 import type { SimInfo } from '../lib/servers.ts'
@@ -39,6 +39,21 @@ export interface FidelityStep {
   readonly maxSendLagMs: number
 }
 
+/** One rate of the cross-check with autocannon's own fixed-rate mode (single route, first trial). */
+export interface AutocannonStep {
+  readonly targetRps: number
+  readonly achievedRps: number
+  /** autocannon's histogram p50 (whole ms, its coordinated-omission correction) minus the model. */
+  readonly correctedP50ErrorMs: number
+  readonly correctedP99ErrorMs: number
+  /** The p50 of its per-response times minus the model. */
+  readonly responseP50ErrorMs: number
+  /** The paced engine's p50 error at the same rate and trial. */
+  readonly pacedP50ErrorMs: number
+  readonly non2xx: number
+  readonly errors: number
+}
+
 export async function runFidelity (ctx: Ctx) {
   const q = ctx.settings.quick
   const rates = q ? [50, 200] : [100, 250, 500, 750, 1000, 1250, 1500, 1750, 2000, 2500, 3000]
@@ -66,6 +81,7 @@ export async function runFidelity (ctx: Ctx) {
   ctx.progress('fidelity', 'starting the simulation (latency on, time scale 1)')
   const info = await ctx.servers.call<SimInfo>('startSim', { yaml: bench.yaml, latency: true, timeScale: 1 })
   const steps: FidelityStep[] = []
+  const autocannonSteps: AutocannonStep[] = []
   // The saturated workloads stop climbing: more load on a simulator that is already behind only adds minutes.
   const stopped = new Set<string>()
   for (let t = 0; t < trials; t++) {
@@ -122,6 +138,34 @@ export async function runFidelity (ctx: Ctx) {
         }
         steps.push(step)
         ctx.progress('fidelity', `${w.name} ${rate} rps: achieved ${step.achievedRps}, p50 error ${step.p50ErrorMs} ms (${(step.p50RelError * 100).toFixed(1)}%), ${step.faithful ? 'faithful' : 'NOT faithful'}; CPU servers ${serversCpu}, load generator ${res.cpu}`)
+        if (t === 0 && w.name === 'single') {
+          // The same rate through autocannon's own fixed-rate mode, as a cross-check of the paced engine.
+          const route = w.routes[0] as { client: string, host: string, modelledMs: number }
+          const doneA = ctx.watch('fidelity', `single at ${rate} rps through autocannon's overallRate (${stepS} s)`)
+          let a: JobResult<RatedResult>
+          try {
+            a = await ctx.loadgen.call<JobResult<RatedResult>>('rated', {
+              url: `${info.edgeUrl}/`,
+              headers: { host: route.host, 'x-sim-client': route.client },
+              rate,
+              durationS: stepS,
+              warmupS: warmS,
+              connections: Math.min(rate, connections)
+            })
+          } finally { doneA() }
+          const r = a.results
+          autocannonSteps.push({
+            targetRps: rate,
+            achievedRps: round(r.achievedRps, 0),
+            correctedP50ErrorMs: round(r.correctedP50Ms - route.modelledMs, 2),
+            correctedP99ErrorMs: round(r.correctedP99Ms - route.modelledMs, 2),
+            responseP50ErrorMs: round(r.responseP50Ms - route.modelledMs, 2),
+            pacedP50ErrorMs: step.p50ErrorMs,
+            non2xx: r.non2xx,
+            errors: r.errors
+          })
+          ctx.progress('fidelity', `single ${rate} rps via autocannon overallRate: achieved ${round(r.achievedRps, 0)}, p50 error ${round(r.correctedP50Ms - route.modelledMs, 2)} ms (its corrected histogram), ${round(r.responseP50Ms - route.modelledMs, 2)} ms (its response times)`)
+        }
         if (Math.abs(step.p50RelError) > 0.5 || step.achievedRps < rate * 0.8 || step.errors > 0) stopped.add(w.name)
       }
     }
@@ -171,7 +215,8 @@ export async function runFidelity (ctx: Ctx) {
     },
     simulation: { pops: info.pops, startupMs: round(info.startupMs, 0), rssMiB: info.rssMiB, closeMs },
     workloads: table,
-    steps
+    steps,
+    autocannon: autocannonSteps
   }
 }
 

@@ -44,6 +44,12 @@ describe('bench --quick', () => {
 
     const fidelity = await json(dir, 'fidelity.json')
     expect((fidelity.result.workloads as unknown[]).length).toBe(2)
+    // The cross-check with autocannon's own fixed rate: a row per rate the single route's first trial reached (a tiny
+    // quick step may stop the climb after the first).
+    const cross = fidelity.result.autocannon as { targetRps: number, correctedP50ErrorMs: number, pacedP50ErrorMs: number }[]
+    expect(cross[0]?.targetRps).toBe(50)
+    expect(cross.length).toBeLessThanOrEqual(2)
+    for (const x of cross) expect(Number.isFinite(x.correctedP50ErrorMs) && Number.isFinite(x.pacedP50ErrorMs)).toBe(true)
     const overhead = await json(dir, 'overhead.json')
     expect((overhead.result.rows as { variant: string }[]).map((r) => r.variant)).toContain('residency-sim 2 hops')
     expect(typeof overhead.result.nginx).toBe('string')
@@ -53,6 +59,7 @@ describe('bench --quick', () => {
 
     const summary = await readFile(join(dir, 'summary.md'), 'utf8')
     for (const h of ['## 1. Added latency', '## 2. Fidelity', '## 3. Per-hop', '## 4. TLS handshakes']) expect(summary).toContain(h)
+    expect(summary).toContain('Cross-check with autocannon')
     for (const svg of ['added-latency.svg', 'fidelity.svg']) {
       const text = await readFile(join(dir, svg), 'utf8')
       expect(text.startsWith('<svg')).toBe(true)
