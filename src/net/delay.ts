@@ -1,5 +1,6 @@
 // Modelled propagation delay for live hops: one-way = RTT / 2 (DESIGN.md, latency model), times the time scale,
 // with seeded jitter so runs are reproducible; nothing at all when latency is off (pure software overhead).
+import { AsyncLocalStorage } from 'node:async_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { jittered, mulberry32 } from '../core/latency.ts'
 
@@ -9,6 +10,11 @@ export interface DelayOptions {
   /** Fraction of each round trip, 0..1. */
   readonly jitter: number
   readonly seed: number
+}
+
+/** The jitter drawn during one piece of work (drawn minus modelled, wall-clock ms): what its deadline must add. */
+export interface JitterRecord {
+  jitterMs: number
 }
 
 export interface Delay {
@@ -24,8 +30,14 @@ export interface Delay {
    * passed. Settles a request against its modelled total: time the simulation has already spent is not waited again.
    */
   waitUntil (deadline: number): Promise<void>
-  /** Whether a modelled total is exact: without jitter every request of a route is given the same waits. */
-  readonly exact: boolean
+  /**
+   * Runs `fn` with a record of the jitter drawn inside it (by `oneWayMs` and `scaledMs`, across every await), so that
+   * a request can be settled against its modelled total plus the jitter it was actually given. Without jitter the
+   * record stays 0 and nothing is tracked.
+   */
+  tracked<T> (fn: (record: JitterRecord) => Promise<T>): Promise<T>
+  /** Adds jitter drawn elsewhere (reported by the next hop) to the record of the enclosing `tracked` call, if any. */
+  addJitter (ms: number): void
 }
 
 /** What `wait` needs of the outside world; tests pass fakes. */
@@ -80,15 +92,22 @@ export function createDelay (opts: DelayOptions, clock: DelayClock = REAL_CLOCK)
   const rng = mulberry32(opts.seed)
   const scale = opts.enabled ? opts.timeScale : 0
   const waiter = createWaiter(clock)
+  // Only a run with jitter keeps records: without it every wait is its modelled value and there is nothing to add.
+  const records = opts.jitter > 0 && scale > 0 ? new AsyncLocalStorage<JitterRecord>() : undefined
+  function drawn (value: number, modelled: number): number {
+    const r = records?.getStore()
+    if (r !== undefined) r.jitterMs += value - modelled
+    return value
+  }
   return {
     enabled: opts.enabled,
     timeScale: opts.timeScale,
     oneWayMs (rttMs) {
       if (scale === 0) return 0
-      return (jittered(rttMs, opts.jitter, rng) / 2) * scale
+      return drawn((jittered(rttMs, opts.jitter, rng) / 2) * scale, (rttMs / 2) * scale)
     },
     scaledMs (ms) {
-      return scale === 0 ? 0 : jittered(ms, opts.jitter, rng) * scale
+      return scale === 0 ? 0 : drawn(jittered(ms, opts.jitter, rng) * scale, ms * scale)
     },
     wait (ms) {
       return scale === 0 || ms <= 0 ? Promise.resolve() : waiter.wait(ms)
@@ -96,7 +115,15 @@ export function createDelay (opts: DelayOptions, clock: DelayClock = REAL_CLOCK)
     waitUntil (deadline) {
       return scale === 0 ? Promise.resolve() : waiter.until(deadline)
     },
-    exact: !(opts.jitter > 0)
+    tracked (fn) {
+      if (records === undefined) return fn({ jitterMs: 0 })
+      const record: JitterRecord = { jitterMs: 0 }
+      return records.run(record, () => fn(record))
+    },
+    addJitter (ms) {
+      const r = records?.getStore()
+      if (r !== undefined && Number.isFinite(ms)) r.jitterMs += ms
+    }
   }
 }
 

@@ -1,7 +1,7 @@
 // Settling against the modelled total, with latency on: the ingress lets a served response leave when the plan's
 // modelled total has passed since the request came in, so time the simulation spends beyond the model comes out of the
-// last response leg instead of adding to it; answers that did not follow their plan, and runs with jitter, keep the
-// plain response leg. A time scale of 10 makes each access leg 30 ms, far above timer and machine noise.
+// last response leg instead of adding to it; answers that did not follow their plan keep the plain response leg. With
+// jitter, the deadline adds the jitter each wait was given, so the variation still reaches the client. A time scale of 10 makes each access leg 30 ms, far above timer and machine noise.
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -9,6 +9,7 @@ import { errorCode, get, liveRuntimePerTest, type Answer } from './live-helpers.
 
 const SLOW = 'slow-origin.example'
 const GONE = 'gone-origin.example'
+const NEAR = 'near-origin.example'
 const EXTRA_MS = 150
 
 /** Measured ms of the access hop, from the Server-Timing header. */
@@ -38,7 +39,7 @@ describe('settling a request against its modelled total', () => {
 
   async function start (jitter: number) {
     return live.start(
-      { latency: { enabled: true, timeScale: 10, jitter }, customers: [customer(SLOW), customer(GONE)] },
+      { latency: { enabled: true, timeScale: 10, jitter }, customers: [customer(SLOW), customer(GONE), customer(NEAR)] },
       // The second origin's address refuses connections: that request is answered 502 without following its plan.
       { externalOrigins: new Map([[SLOW, slowUrl], [GONE, 'http://127.0.0.1:1']]) }
     )
@@ -63,10 +64,24 @@ describe('settling a request against its modelled total', () => {
     expect(accessMs(a)).toBeGreaterThan(50)
   })
 
-  it('keeps the whole response leg with jitter, whose waits downstream are drawn where they happen', async () => {
-    const rt = await start(0.01)
-    const a = await get(`${rt.edgeUrl}/`, { host: SLOW, 'x-sim-client': 'FRA' })
-    expect(a.status).toBe(200)
-    expect(accessMs(a)).toBeGreaterThan(50)
+  it('settles with jitter too, against the modelled total plus the jitter drawn, which still reaches the client', async () => {
+    const rt = await start(0.3)
+    const slow = await get(`${rt.edgeUrl}/`, { host: SLOW, 'x-sim-client': 'FRA' })
+    expect(slow.status).toBe(200)
+    // The request leg is 30 ms +/- 30%; the response leg is absorbed by the origin's overrun.
+    expect(accessMs(slow)).toBeLessThan(45)
+    // An in-process origin reports the jitter of its service time; totals vary from request to request.
+    const totals: number[] = []
+    for (let i = 0; i < 16; i++) {
+      const t = performance.now()
+      const a = await get(`${rt.edgeUrl}/`, { host: NEAR, 'x-sim-client': 'FRA' })
+      totals.push(performance.now() - t)
+      expect(a.status).toBe(200)
+      expect(Number(a.headers['x-sim-origin-jitter-ms'])).not.toBeNaN()
+    }
+    // Modelled 82.5 ms (access 60, origin 10, service 10, processing 2.5); each wait varies by up to 30%, both ways:
+    // settled against the model alone, no request could come back faster than the model.
+    expect(Math.max(...totals) - Math.min(...totals)).toBeGreaterThan(3)
+    expect(Math.min(...totals)).toBeLessThan(82.5 - 1)
   })
 })

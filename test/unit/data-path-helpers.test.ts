@@ -120,9 +120,28 @@ describe('delay compensation for late timers', () => {
     expect(fake.slept[1]).toBeCloseTo(10 - w.lateness(), 6)
   })
 
-  it('is exact without jitter only, and never waits for a deadline with latency off', async () => {
-    expect(createDelay({ enabled: true, timeScale: 1, jitter: 0, seed: 1 }).exact).toBe(true)
-    expect(createDelay({ enabled: true, timeScale: 1, jitter: 0.1, seed: 1 }).exact).toBe(false)
+  it('records the jitter drawn inside a tracked call, across awaits, and what the next hop reports', async () => {
+    const d = createDelay({ enabled: true, timeScale: 2, jitter: 0.3, seed: 7 })
+    const twin = createDelay({ enabled: true, timeScale: 2, jitter: 0.3, seed: 7 })
+    const { recorded, drawn } = await d.tracked(async (record) => {
+      const a = d.oneWayMs(100)
+      await new Promise((resolve) => setTimeout(resolve, 1))
+      const b = d.scaledMs(10)
+      d.addJitter(1.5)
+      return { recorded: record.jitterMs, drawn: a + b }
+    })
+    // The same seed draws the same values: what was drawn minus what was modelled (scaled), plus the report.
+    expect(drawn).toBeCloseTo(twin.oneWayMs(100) + twin.scaledMs(10), 9)
+    expect(recorded).toBeCloseTo(drawn - (100 + 20) + 1.5, 9)
+    // Outside a tracked call nothing is recorded, and reports go nowhere.
+    d.oneWayMs(100)
+    d.addJitter(5)
+    expect(await d.tracked(async (record) => record.jitterMs)).toBe(0)
+  })
+
+  it('records nothing without jitter, and never waits for a deadline with latency off', async () => {
+    const exact = createDelay({ enabled: true, timeScale: 1, jitter: 0, seed: 1 })
+    expect(await exact.tracked(async (record) => { exact.oneWayMs(80); exact.addJitter(3); return record.jitterMs })).toBe(0)
     const slept: number[] = []
     const d = createDelay({ enabled: false, timeScale: 1, jitter: 0, seed: 1 }, { now: () => 0, sleep: async (ms) => { slept.push(ms) } })
     await d.waitUntil(1000)

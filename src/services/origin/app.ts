@@ -19,6 +19,9 @@ export interface OriginDeps {
 /** Header by which an inspection PoP names itself to the origin (on loopback every peer is 127.0.0.1). */
 export const SEEN_FROM_HEADER = 'x-sim-pop'
 
+/** How far the service time drawn with jitter was from the configured one, ms (only with jitter). */
+export const ORIGIN_JITTER_HEADER = 'x-sim-origin-jitter-ms'
+
 export function buildApp (deps: OriginDeps): FastifyInstance {
   const app = Fastify({
     loggerInstance: deps.logger.child({ service: 'origin', host: deps.host }) as FastifyBaseLogger,
@@ -39,8 +42,11 @@ export function buildApp (deps: OriginDeps): FastifyInstance {
 
   app.all('/*', async function answerAsOrigin (request, reply) {
     const started = performance.now()
-    const wait = deps.delay.scaledMs(deps.serviceTimeMs)
-    await deps.delay.wait(wait)
+    // With jitter, the service time drawn here is reported, so that the ingress settles the request against it.
+    const jitterMs = await deps.delay.tracked(async (record) => {
+      await deps.delay.wait(deps.delay.scaledMs(deps.serviceTimeMs))
+      return record.jitterMs
+    })
     const seenFrom = String(request.headers[SEEN_FROM_HEADER] ?? 'unknown')
     const inspected = inspectionHeader ? request.headers[inspectionHeader] ?? null : null
     const echo = {
@@ -58,6 +64,7 @@ export function buildApp (deps: OriginDeps): FastifyInstance {
       echo.padding = '.'.repeat(missing)
       text = JSON.stringify(echo)
     }
+    if (jitterMs !== 0) reply.header(ORIGIN_JITTER_HEADER, jitterMs.toFixed(3))
     return reply
       .header('x-sim-origin-seen-from', seenFrom)
       .header('x-sim-origin-service-ms', (performance.now() - started).toFixed(3))

@@ -178,7 +178,8 @@ export function createIngress (deps: PopDeps, inspect: Inspector) {
           : new SimError('SIM_ERR_UPSTREAM_UNREACHABLE', [p.inspection, describeUpstreamError(err)])
         return { plan: p, outcome: errorOutcome(sim, ray, [], { inspectedAt: p.inspection }) }
       }
-      // The response direction of the relay hop.
+      // The jitter the inspection PoP's waits were given, for settling; then the response direction of the relay hop.
+      delay.addJitter(Number(res.headers['x-sim-fwd-jitter-ms'] ?? 0))
       await delay.wait(delay.oneWayMs(relayHop.rttMs))
       const inner = Number(res.headers['x-sim-fwd-inner-ms'] ?? 0)
       const measured = Math.max(0, nowMs() - t - (Number.isFinite(inner) ? inner : 0))
@@ -253,85 +254,90 @@ export function createIngress (deps: PopDeps, inspect: Inspector) {
       })
     })
 
-    let outcome: Outcome
+    let outcome!: Outcome
     let located: ClientLocation | undefined
     let accessRtt = world.latency.params.accessMs
     let accessSpent = 0
-    try {
-      if (hasForwardHeaders(raw.headers)) throw new SimError('SIM_ERR_FORWARD_UNAUTHENTICATED', [`${FWD_PREFIX}-* headers are set by PoPs only`])
-      if (host === '') throw new SimError('SIM_ERR_HOST_MISSING')
-      const cl = raw.headers['content-length']
-      if (cl !== undefined && Number(cl) > deps.limits.bodyLimitBytes) throw new SimError('SIM_ERR_BODY_TOO_LARGE', [deps.limits.bodyLimitBytes])
-      const client = handoff?.client ?? deps.locateClient(raw.headers)
-      located = client
-      // A new connection (or a ticket the terminating PoP may not honour) plans the key operation; a request on an
-      // established connection or with a session ticket plans none (RFC 8446 section 2.2).
-      const ticket = raw.headers[TICKET_HEADER]
-      const newConnection = deps.tls === undefined || !(isEstablished(raw.socket, normaliseHost(host)) || (typeof ticket === 'string' && ticket !== ''))
-      let p: Plan
-      if (tlsIn === undefined) {
-        p = deps.plan({ client, host, ingress: pop.id, newConnection }, world)
-      } else {
-        // One TLS connection, one server name: a request for another host is misdirected (RFC 9110 section 15.5.20).
-        if (normaliseHost(host) !== tlsIn.sni) throw new SimError('SIM_ERR_TLS_SNI_MISMATCH', [normaliseHost(host), tlsIn.sni])
-        // Planned as the TLS edge did: PoPs that may not hold the key are unavailable, so this PoP inspects. If the
-        // ingress is in the region but outside the key policy, the edge handed over to this key holder: plan from here.
-        p = deps.plan({ client, host, ingress: tlsIn.ingress, down: tlsIn.down, newConnection }, world)
-        if (p.outcome === 'served' && p.inspection !== pop.id) p = deps.plan({ client, host, ingress: pop.id, newConnection }, world)
-      }
-      planned = p
-      accessRtt = p.outcome === 'served' ? (p.hops[0] as Hop).rttMs : world.latency.rttMs(client, pop) + world.latency.params.accessMs
-      // The request direction of the client's access hop.
-      const ta = nowMs()
-      await delay.wait(delay.oneWayMs(accessRtt))
-      accessSpent = nowMs() - ta
-      if (p.outcome === 'refused') {
-        outcome = refusedOutcome(p, ray)
-      } else if (p.inspection === pop.id) {
-        outcome = await inspectHere(raw, ray, p)
-        const relayHop = p.hops.find((h) => h.kind === 'relay')
-        if (tlsIn !== undefined && relayHop !== undefined) {
-          // The ciphertext relay happened on the TLS stream itself (the edge's delayed pipe): report what it applied.
-          const applied = delay.enabled ? relayHop.rttMs * delay.timeScale : 0
-          outcome = { ...outcome, relay: { from: relayHop.from, to: relayHop.to, kind: 'relay', modelledMs: relayHop.rttMs, measuredMs: applied } }
+    // Everything up to the response leaving, with a record of the jitter drawn on the way (the settling adds it).
+    await delay.tracked(async (jitter) => {
+      try {
+        if (hasForwardHeaders(raw.headers)) throw new SimError('SIM_ERR_FORWARD_UNAUTHENTICATED', [`${FWD_PREFIX}-* headers are set by PoPs only`])
+        if (host === '') throw new SimError('SIM_ERR_HOST_MISSING')
+        const cl = raw.headers['content-length']
+        if (cl !== undefined && Number(cl) > deps.limits.bodyLimitBytes) throw new SimError('SIM_ERR_BODY_TOO_LARGE', [deps.limits.bodyLimitBytes])
+        const client = handoff?.client ?? deps.locateClient(raw.headers)
+        located = client
+        // A new connection (or a ticket the terminating PoP may not honour) plans the key operation; a request on an
+        // established connection or with a session ticket plans none (RFC 8446 section 2.2).
+        const ticket = raw.headers[TICKET_HEADER]
+        const newConnection = deps.tls === undefined || !(isEstablished(raw.socket, normaliseHost(host)) || (typeof ticket === 'string' && ticket !== ''))
+        let p: Plan
+        if (tlsIn === undefined) {
+          p = deps.plan({ client, host, ingress: pop.id, newConnection }, world)
+        } else {
+          // One TLS connection, one server name: a request for another host is misdirected (RFC 9110 section 15.5.20).
+          if (normaliseHost(host) !== tlsIn.sni) throw new SimError('SIM_ERR_TLS_SNI_MISMATCH', [normaliseHost(host), tlsIn.sni])
+          // Planned as the TLS edge did: PoPs that may not hold the key are unavailable, so this PoP inspects. If the
+          // ingress is in the region but outside the key policy, the edge handed over to this key holder: plan from here.
+          p = deps.plan({ client, host, ingress: tlsIn.ingress, down: tlsIn.down, newConnection }, world)
+          if (p.outcome === 'served' && p.inspection !== pop.id) p = deps.plan({ client, host, ingress: pop.id, newConnection }, world)
         }
+        planned = p
+        accessRtt = p.outcome === 'served' ? (p.hops[0] as Hop).rttMs : world.latency.rttMs(client, pop) + world.latency.params.accessMs
+        // The request direction of the client's access hop.
+        const ta = nowMs()
+        await delay.wait(delay.oneWayMs(accessRtt))
+        accessSpent = nowMs() - ta
+        if (p.outcome === 'refused') {
+          outcome = refusedOutcome(p, ray)
+        } else if (p.inspection === pop.id) {
+          outcome = await inspectHere(raw, ray, p)
+          const relayHop = p.hops.find((h) => h.kind === 'relay')
+          if (tlsIn !== undefined && relayHop !== undefined) {
+            // The ciphertext relay happened on the TLS stream itself (the edge's delayed pipe): report what it applied.
+            const applied = delay.enabled ? relayHop.rttMs * delay.timeScale : 0
+            outcome = { ...outcome, relay: { from: relayHop.from, to: relayHop.to, kind: 'relay', modelledMs: relayHop.rttMs, measuredMs: applied } }
+          }
+        } else {
+          const r = await relay(raw, ray, client, p)
+          planned = r.plan
+          outcome = r.plan.outcome === 'refused' ? refusedOutcome(r.plan, ray) : r.outcome as Outcome
+        }
+      } catch (err) {
+        const sim = isSimError(err) ? err : toSimError(err)
+        if (!isSimError(err)) request.log.error({ ray, host, pop: pop.id, err }, 'ingress failure')
+        planned ??= earlyPlan(host, sim, pop.id)
+        outcome = errorOutcome(sim, ray)
+      }
+
+      const hs = outcome.headers[HANDSHAKE_HEADER]
+      if (typeof hs === 'string' && planned?.outcome === 'served' && located !== undefined) {
+        const signer = outcome.headers[SIGNER_HEADER]
+        done.handshake = { at: planned.inspection, op: hs, ...(typeof signer === 'string' ? { signer } : {}) }
+        markEstablished(raw.socket, planned.host)
+        // A ticket the terminating PoP did not honour fell back to a full handshake: the record's plan says so too.
+        if (FULL_HANDSHAKES.has(hs) && planned.tls.key === 'none') {
+          const full = deps.plan({ client: located, host: planned.host, ingress: pop.id, newConnection: true }, world)
+          if (full.outcome === 'served' && full.inspection === planned.inspection) planned = full
+        }
+      }
+
+      // The response direction of the access hop, then the response leaves. A request served along its whole plan is
+      // settled against the plan's modelled total plus the jitter its waits were given (here and, as reported, at the
+      // PoPs after this one): the response leaves when that much time has passed since the request came in, so the
+      // simulation's own time on loopback (parsing, planning, sockets between PoPs, timers firing early or late)
+      // counts against the modelled waits and PoP processing instead of adding to them. Through the TLS edge the relay
+      // happened before the request reached this handler: it keeps the plain response leg.
+      const tb = nowMs()
+      // Drawn even when settling: its jitter belongs to the request's total.
+      const lastLeg = delay.oneWayMs(accessRtt)
+      if (tlsIn === undefined && planned?.outcome === 'served' && outcome.code === undefined) {
+        await delay.waitUntil(t0 + planned.modelledMs * delay.timeScale + jitter.jitterMs)
       } else {
-        const r = await relay(raw, ray, client, p)
-        planned = r.plan
-        outcome = r.plan.outcome === 'refused' ? refusedOutcome(r.plan, ray) : r.outcome as Outcome
+        await delay.wait(lastLeg)
       }
-    } catch (err) {
-      const sim = isSimError(err) ? err : toSimError(err)
-      if (!isSimError(err)) request.log.error({ ray, host, pop: pop.id, err }, 'ingress failure')
-      planned ??= earlyPlan(host, sim, pop.id)
-      outcome = errorOutcome(sim, ray)
-    }
-
-    const hs = outcome.headers[HANDSHAKE_HEADER]
-    if (typeof hs === 'string' && planned?.outcome === 'served' && located !== undefined) {
-      const signer = outcome.headers[SIGNER_HEADER]
-      done.handshake = { at: planned.inspection, op: hs, ...(typeof signer === 'string' ? { signer } : {}) }
-      markEstablished(raw.socket, planned.host)
-      // A ticket the terminating PoP did not honour fell back to a full handshake: the record's plan says so too.
-      if (FULL_HANDSHAKES.has(hs) && planned.tls.key === 'none') {
-        const full = deps.plan({ client: located, host: planned.host, ingress: pop.id, newConnection: true }, world)
-        if (full.outcome === 'served' && full.inspection === planned.inspection) planned = full
-      }
-    }
-
-    // The response direction of the access hop, then the response leaves. A request served along its whole plan is
-    // settled against the plan's modelled total: the response leaves when that much time has passed since the request
-    // came in, so the simulation's own time on loopback (parsing, planning, sockets between PoPs, timers firing
-    // early or late) counts against the modelled waits and PoP processing instead of adding to them. Through the TLS
-    // edge the relay happened before the request reached this handler, and with jitter the waits downstream are
-    // drawn there: both keep the plain response leg.
-    const tb = nowMs()
-    if (delay.exact && tlsIn === undefined && planned?.outcome === 'served' && outcome.code === undefined) {
-      await delay.waitUntil(t0 + planned.modelledMs * delay.timeScale)
-    } else {
-      await delay.wait(delay.oneWayMs(accessRtt))
-    }
-    accessSpent += nowMs() - tb
+      accessSpent += nowMs() - tb
+    })
     hops.push({ from: 'client', to: planned?.ingress ?? ingressId, kind: 'access', modelledMs: accessRtt, measuredMs: accessSpent })
     if (outcome.relay) hops.push(outcome.relay)
     hops.push(...outcome.downstream)

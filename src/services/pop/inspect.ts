@@ -9,7 +9,7 @@ import { nowMs } from '../../net/delay.ts'
 import { classifyUpstreamError, describeUpstreamError, exchange } from '../../net/upstream.ts'
 import type { MeasuredHop } from '../../runtime/types.ts'
 import type { HandshakeResult } from '../keys/handshake.ts'
-import { SEEN_FROM_HEADER } from '../origin/app.ts'
+import { ORIGIN_JITTER_HEADER, SEEN_FROM_HEADER } from '../origin/app.ts'
 import { HANDSHAKE_HEADER, HOP_BY_HOP, SIGNER_HEADER, TICKET_HEADER, type PopDeps } from './deps.ts'
 import { childTraceparent, newTrace, parseTraceparent } from './trace.ts'
 import { wafCheck } from './waf.ts'
@@ -144,7 +144,8 @@ export function createInspector (deps: PopDeps) {
       if (kind === 'timeout') throw new SimError('SIM_ERR_UPSTREAM_TIMEOUT', [`origin of ${input.customer.host}`, 'the upstream timeout'])
       throw new SimError('SIM_ERR_ORIGIN_UNREACHABLE', [input.customer.host, describeUpstreamError(err)])
     }
-    // The response direction of the origin hop.
+    // The jitter of the origin's service time, for settling; then the response direction of the origin hop.
+    delay.addJitter(Number(res.headers[ORIGIN_JITTER_HEADER] ?? 0))
     await delay.wait(delay.oneWayMs(originHop.rttMs))
     const service = Number(res.headers['x-sim-origin-service-ms'] ?? 0)
     hops.push({ from: originHop.from, to: originHop.to, kind: 'origin', modelledMs: originHop.rttMs, measuredMs: Math.max(0, nowMs() - t - (Number.isFinite(service) ? service : 0)) })

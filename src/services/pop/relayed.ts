@@ -53,13 +53,18 @@ export function createRelayed (deps: PopDeps, inspect: Inspector) {
     let status: number
     const planned = parseDownstream(f.plan)
     try {
-      const out = await inspect({
-        ray: f.ray,
-        customer,
-        ...requestParts(raw),
-        downstream: planned.hops,
-        ...(planned.tlsKey === undefined ? {} : { tlsKey: planned.tlsKey })
+      // With jitter, the waits here are drawn here: the ingress settles the request against them (x-sim-fwd-jitter-ms).
+      const { out, jitterMs } = await deps.delay.tracked(async (record) => {
+        const result = await inspect({
+          ray: f.ray,
+          customer,
+          ...requestParts(raw),
+          downstream: planned.hops,
+          ...(planned.tlsKey === undefined ? {} : { tlsKey: planned.tlsKey })
+        })
+        return { out: result, jitterMs: record.jitterMs }
       })
+      if (jitterMs !== 0) reply.header('x-sim-fwd-jitter-ms', jitterMs.toFixed(3))
       hops = out.hops
       status = out.status
       reply.code(out.status)
