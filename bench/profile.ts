@@ -77,7 +77,7 @@ try {
   const load = async (durationS: number): Promise<StreamResult> => {
     const res = await loadgen.call<JobResult<StreamResult[]>>('cannon', { streams: [stream], durationS })
     const r = res.results[0] as StreamResult
-    if (r.responses === 0 && r.non2xx === 0) fail(`no answer from the simulation for ${host} from ${client} (${r.errors} errors)`)
+    if (r.responses === 0 && r.non2xx === 0) throw new Error(`no answer from the simulation for ${host} from ${client} (${r.errors} errors)`)
     return r
   }
   const warm = Math.max(1, Math.round(seconds / 3))
@@ -96,6 +96,10 @@ try {
   process.stdout.write(`${host} from ${client}, latency ${latency}, ${connections} connections: ${Math.round(answered / seconds)} requests/s\n`)
   process.stdout.write(`${formatBreakdown(breakdown(profile, answered))}\n\nprofile: ${file}\n`)
   await servers.call('stopSim', { limitMs: 2000 })
+} catch (err) {
+  process.stderr.write(`bench/profile: ${(err as Error).message}\n`)
+  process.exitCode = 1
 } finally {
+  // Always: the children run servers and would otherwise outlive this process.
   await Promise.all([servers.stop(), loadgen.stop()])
 }

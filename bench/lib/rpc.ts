@@ -63,6 +63,8 @@ export function spawnChild (file: string | URL): Child {
 
 /** The child side: answers calls with the handlers; 'exit' ends the process once the handlers' cleanup ran. */
 export function serve (handlers: Handlers, cleanup: () => Promise<void> = async () => {}): void {
+  // The parent went away without saying so (it crashed or exited early): stop too, rather than keep servers running.
+  process.once('disconnect', () => { cleanup().catch(() => {}).finally(() => process.exit(0)) })
   process.on('message', async (msg: CallMessage) => {
     if (msg.method === 'exit') {
       await cleanup().catch(() => {})

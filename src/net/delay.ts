@@ -20,6 +20,8 @@ export interface JitterRecord {
 export interface Delay {
   readonly enabled: boolean
   readonly timeScale: number
+  /** Fraction of each modelled duration a draw may vary by (0: none). */
+  readonly jitter: number
   /** Wall-clock ms to wait for one direction of a hop whose modelled round trip is `rttMs`. */
   oneWayMs (rttMs: number): number
   /** Wall-clock ms for a modelled duration that is not split by direction (origin service time, a key round trip). */
@@ -102,6 +104,7 @@ export function createDelay (opts: DelayOptions, clock: DelayClock = REAL_CLOCK)
   return {
     enabled: opts.enabled,
     timeScale: opts.timeScale,
+    jitter: opts.jitter > 0 ? opts.jitter : 0,
     oneWayMs (rttMs) {
       if (scale === 0) return 0
       return drawn((jittered(rttMs, opts.jitter, rng) / 2) * scale, (rttMs / 2) * scale)

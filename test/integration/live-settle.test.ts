@@ -57,6 +57,25 @@ describe('settling a request against its modelled total', () => {
     expect(access).toBeLessThan(45)
   })
 
+  it('bounds what an origin reports: an absurd jitter header cannot hold the response', async () => {
+    // A real origin may send any header; this one claims its service time drew a day of jitter.
+    const liar = createServer((_req, res) => { res.setHeader('x-sim-origin-jitter-ms', '86400000'); res.end('ok') })
+    await new Promise<void>((resolve) => liar.listen(0, '127.0.0.1', resolve))
+    try {
+      const rt = await live.start(
+        { latency: { enabled: true, timeScale: 10, jitter: 0.3 }, customers: [customer(SLOW)] },
+        { externalOrigins: new Map([[SLOW, `http://127.0.0.1:${(liar.address() as AddressInfo).port}`]]) }
+      )
+      const t = performance.now()
+      const a = await get(`${rt.edgeUrl}/`, { host: SLOW, 'x-sim-client': 'FRA' })
+      expect(a.status).toBe(200)
+      // Modelled 82.5 ms; at most 30% more from jitter, whatever the origin says.
+      expect(performance.now() - t).toBeLessThan(82.5 * 1.3 + 500)
+    } finally {
+      await new Promise((resolve) => liar.close(resolve))
+    }
+  })
+
   it('keeps the whole response leg for an answer that did not follow its plan', async () => {
     const rt = await start(0)
     const a = await get(`${rt.edgeUrl}/`, { host: GONE, 'x-sim-client': 'FRA' })

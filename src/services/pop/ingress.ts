@@ -332,7 +332,11 @@ export function createIngress (deps: PopDeps, inspect: Inspector) {
       // Drawn even when settling: its jitter belongs to the request's total.
       const lastLeg = delay.oneWayMs(accessRtt)
       if (tlsIn === undefined && planned?.outcome === 'served' && outcome.code === undefined) {
-        await delay.waitUntil(t0 + planned.modelledMs * delay.timeScale + jitter.jitterMs)
+        // Draws never move a total by more than the jitter fraction of it: a report beyond that (a real origin may
+        // send any header) is cut to the bound instead of holding the response.
+        const total = planned.modelledMs * delay.timeScale
+        const bound = delay.jitter * total
+        await delay.waitUntil(t0 + total + Math.max(-bound, Math.min(bound, jitter.jitterMs)))
       } else {
         await delay.wait(lastLeg)
       }
