@@ -6,13 +6,13 @@ import { mkdir, writeFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { breakdown, formatBreakdown, type CpuProfile } from './lib/profile-analysis.ts'
-import type { JobResult, StreamResult } from './lib/loadgen.ts'
+import type { JobResult, PacedResult, StreamResult } from './lib/loadgen.ts'
 import { spawnChild } from './lib/rpc.ts'
 import { defaultYaml } from './lib/scenario-yaml.ts'
 import type { SimInfo } from './lib/servers.ts'
 
 const HELP = `Usage: node bench/profile.ts [--client LHR] [--host eu-shop.example] [--latency off|on] [--seconds 10]
-                              [--connections N] [--interval 200] [--out bench/results/profile]
+                              [--connections N | --rate RPS] [--interval 200] [--out bench/results/profile]
 
 Profiles the simulation (default configuration) under load on one route and prints its CPU time per request:
 by category (socket writes, garbage collection, Node's HTTP, undici, fastify, each residency-sim source file)
@@ -23,7 +23,10 @@ Options:
   --host H          customer host (default eu-shop.example)
   --latency on|off  modelled delays (default off: software time only)
   --seconds S       profiled load, after a warm-up of a third as long (default 10)
-  --connections N   autocannon connections (default 32 with latency off, 256 with it on)
+  --connections N   autocannon connections, a closed loop as fast as it goes (default 32 with latency off, 256 with
+                    it on)
+  --rate RPS        instead: an open loop at a fixed rate, the paced load of the fidelity scenario (where the cost
+                    of a request at a given load matters more than the throughput at saturation)
   --interval US     sampling interval in microseconds (default 200; smaller costs the servers more)
   --out DIR         where the profile is written (default bench/results/profile)`
 
@@ -47,6 +50,7 @@ try {
       latency: { type: 'string', default: 'off' },
       seconds: { type: 'string', default: '10' },
       connections: { type: 'string' },
+      rate: { type: 'string' },
       interval: { type: 'string', default: '200' },
       out: { type: 'string', default: 'bench/results/profile' },
       help: { type: 'boolean', short: 'h' }
@@ -63,10 +67,15 @@ const latency = values.latency as string
 if (latency !== 'on' && latency !== 'off') fail(`--latency must be on or off, got "${latency}"`)
 const seconds = positive(values.seconds as string, '--seconds')
 const connections = Math.round(positive((values.connections as string | undefined) ?? (latency === 'on' ? '256' : '32'), '--connections'))
+const rate = values.rate === undefined ? undefined : positive(values.rate as string, '--rate')
+if (rate !== undefined && values.connections !== undefined) fail('--rate and --connections exclude each other')
 const intervalUs = Math.round(positive(values.interval as string, '--interval'))
 const client = values.client as string
 const host = values.host as string
 const progress = (line: string): void => { process.stderr.write(`[profile] ${line}\n`) }
+
+/** What a load answered: 2xx responses and the others. */
+interface Answered { readonly ok: number, readonly non2xx: number }
 
 const servers = spawnChild(new URL('./lib/servers.ts', import.meta.url))
 const loadgen = spawnChild(new URL('./lib/loadgen.ts', import.meta.url))
@@ -74,26 +83,36 @@ try {
   progress(`starting the simulation (latency ${latency})`)
   const sim = await servers.call<SimInfo>('startSim', { yaml: await defaultYaml(), latency: latency === 'on', timeScale: 1 })
   const stream = { id: 'route', url: `${sim.edgeUrl}/`, headers: { host, 'x-sim-client': client }, connections }
-  const load = async (durationS: number): Promise<StreamResult> => {
+  const load = async (durationS: number): Promise<Answered> => {
+    if (rate !== undefined) {
+      const res = await loadgen.call<JobResult<PacedResult>>('paced', {
+        url: `${sim.edgeUrl}/`, requests: [{ headers: stream.headers }], rate, durationS, warmupS: 0, connections: 1024
+      })
+      const p = res.results
+      const answered = p.samplesMs.length
+      if (answered === 0 && p.non2xx === 0) throw new Error(`no answer from the simulation for ${host} from ${client} (${p.errors} errors)`)
+      return { ok: answered, non2xx: p.non2xx }
+    }
     const res = await loadgen.call<JobResult<StreamResult[]>>('cannon', { streams: [stream], durationS })
     const r = res.results[0] as StreamResult
     if (r.responses === 0 && r.non2xx === 0) throw new Error(`no answer from the simulation for ${host} from ${client} (${r.errors} errors)`)
-    return r
+    return { ok: r.responses, non2xx: r.non2xx }
   }
   const warm = Math.max(1, Math.round(seconds / 3))
-  progress(`warm-up: ${warm} s, ${connections} connections, ${host} from ${client}`)
+  const shape = rate === undefined ? `${connections} connections` : `${rate} requests/s (paced)`
+  progress(`warm-up: ${warm} s, ${shape}, ${host} from ${client}`)
   const w = await load(warm)
   if (w.non2xx > 0) progress(`warning: ${w.non2xx} answers were not 2xx (a refused route?); they are profiled too`)
   progress(`profiling: ${seconds} s, sampling every ${intervalUs} µs`)
   await servers.call('profileStart', { intervalUs })
   const r = await load(seconds)
   const profile = await servers.call<CpuProfile>('profileStop')
-  const answered = r.responses + r.non2xx
+  const answered = r.ok + r.non2xx
   const dir = resolve(values.out as string)
   await mkdir(dir, { recursive: true })
   const file = join(dir, `${client.replace(/[^\w.-]/g, '_')}-${host}-latency-${latency}.cpuprofile`)
   await writeFile(file, JSON.stringify(profile))
-  process.stdout.write(`${host} from ${client}, latency ${latency}, ${connections} connections: ${Math.round(answered / seconds)} requests/s\n`)
+  process.stdout.write(`${host} from ${client}, latency ${latency}, ${shape}: ${Math.round(answered / seconds)} requests/s\n`)
   process.stdout.write(`${formatBreakdown(breakdown(profile, answered))}\n\nprofile: ${file}\n`)
   await servers.call('stopSim', { limitMs: 2000 })
 } catch (err) {

@@ -67,15 +67,20 @@ describe('bench --quick', () => {
     }
   }, 120_000)
 
+  async function runProfiler (args: string[]): Promise<{ code: unknown, stdout: string, stderr: string }> {
+    const child = spawn(process.execPath, [profiler, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (c: Buffer) => { stdout += c.toString() })
+    child.stderr.on('data', (c: Buffer) => { stderr += c.toString() })
+    const code = await new Promise((resolve) => child.on('close', resolve))
+    return { code, stdout, stderr }
+  }
+
   it('profiles the simulation under load and prints its CPU per request by category', async () => {
     const out = await mkdtemp(join(tmpdir(), 'rsim-profile-'))
     try {
-      const child = spawn(process.execPath, [profiler, '--seconds', '1', '--connections', '4', '--out', out], { stdio: ['ignore', 'pipe', 'pipe'] })
-      let stdout = ''
-      let stderr = ''
-      child.stdout.on('data', (c: Buffer) => { stdout += c.toString() })
-      child.stderr.on('data', (c: Buffer) => { stderr += c.toString() })
-      const code = await new Promise((resolve) => child.on('close', resolve))
+      const { code, stdout, stderr } = await runProfiler(['--seconds', '1', '--connections', '4', '--out', out])
       expect(code, stderr).toBe(0)
       expect(stderr).toContain('[profile] profiling: 1 s')
       expect(stdout).toMatch(/eu-shop\.example from LHR, latency off, 4 connections: \d+ requests\/s/)
@@ -86,11 +91,19 @@ describe('bench --quick', () => {
       expect(profile.nodes.length).toBeGreaterThan(0)
       expect(profile.samples.length).toBeGreaterThan(0)
 
-      const bad = spawn(process.execPath, [profiler, '--latency', 'sometimes'], { stdio: ['ignore', 'ignore', 'pipe'] })
-      let badErr = ''
-      bad.stderr.on('data', (c: Buffer) => { badErr += c.toString() })
-      expect(await new Promise((resolve) => bad.on('close', resolve))).toBe(2)
-      expect(badErr).toContain('--latency must be on or off')
+      // The open loop at a fixed rate (the fidelity scenario's load), with the modelled delays on.
+      const paced = await runProfiler(['--seconds', '1', '--rate', '40', '--latency', 'on', '--client', 'EWR', '--out', out])
+      expect(paced.code, paced.stderr).toBe(0)
+      expect(paced.stderr).toContain('warm-up: 1 s, 40 requests/s (paced)')
+      expect(paced.stdout).toMatch(/eu-shop\.example from EWR, latency on, 40 requests\/s \(paced\): \d+ requests\/s/)
+      expect(paced.stdout).toContain('residency-sim services/pop/')
+
+      const bad = await runProfiler(['--latency', 'sometimes'])
+      expect(bad.code).toBe(2)
+      expect(bad.stderr).toContain('--latency must be on or off')
+      const both = await runProfiler(['--rate', '100', '--connections', '4'])
+      expect(both.code).toBe(2)
+      expect(both.stderr).toContain('--rate and --connections exclude each other')
     } finally {
       await rm(out, { recursive: true, force: true })
     }
