@@ -26,6 +26,7 @@ import { createTlsEdge } from '../services/edge/tls-edge.ts'
 import { createTlsTerminator, type TlsTerminator } from '../services/pop/tls-terminate.ts'
 import { startKeys, type RuntimeKeys } from './keys.ts'
 import type { RuntimeEvents, SimRuntime } from './types.ts'
+import { warmUp, type WarmUpReport } from './warm-up.ts'
 
 export type ControlAppFactory = (runtime: SimRuntime, deps: ControlDeps) => FastifyInstance
 
@@ -47,6 +48,11 @@ export interface StartOptions {
   readonly caPath?: string
   /** Port of the real TLS edge (0: ephemeral); no TLS edge without. `rsim start` uses 8443. */
   readonly tlsPort?: number
+  /**
+   * Warms the data path up first in a small throwaway copy of the scenario (runtime/warm-up.ts), so that the first
+   * requests run on compiled code. `rsim start` does; tests and benchmarks (which warm up themselves) do not.
+   */
+  readonly warmUp?: boolean
 }
 
 /** The runtime as started: the SimRuntime interface plus what the banner reports. */
@@ -56,6 +62,8 @@ export interface StartedSimulation extends SimRuntime {
   readonly startupMs: number
   /** The key services: material (the CA), audit log, key-locality module, handshaker (each PoP's TLS state). */
   readonly keys: RuntimeKeys
+  /** What the warm-up did, when there was one. */
+  readonly warmUp?: WarmUpReport
 }
 
 interface PopEntry {
@@ -108,9 +116,18 @@ async function closeGracefully (app: FastifyInstance): Promise<void> {
 }
 
 export async function startSimulation (scenario: Scenario, options: StartOptions = {}): Promise<StartedSimulation> {
+  // The warm-up only saves the first requests some time: if it fails, the simulation starts all the same, and says so.
+  let warmFailure: unknown
+  const warm = options.warmUp === true
+    ? await warmUp(scenario, startSimulation, options.host).catch((err: unknown) => { warmFailure = err; return undefined })
+    : undefined
   const apps: FastifyInstance[] = []
   try {
-    return await startAll(scenario, options, apps)
+    const sim = await startAll(scenario, options, apps)
+    if (warmFailure !== undefined) sim.logger.warn({ err: warmFailure }, 'warm-up failed: the first requests will run over their model')
+    if (warm === undefined) return sim
+    sim.logger.info({ requests: warm.requests, pops: warm.pops, ms: Math.round(warm.ms) }, 'data path warmed up')
+    return Object.assign(sim, { warmUp: warm })
   } catch (err) {
     // A listener that failed (port in use) must not leave the others running.
     await Promise.allSettled(apps.map((a) => a.close()))

@@ -64,6 +64,8 @@ describe('rsim start', () => {
         socket.once('error', reject)
       })
       expect(out).toContain(`--resolve shop.example:${port}:127.0.0.1`)
+      // Warmed up first, through a copy of the scenario: the banner says how.
+      expect(out).toMatch(/warmed up\s+\d+ requests through a \d+-PoP copy in \d+\.\d\d s \(--no-warm-up skips it\)/)
     } finally {
       const exited = new Promise((resolve) => child.once('exit', resolve))
       child.kill('SIGTERM')

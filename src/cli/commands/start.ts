@@ -10,7 +10,7 @@ import { startSimulation, type StartedSimulation } from '../../runtime/start.ts'
 import { HELP, parse } from '../args.ts'
 import type { Command } from '../command.ts'
 
-const help = `Usage: rsim start [--config F] [--latency on|off] [--time-scale X] [--port 8080] [--control-port 8081] [--tls-port 8443] [--host 127.0.0.1]
+const help = `Usage: rsim start [--config F] [--latency on|off] [--time-scale X] [--port 8080] [--control-port 8081] [--tls-port 8443] [--host 127.0.0.1] [--no-warm-up]
 
 Starts every PoP of the scenario as its own HTTP service on 127.0.0.1, the anycast edge, the control plane, one
 origin per customer and the log sinks, then prints where they listen and a few requests to try. Ctrl-C stops it:
@@ -24,6 +24,9 @@ Options:
   --control-port N   control plane port (default: server.controlPort, 8081)
   --tls-port N       real TLS edge port (default: server.tlsPort, 8443); the run's CA certificate is written to .rsim/ca.pem
   --host ADDR        address every service listens on (default: server.host, 127.0.0.1; 0.0.0.0 in a container)
+  --no-warm-up       skip the warm-up: by default a few requests per customer first run through a small throwaway
+                     copy of the scenario (latency off, nothing recorded in this run), so that the first requests
+                     you send run on compiled code instead of tens of milliseconds over their model
   -h, --help         this help`
 
 function port (text: string | undefined, name: string): number | undefined {
@@ -96,6 +99,9 @@ export function banner (rt: StartedSimulation, scenario: Scenario, latency: bool
     `  control plane and map             ${rt.controlUrl || '(none)'}`,
     ...(rt.tlsEdge === undefined ? [] : [`  TLS edge (real TLS, SNI routing)  ${rt.tlsEdge.host}:${rt.tlsEdge.port}`]),
     ...(rt.caPath === undefined ? [] : [`  CA certificate (curl --cacert)    ${rt.caPath}`]),
+    ...(rt.warmUp === undefined
+      ? []
+      : [`  warmed up                         ${rt.warmUp.requests} requests through a ${rt.warmUp.pops}-PoP copy in ${(rt.warmUp.ms / 1000).toFixed(2)} s (--no-warm-up skips it)`]),
     `  latency ${latency ? `on, time scale ${timeScale}` : 'off'}; log level ${scenario.logging.level}`,
     '',
     ...tryCommands(rt.world, rt.edgeUrl),
@@ -119,7 +125,8 @@ export const startCommand: Command = {
       port: { type: 'string' },
       'control-port': { type: 'string' },
       host: { type: 'string' },
-      'tls-port': { type: 'string' }
+      'tls-port': { type: 'string' },
+      'no-warm-up': { type: 'boolean' }
     }, help)
     if (values.help) { io.stdout.write(help + '\n'); return 0 }
     const opts = options(values)
@@ -129,7 +136,9 @@ export const startCommand: Command = {
     const dest = pino.destination({ dest: 2, sync: false })
     const logger = pino({ level: scenario.logging.level }, dest)
     // The TLS edge is `rsim start`'s: its port comes from --tls-port, else the configuration (server.tlsPort).
-    const rt = await startSimulation(scenario, { tlsPort: scenario.server.tlsPort, ...opts, logger, caPath: resolve(io.cwd, CA_FILE) })
+    const rt = await startSimulation(scenario, {
+      tlsPort: scenario.server.tlsPort, ...opts, logger, caPath: resolve(io.cwd, CA_FILE), warmUp: values['no-warm-up'] !== true
+    })
     io.stdout.write(banner(rt, scenario, opts.latency ?? scenario.latency.enabled, opts.timeScale ?? scenario.latency.timeScale))
     await new Promise<void>((done) => {
       const stop = (signal: NodeJS.Signals): void => {
