@@ -2,7 +2,7 @@
 // undici instantiates its HTTP parser on first use, so the first requests of a fresh process run tens of milliseconds
 // over their model: a teacher's first request on the map would show it. `warmUp` sends the scenario's customers a
 // few requests through a small throwaway copy of the scenario (the PoPs those requests need, latency off, no control
-// plane, no TLS edge), then closes it. Only the compiled code is shared with the real simulation: the copy has its own
+// plane, its own TLS edge on an ephemeral port), then closes it. Only the compiled code is shared with the real simulation: the copy has its own
 // ledger, log sinks, key material, audit log, metrics and logger (silent), all gone when it closes, and it never
 // reaches an external origin (its origins are simulated).
 import { pino } from 'pino'
@@ -84,7 +84,9 @@ export async function warmUp (scenario: Scenario, start: Start, host?: string): 
     network: { ...scenario.network, pops: list },
     server: { ...scenario.server, popBasePort: 0 }
   }) as Scenario
-  const options: StartOptions = { latency: false, edgePort: 0, controlApp: false, logger: pino({ level: 'silent' }), ...(host === undefined ? {} : { host }) }
+  const options: StartOptions = {
+    latency: false, edgePort: 0, tlsPort: 0, controlApp: false, logger: pino({ level: 'silent' }), ...(host === undefined ? {} : { host })
+  }
   let sim: StartedSimulation
   try {
     sim = await start(copy(pops ?? 'all'), options)
@@ -112,6 +114,26 @@ export async function warmUp (scenario: Scenario, start: Start, host?: string): 
           requests++
           if (res.statusCode < 200 || res.statusCode > 299) refused++
         }
+      }
+    }
+    // The real TLS edge: per customer, a new connection (a full handshake with its key operation), then a request on
+    // it. The copy's CA verifies the chain, as curl --cacert does with the real run's.
+    const tls = sim.tlsEdge
+    const ca = sim.keys.material.ca.certPem
+    for (const c of tls === undefined ? [] : sim.world.customers.values()) {
+      const conn = new Client(`https://${tls!.host.includes(':') ? `[${tls!.host}]` : tls!.host}:${tls!.port}`, { connect: { ca, servername: c.host } })
+      try {
+        for (let k = 0; k < 2; k++) {
+          requests++
+          const res = await conn.request({ path: '/warm-up', method: 'GET', headers: { host: c.host } })
+          await res.body.dump()
+          if (res.statusCode < 200 || res.statusCode > 299) refused++
+        }
+      } catch {
+        // A handshake the edge refuses (no PoP there may use the customer's key) is an answer too; it has been warmed.
+        refused++
+      } finally {
+        await conn.close()
       }
     }
   } finally {
