@@ -9,7 +9,7 @@ import type { Dispatcher } from 'undici'
 import { SimError, isSimError } from '../../core/errors.ts'
 import { normaliseHost } from '../../core/planner.ts'
 import type { ClientLocation, Hop, Plan, RefusedPlan, ServedPlan } from '../../core/types.ts'
-import { nowMs } from '../../net/delay.ts'
+import { nowMs, type JitterRecord } from '../../net/delay.ts'
 import { FWD_PREFIX, hasForwardHeaders, type ForwardFields } from '../../net/signing.ts'
 import { classifyUpstreamError, describeUpstreamError, exchange, type Exchange } from '../../net/upstream.ts'
 import type { MeasuredHop, RequestHandshake } from '../../runtime/types.ts'
@@ -216,150 +216,183 @@ export function createIngress (deps: PopDeps, inspect: Inspector) {
     }
   }
 
-  return async function handleClient (request: FastifyRequest, reply: FastifyReply, handoff?: Handoff): Promise<FastifyReply> {
-    const raw = request.raw
-    const t0 = nowMs()
-    const at = clock()
-    const tlsIn = handoff?.tls
-    // Through the TLS edge, the ingress is the PoP that took the connection in, which relayed the ciphertext here.
-    const ingressId = tlsIn?.ingress ?? pop.id
-    const ray = newRay(ingressId)
-    const host = raw.headers.host ?? ''
-    let planned: Plan | undefined
-    const hops: MeasuredHop[] = []
-    // Filled in when the response leaves; read when the exchange closes.
-    const done: { code?: string | undefined, inspectedAt?: string | undefined, handshake?: RequestHandshake } = {}
+  /** A request as it is served: filled in step by step, read when the response leaves and when the exchange closes. */
+  interface InFlight {
+    readonly raw: IncomingMessage
+    readonly ray: string
+    readonly host: string
+    /** When the request reached this handler (`nowMs()`): the settling counts from here. */
+    readonly t0: number
+    readonly tlsIn: TlsHandoff | undefined
+    planned?: Plan
+    located?: ClientLocation
+    accessRtt: number
+    /** Time spent on the access hop, both directions. */
+    accessSpent: number
+    outcome?: Outcome
+    handshake?: RequestHandshake
+  }
 
-    reply.raw.once('close', function recordRequest () {
-      // Answered before the body was all read (413, a refusal, an upstream error): stop reading it, which also
-      // aborts a relay still streaming it, instead of leaving both sockets waiting on a body nobody wants.
-      if (!raw.complete) raw.destroy()
-      const status = reply.raw.statusCode
-      const measuredMs = nowMs() - t0
-      const sink = sinkOf(planned, host)
-      const plan = planned ?? earlyPlan(host, new SimError('SIM_ERR_INTERNAL', ['no plan']), pop.id)
-      const clientIp = String(raw.headers['x-sim-client-ip'] ?? raw.socket.remoteAddress ?? '')
-      const shipped = sink !== undefined && deps.shipper.ship(sink, {
-        ray, at, clientIp, host: plan.host, pop: pop.id, status, ms: Math.round(measuredMs * 1000) / 1000,
-        ...(done.inspectedAt ? { inspectedAt: done.inspectedAt } : {}),
-        ...(done.code ? { code: done.code } : {})
-      })
-      // Metadata only: host, PoP, outcome and timing. Never the path, query, headers or body.
-      request.log.info({ ray, host: plan.host, pop: pop.id, status, code: done.code, ms: Math.round(measuredMs) }, 'request completed')
-      deps.events.emit('request', {
-        ray, at, host: plan.host, method: raw.method ?? '', status, plan, hops, measuredMs,
-        ...(done.code ? { code: done.code } : {}),
-        ...(done.handshake ? { handshake: done.handshake } : {}),
-        ...(shipped ? { logSink: sink } : {})
-      })
-    })
-
-    let outcome!: Outcome
-    let located: ClientLocation | undefined
-    let accessRtt = world.latency.params.accessMs
-    let accessSpent = 0
-    // Everything up to the response leaving, with a record of the jitter drawn on the way (the settling adds it).
-    await delay.tracked(async (jitter) => {
-      try {
-        if (hasForwardHeaders(raw.headers)) throw new SimError('SIM_ERR_FORWARD_UNAUTHENTICATED', [`${FWD_PREFIX}-* headers are set by PoPs only`])
-        if (host === '') throw new SimError('SIM_ERR_HOST_MISSING')
-        const cl = raw.headers['content-length']
-        if (cl !== undefined && Number(cl) > deps.limits.bodyLimitBytes) throw new SimError('SIM_ERR_BODY_TOO_LARGE', [deps.limits.bodyLimitBytes])
-        const client = handoff?.client ?? deps.locateClient(raw.headers)
-        located = client
-        // A new connection (or a ticket the terminating PoP may not honour) plans the key operation; a request on an
-        // established connection or with a session ticket plans none (RFC 8446 section 2.2).
-        const ticket = raw.headers[TICKET_HEADER]
-        const newConnection = deps.tls === undefined || !(isEstablished(raw.socket, normaliseHost(host)) || (typeof ticket === 'string' && ticket !== ''))
-        let p: Plan
-        if (tlsIn === undefined) {
-          p = deps.plan({ client, host, ingress: pop.id, newConnection }, world)
-        } else {
-          // One TLS connection, one server name: a request for another host is misdirected (RFC 9110 section 15.5.20).
-          if (normaliseHost(host) !== tlsIn.sni) throw new SimError('SIM_ERR_TLS_SNI_MISMATCH', [normaliseHost(host), tlsIn.sni])
-          // Planned as the TLS edge did: PoPs that may not hold the key are unavailable, so this PoP inspects. If the
-          // ingress is in the region but outside the key policy, the edge handed over to this key holder: plan from here.
-          p = deps.plan({ client, host, ingress: tlsIn.ingress, down: tlsIn.down, newConnection }, world)
-          if (p.outcome === 'served' && p.inspection !== pop.id) p = deps.plan({ client, host, ingress: pop.id, newConnection }, world)
-        }
-        planned = p
-        accessRtt = p.outcome === 'served' ? (p.hops[0] as Hop).rttMs : world.latency.rttMs(client, pop) + world.latency.params.accessMs
-        // The request direction of the client's access hop.
-        const ta = nowMs()
-        await delay.wait(delay.oneWayMs(accessRtt))
-        accessSpent = nowMs() - ta
-        if (p.outcome === 'refused') {
-          outcome = refusedOutcome(p, ray)
-        } else if (p.inspection === pop.id) {
-          outcome = await inspectHere(raw, ray, p)
-          const relayHop = p.hops.find((h) => h.kind === 'relay')
-          if (tlsIn !== undefined && relayHop !== undefined) {
-            // The ciphertext relay happened on the TLS stream itself (the edge's delayed pipe): report what it applied.
-            const applied = delay.enabled ? relayHop.rttMs * delay.timeScale : 0
-            outcome = { ...outcome, relay: { from: relayHop.from, to: relayHop.to, kind: 'relay', modelledMs: relayHop.rttMs, measuredMs: applied } }
-          }
-        } else {
-          const r = await relay(raw, ray, client, p)
-          planned = r.plan
-          outcome = r.plan.outcome === 'refused' ? refusedOutcome(r.plan, ray) : r.outcome as Outcome
-        }
-      } catch (err) {
-        const sim = isSimError(err) ? err : toSimError(err)
-        if (!isSimError(err)) request.log.error({ ray, host, pop: pop.id, err }, 'ingress failure')
-        planned ??= earlyPlan(host, sim, pop.id)
-        outcome = errorOutcome(sim, ray)
-      }
-
-      const hs = outcome.headers[HANDSHAKE_HEADER]
-      if (typeof hs === 'string' && planned?.outcome === 'served' && located !== undefined) {
-        const signer = outcome.headers[SIGNER_HEADER]
-        done.handshake = { at: planned.inspection, op: hs, ...(typeof signer === 'string' ? { signer } : {}) }
-        markEstablished(raw.socket, planned.host)
-        // A ticket the terminating PoP did not honour fell back to a full handshake: the record's plan says so too.
-        if (FULL_HANDSHAKES.has(hs) && planned.tls.key === 'none') {
-          const full = deps.plan({ client: located, host: planned.host, ingress: pop.id, newConnection: true }, world)
-          if (full.outcome === 'served' && full.inspection === planned.inspection) planned = full
-        }
-      }
-
-      // The response direction of the access hop, then the response leaves. A request served along its whole plan is
-      // settled against the plan's modelled total plus the jitter its waits were given (here and, as reported, at the
-      // PoPs after this one): the response leaves when that much time has passed since the request came in, so the
-      // simulation's own time on loopback (parsing, planning, sockets between PoPs, timers firing early or late)
-      // counts against the modelled waits and PoP processing instead of adding to them. Through the TLS edge the relay
-      // happened before the request reached this handler: it keeps the plain response leg.
-      const tb = nowMs()
-      // Drawn even when settling: its jitter belongs to the request's total.
-      const lastLeg = delay.oneWayMs(accessRtt)
-      if (tlsIn === undefined && planned?.outcome === 'served' && outcome.code === undefined) {
-        // Draws never move a total by more than the jitter fraction of it: a report beyond that (a real origin may
-        // send any header) is cut to the bound instead of holding the response.
-        const total = planned.modelledMs * delay.timeScale
-        const bound = delay.jitter * total
-        await delay.waitUntil(t0 + total + Math.max(-bound, Math.min(bound, jitter.jitterMs)))
+  /**
+   * Checks the request, locates the client, plans, waits the request direction of the access hop, then serves it:
+   * refused, inspected here, or relayed unread to the inspection PoP. Errors become outcomes; nothing throws.
+   */
+  async function serve (r: InFlight, handoff: Handoff | undefined, log: FastifyRequest['log']): Promise<Outcome> {
+    const { raw, ray, host, tlsIn } = r
+    try {
+      if (hasForwardHeaders(raw.headers)) throw new SimError('SIM_ERR_FORWARD_UNAUTHENTICATED', [`${FWD_PREFIX}-* headers are set by PoPs only`])
+      if (host === '') throw new SimError('SIM_ERR_HOST_MISSING')
+      const cl = raw.headers['content-length']
+      if (cl !== undefined && Number(cl) > deps.limits.bodyLimitBytes) throw new SimError('SIM_ERR_BODY_TOO_LARGE', [deps.limits.bodyLimitBytes])
+      const client = handoff?.client ?? deps.locateClient(raw.headers)
+      r.located = client
+      // A new connection (or a ticket the terminating PoP may not honour) plans the key operation; a request on an
+      // established connection or with a session ticket plans none (RFC 8446 section 2.2).
+      const ticket = raw.headers[TICKET_HEADER]
+      const newConnection = deps.tls === undefined || !(isEstablished(raw.socket, normaliseHost(host)) || (typeof ticket === 'string' && ticket !== ''))
+      let p: Plan
+      if (tlsIn === undefined) {
+        p = deps.plan({ client, host, ingress: pop.id, newConnection }, world)
       } else {
-        await delay.wait(lastLeg)
+        // One TLS connection, one server name: a request for another host is misdirected (RFC 9110 section 15.5.20).
+        if (normaliseHost(host) !== tlsIn.sni) throw new SimError('SIM_ERR_TLS_SNI_MISMATCH', [normaliseHost(host), tlsIn.sni])
+        // Planned as the TLS edge did: PoPs that may not hold the key are unavailable, so this PoP inspects. If the
+        // ingress is in the region but outside the key policy, the edge handed over to this key holder: plan from here.
+        p = deps.plan({ client, host, ingress: tlsIn.ingress, down: tlsIn.down, newConnection }, world)
+        if (p.outcome === 'served' && p.inspection !== pop.id) p = deps.plan({ client, host, ingress: pop.id, newConnection }, world)
       }
-      accessSpent += nowMs() - tb
-    })
-    hops.push({ from: 'client', to: planned?.ingress ?? ingressId, kind: 'access', modelledMs: accessRtt, measuredMs: accessSpent })
-    if (outcome.relay) hops.push(outcome.relay)
-    hops.push(...outcome.downstream)
-    done.code = outcome.code
-    done.inspectedAt = outcome.inspectedAt
-    const inspectedAt = outcome.inspectedAt
+      r.planned = p
+      r.accessRtt = p.outcome === 'served' ? (p.hops[0] as Hop).rttMs : world.latency.rttMs(client, pop) + world.latency.params.accessMs
+      // The request direction of the client's access hop.
+      const ta = nowMs()
+      await delay.wait(delay.oneWayMs(r.accessRtt))
+      r.accessSpent = nowMs() - ta
+      if (p.outcome === 'refused') return refusedOutcome(p, ray)
+      if (p.inspection === pop.id) {
+        const outcome = await inspectHere(raw, ray, p)
+        const relayHop = p.hops.find((h) => h.kind === 'relay')
+        if (tlsIn === undefined || relayHop === undefined) return outcome
+        // The ciphertext relay happened on the TLS stream itself (the edge's delayed pipe): report what it applied.
+        const applied = delay.enabled ? relayHop.rttMs * delay.timeScale : 0
+        return { ...outcome, relay: { from: relayHop.from, to: relayHop.to, kind: 'relay', modelledMs: relayHop.rttMs, measuredMs: applied } }
+      }
+      const relayed = await relay(raw, ray, client, p)
+      r.planned = relayed.plan
+      return relayed.plan.outcome === 'refused' ? refusedOutcome(relayed.plan, ray) : relayed.outcome as Outcome
+    } catch (err) {
+      const sim = isSimError(err) ? err : toSimError(err)
+      if (!isSimError(err)) log.error({ ray, host, pop: pop.id, err }, 'ingress failure')
+      r.planned ??= earlyPlan(host, sim, pop.id)
+      return errorOutcome(sim, ray)
+    }
+  }
 
+  /**
+   * The TLS handshake a response reports (the inspection PoP made it): the connection is now established for the
+   * host, and a ticket the terminating PoP did not honour fell back to a full handshake, which the record's plan says.
+   */
+  function noteHandshake (r: InFlight, outcome: Outcome): void {
+    const hs = outcome.headers[HANDSHAKE_HEADER]
+    const planned = r.planned
+    if (typeof hs !== 'string' || planned?.outcome !== 'served' || r.located === undefined) return
+    const signer = outcome.headers[SIGNER_HEADER]
+    r.handshake = { at: planned.inspection, op: hs, ...(typeof signer === 'string' ? { signer } : {}) }
+    markEstablished(r.raw.socket, planned.host)
+    if (FULL_HANDSHAKES.has(hs) && planned.tls.key === 'none') {
+      const full = deps.plan({ client: r.located, host: planned.host, ingress: pop.id, newConnection: true }, world)
+      if (full.outcome === 'served' && full.inspection === planned.inspection) r.planned = full
+    }
+  }
+
+  /**
+   * The response direction of the access hop. A request served along its whole plan is settled against the plan's
+   * modelled total plus the jitter its waits were given (here and, as reported, at the PoPs after this one): the
+   * response leaves when that much time has passed since the request came in, so the simulation's own time on
+   * loopback (parsing, planning, sockets between PoPs, timers firing early or late) counts against the modelled waits
+   * and PoP processing instead of adding to them. Through the TLS edge the relay happened before the request reached
+   * this handler: it keeps the plain response leg, as errors do.
+   */
+  async function lastLeg (r: InFlight, outcome: Outcome, jitter: JitterRecord): Promise<void> {
+    const tb = nowMs()
+    // Drawn even when settling: its jitter belongs to the request's total.
+    const leg = delay.oneWayMs(r.accessRtt)
+    const planned = r.planned
+    if (r.tlsIn === undefined && planned?.outcome === 'served' && outcome.code === undefined) {
+      // Draws never move a total by more than the jitter fraction of it: a report beyond that (a real origin may send
+      // any header) is cut to the bound instead of holding the response.
+      const total = planned.modelledMs * delay.timeScale
+      const bound = delay.jitter * total
+      await delay.waitUntil(r.t0 + total + Math.max(-bound, Math.min(bound, jitter.jitterMs)))
+    } else {
+      await delay.wait(leg)
+    }
+    r.accessSpent += nowMs() - tb
+  }
+
+  /** The response to the client: the outcome's status and headers (internal ones dropped), where it went, its timing. */
+  function send (reply: FastifyReply, r: InFlight, outcome: Outcome, ingressId: string, hops: readonly MeasuredHop[]): FastifyReply {
     reply.code(outcome.status)
     for (const [k, v] of Object.entries(outcome.headers)) {
       if (v === undefined || HOP_BY_HOP.has(k) || k.startsWith('x-sim-fwd') || k === 'x-sim-ray') continue
       reply.header(k, v)
     }
     if (outcome.headers.traceparent === undefined) reply.header('traceparent', childTraceparent(newTrace()))
-    reply.header('x-sim-ray', ray)
+    reply.header('x-sim-ray', r.ray)
       .header('x-sim-ingress', ingressId)
-      .header('x-sim-inspected-at', inspectedAt ?? 'none')
+      .header('x-sim-inspected-at', outcome.inspectedAt ?? 'none')
       .header('server-timing', serverTiming(hops))
-    if (tlsIn !== undefined) reply.header('x-sim-tls-terminated-at', pop.id)
+    if (r.tlsIn !== undefined) reply.header('x-sim-tls-terminated-at', pop.id)
     return reply.send(outcome.body)
+  }
+
+  return async function handleClient (request: FastifyRequest, reply: FastifyReply, handoff?: Handoff): Promise<FastifyReply> {
+    const raw = request.raw
+    const at = clock()
+    const tlsIn = handoff?.tls
+    // Through the TLS edge, the ingress is the PoP that took the connection in, which relayed the ciphertext here.
+    const ingressId = tlsIn?.ingress ?? pop.id
+    const r: InFlight = {
+      raw, ray: newRay(ingressId), host: raw.headers.host ?? '', t0: nowMs(), tlsIn, accessRtt: world.latency.params.accessMs, accessSpent: 0
+    }
+    const hops: MeasuredHop[] = []
+
+    reply.raw.once('close', function recordRequest () {
+      // Answered before the body was all read (413, a refusal, an upstream error): stop reading it, which also
+      // aborts a relay still streaming it, instead of leaving both sockets waiting on a body nobody wants.
+      if (!raw.complete) raw.destroy()
+      const status = reply.raw.statusCode
+      const measuredMs = nowMs() - r.t0
+      const sink = sinkOf(r.planned, r.host)
+      const plan = r.planned ?? earlyPlan(r.host, new SimError('SIM_ERR_INTERNAL', ['no plan']), pop.id)
+      const code = r.outcome?.code
+      const inspectedAt = r.outcome?.inspectedAt
+      const clientIp = String(raw.headers['x-sim-client-ip'] ?? raw.socket.remoteAddress ?? '')
+      const shipped = sink !== undefined && deps.shipper.ship(sink, {
+        ray: r.ray, at, clientIp, host: plan.host, pop: pop.id, status, ms: Math.round(measuredMs * 1000) / 1000,
+        ...(inspectedAt ? { inspectedAt } : {}),
+        ...(code ? { code } : {})
+      })
+      // Metadata only: host, PoP, outcome and timing. Never the path, query, headers or body.
+      request.log.info({ ray: r.ray, host: plan.host, pop: pop.id, status, code, ms: Math.round(measuredMs) }, 'request completed')
+      deps.events.emit('request', {
+        ray: r.ray, at, host: plan.host, method: raw.method ?? '', status, plan, hops, measuredMs,
+        ...(code ? { code } : {}),
+        ...(r.handshake ? { handshake: r.handshake } : {}),
+        ...(shipped ? { logSink: sink } : {})
+      })
+    })
+
+    // Everything up to the response leaving, with a record of the jitter drawn on the way (the settling adds it).
+    const outcome = await delay.tracked(async (jitter) => {
+      const o = await serve(r, handoff, request.log)
+      noteHandshake(r, o)
+      await lastLeg(r, o, jitter)
+      return o
+    })
+    r.outcome = outcome
+    hops.push({ from: 'client', to: r.planned?.ingress ?? ingressId, kind: 'access', modelledMs: r.accessRtt, measuredMs: r.accessSpent })
+    if (outcome.relay) hops.push(outcome.relay)
+    hops.push(...outcome.downstream)
+    return send(reply, r, outcome, ingressId, hops)
   }
 }
