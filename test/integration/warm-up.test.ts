@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest'
 import type { Scenario } from '../../src/config/schema.ts'
 import type { RequestRecord } from '../../src/runtime/types.ts'
 import { startSimulation, type StartedSimulation, type StartOptions } from '../../src/runtime/start.ts'
-import { WARM_UP_CLIENTS, WARM_UP_ROUNDS, warmUp, warmUpPops } from '../../src/runtime/warm-up.ts'
+import { WARM_UP_CLIENTS, WARM_UP_MAX_CUSTOMERS, WARM_UP_ROUNDS, warmUp, warmUpHost, warmUpPops } from '../../src/runtime/warm-up.ts'
 import { smallScenario } from './live-helpers.ts'
 
 const silent = pino({ level: 'silent' })
@@ -106,5 +106,26 @@ describe('warm-up', () => {
     } finally {
       await rt.close()
     }
+  })
+
+  it('listens on loopback when the simulation listens on every interface', () => {
+    expect(warmUpHost('0.0.0.0')).toBe('127.0.0.1')
+    expect(warmUpHost('::')).toBe('::1')
+    expect(warmUpHost('127.0.0.1')).toBe('127.0.0.1')
+    expect(warmUpHost(undefined)).toBeUndefined()
+  })
+
+  it('warms at most a fixed number of customers: the code they run is shared', async () => {
+    const many = Array.from({ length: WARM_UP_MAX_CUSTOMERS + 6 }, (_, i) => ({ host: `c${i}.example`, keys: { mode: 'everywhere' as const }, origin: { pop: 'FRA' } }))
+    const scenario = await smallScenario({ customers: many as unknown as Scenario['customers'] })
+    const hosts = new Set<string>()
+    const report = await warmUp(scenario, async (s, options) => {
+      const sim = await startSimulation(s, options)
+      sim.events.on('request', (e) => hosts.add(e.host))
+      return sim
+    })
+    expect(hosts.size).toBe(WARM_UP_MAX_CUSTOMERS)
+    const clients = WARM_UP_CLIENTS.filter((id) => scenario.network.pops === 'all' || scenario.network.pops.includes(id))
+    expect(report.requests).toBe((WARM_UP_ROUNDS * clients.length + 2) * WARM_UP_MAX_CUSTOMERS)
   })
 })
