@@ -6,6 +6,7 @@ import { connect as netConnect, type Socket } from 'node:net'
 import { connect as tlsConnect, type PeerCertificate } from 'node:tls'
 import { Client } from 'undici'
 import { describe, expect, it } from 'vitest'
+import { plan } from '../../src/core/planner.ts'
 import type { IpLocator } from '../../src/core/types.ts'
 import type { StartedSimulation } from '../../src/runtime/start.ts'
 import { NO_FR, customersWithNoFrenchKeys, eventually, liveRuntimePerTest, type LogLine } from './live-helpers.ts'
@@ -126,6 +127,37 @@ describe('real TLS edge', () => {
     expect(a.status).toBe(200)
     expect(a.headers['x-sim-ingress']).toBe('SYD')
     expect(a.headers['x-sim-ray']).toMatch(/^[0-9a-f]{16}-SYD$/)
+  })
+
+  it('with latency on, the handshake crosses the access hop and the relay, and the handler does not wait them again', async () => {
+    // Time scale 5: the modelled round trips dwarf the software's own few milliseconds of handshake.
+    const scale = 5
+    const r = await live.start({ customers: await customersWithNoFrenchKeys(), latency: { enabled: true, timeScale: scale } }, { tlsPort: 0, ipLocator: locator })
+    // The default client (LHR) to an EU customer: access LHR, relayed to an EU key holder.
+    const lhr = r.world.topology.byId.get('LHR')
+    if (lhr === undefined) throw new Error('LHR is not in the topology')
+    const p = plan({ client: { lat: lhr.lat, lon: lhr.lon, country: lhr.country, source: 'iata', input: 'LHR' }, host: 'eu-shop.example' }, r.world)
+    const hops = p.outcome === 'served' ? p.hops : []
+    const access = hops.find((h) => h.kind === 'access')?.rttMs ?? 0
+    const relay = hops.find((h) => h.kind === 'relay')?.rttMs ?? 0
+    expect(access).toBeGreaterThan(5)
+    expect(relay).toBeGreaterThan(5)
+    const tcp: Socket = netConnect(port(r), '127.0.0.1')
+    await new Promise<void>((resolve, reject) => { tcp.once('connect', resolve); tcp.once('error', reject) })
+    const t0 = performance.now()
+    const s = tlsConnect({ socket: tcp, servername: 'eu-shop.example', ca: ca(r) })
+    await new Promise<void>((resolve, reject) => { s.once('secureConnect', resolve); s.once('error', reject) })
+    const handshakeMs = performance.now() - t0
+    s.write('GET / HTTP/1.1\r\nHost: eu-shop.example\r\nConnection: close\r\n\r\n')
+    const chunks: Buffer[] = []
+    for await (const c of s) chunks.push(c as Buffer)
+    const timing = /server-timing: (.*)\r\n/i.exec(Buffer.concat(chunks).toString('latin1'))?.[1] ?? ''
+    const dur = (kind: string): number => Number(new RegExp(`${kind};desc="[^"]*";dur=([\\d.]+)`).exec(timing)?.[1])
+    // The TLS 1.3 handshake is one round trip over both hops (timers may fire up to about a millisecond early).
+    expect(handshakeMs).toBeGreaterThanOrEqual((access + relay) * scale - 2)
+    // The pipe applied both hops: Server-Timing reports what it applied, nothing waited again by the handler.
+    expect(dur('access')).toBe(Number((access * scale).toFixed(2)))
+    expect(dur('relay')).toBe(Number((relay * scale).toFixed(2)))
   })
 
   it('does the handshake once per TLS connection: later requests on it have no key operation', async () => {

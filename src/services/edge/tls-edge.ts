@@ -8,7 +8,7 @@ import { createServer, type Server, type Socket } from 'node:net'
 import { duplexPair, type Duplex } from 'node:stream'
 import type { Logger } from 'pino'
 import { SimError, isSimError, type ErrorCode } from '../../core/errors.ts'
-import type { ClientLocation, Customer, Plan, PlanRequest, Pop, World } from '../../core/types.ts'
+import type { ClientLocation, Customer, Hop, Plan, PlanRequest, Pop, World } from '../../core/types.ts'
 import type { IncomingHttpHeaders } from 'node:http'
 import { parseClientHello } from '../../net/client-hello.ts'
 import type { Delay } from '../../net/delay.ts'
@@ -101,7 +101,8 @@ export function createTlsEdge (deps: TlsEdgeDeps): Server {
     const terminator = deps.terminator(at.id)
     if (terminator === undefined) return new SimError('SIM_ERR_TLS_NO_TERMINATOR', [first.host, `${at.id} is down`])
     const relayRttMs = at === ingress ? 0 : world.latency.popRttMs(ingress.index, at.index)
-    return { terminator, handoff: { client, ingress: ingress.id, sni: first.host, down, relayRttMs } }
+    const accessRttMs = (first.hops[0] as Hop).rttMs
+    return { terminator, handoff: { client, ingress: ingress.id, sni: first.host, down, accessRttMs, relayRttMs } }
   }
 
   const sockets = new Set<Socket>()
@@ -164,15 +165,20 @@ export function createTlsEdge (deps: TlsEdgeDeps): Server {
       const [edgeSide, popSide] = duplexPair()
       if (!r.terminator.accept(popSide, r.handoff)) return refuse('SIM_ERR_KEY_REFUSED', `${r.handoff.sni} at its terminating PoP`, ALERT.handshakeFailure)
       log.debug({ host: r.handoff.sni, ingress: r.handoff.ingress }, 'TLS connection relayed')
-      const oneWay = deps.delay.oneWayMs(r.handoff.relayRttMs)
+      // Every byte of the connection, handshake included, crosses the client's access hop and the relay: the TLS 1.3
+      // handshake costs their round trip before the first request, as it would on the network modelled.
+      const oneWay = deps.delay.oneWayMs(r.handoff.accessRttMs) + deps.delay.oneWayMs(r.handoff.relayRttMs)
       // The bytes read so far (without the PROXY header, which ends at the edge) go first, then the rest of the stream.
       const rest = buffered.subarray(offset)
       socket.pause()
-      setTimeout(() => {
+      const relayed = (): void => {
         edgeSide.write(rest)
         delayedPipe(socket, edgeSide, oneWay)
         socket.resume()
-      }, oneWay)
+      }
+      // Without latency, right away: a timer of 0 ms would still wait for the next turn of the loop's timers.
+      if (oneWay < 0.5) relayed()
+      else setTimeout(relayed, oneWay)
       delayedPipe(edgeSide, socket, oneWay)
       socket.once('close', () => edgeSide.destroy())
       edgeSide.once('close', () => socket.destroy())

@@ -263,10 +263,12 @@ export function createIngress (deps: PopDeps, inspect: Inspector) {
       }
       r.planned = p
       r.accessRtt = p.outcome === 'served' ? (p.hops[0] as Hop).rttMs : world.latency.rttMs(client, pop) + world.latency.params.accessMs
-      // The request direction of the client's access hop.
-      const ta = nowMs()
-      await delay.wait(delay.oneWayMs(r.accessRtt))
-      r.accessSpent = nowMs() - ta
+      // The request direction of the client's access hop; through the TLS edge, its pipe applied it.
+      if (tlsIn === undefined) {
+        const ta = nowMs()
+        await delay.wait(delay.oneWayMs(r.accessRtt))
+        r.accessSpent = nowMs() - ta
+      }
       if (p.outcome === 'refused') return refusedOutcome(p, ray)
       if (p.inspection === pop.id) {
         const outcome = await inspectHere(raw, ray, p)
@@ -309,10 +311,12 @@ export function createIngress (deps: PopDeps, inspect: Inspector) {
    * modelled total plus the jitter its waits were given (here and, as reported, at the PoPs after this one): the
    * response leaves when that much time has passed since the request came in, so the simulation's own time on
    * loopback (parsing, planning, sockets between PoPs, timers firing early or late) counts against the modelled waits
-   * and PoP processing instead of adding to them. Through the TLS edge the relay happened before the request reached
-   * this handler: it keeps the plain response leg, as errors do.
+   * and PoP processing instead of adding to them. Errors keep the plain response leg. Through the TLS edge there is
+   * none here: the edge's pipe carries every byte of the connection across the access hop and the relay, handshake
+   * included.
    */
   async function lastLeg (r: InFlight, outcome: Outcome, jitter: JitterRecord): Promise<void> {
+    if (r.tlsIn !== undefined) return
     const tb = nowMs()
     // Drawn even when settling: its jitter belongs to the request's total.
     const leg = delay.oneWayMs(r.accessRtt)
@@ -390,7 +394,10 @@ export function createIngress (deps: PopDeps, inspect: Inspector) {
       return o
     })
     r.outcome = outcome
-    hops.push({ from: 'client', to: r.planned?.ingress ?? ingressId, kind: 'access', modelledMs: r.accessRtt, measuredMs: r.accessSpent })
+    hops.push(tlsIn === undefined
+      ? { from: 'client', to: r.planned?.ingress ?? ingressId, kind: 'access', modelledMs: r.accessRtt, measuredMs: r.accessSpent }
+      // What the TLS edge's pipe applied, as for the relay.
+      : { from: 'client', to: ingressId, kind: 'access', modelledMs: tlsIn.accessRttMs, measuredMs: delay.enabled ? tlsIn.accessRttMs * delay.timeScale : 0 })
     if (outcome.relay) hops.push(outcome.relay)
     hops.push(...outcome.downstream)
     return send(reply, r, outcome, ingressId, hops)

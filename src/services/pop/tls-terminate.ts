@@ -19,6 +19,8 @@ export interface TlsHandoff {
   readonly sni: string
   /** PoPs outside the customer's key policy: planned as unavailable, since only a key holder terminates real TLS. */
   readonly down: readonly string[]
+  /** Modelled round trip of the client's access hop (client -> ingress, last mile included). */
+  readonly accessRttMs: number
   /** Modelled round trip of the ciphertext relay ingress -> this PoP (0 when terminated at the ingress). */
   readonly relayRttMs: number
 }
