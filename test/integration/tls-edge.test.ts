@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest'
 import { plan } from '../../src/core/planner.ts'
 import type { IpLocator } from '../../src/core/types.ts'
 import type { StartedSimulation } from '../../src/runtime/start.ts'
+import type { RequestRecord } from '../../src/runtime/types.ts'
 import { NO_FR, customersWithNoFrenchKeys, eventually, liveRuntimePerTest, type LogLine } from './live-helpers.ts'
 
 const PARIS_IP = '203.0.113.7'
@@ -175,6 +176,35 @@ describe('real TLS edge', () => {
     // TLS socket sends it.
     const other = await tlsGet(r, 'de-gov.example', { host: 'eu-shop.example' })
     expect(other.status).toBe(421)
+  })
+
+  it('a new connection that resumes a TLS session from a ticket makes no key operation, and says so', async () => {
+    const r = await start()
+    // One undici client keeps the session tickets it got: after the server closes, it reconnects and resumes.
+    const c = live.track(new Client(`https://127.0.0.1:${port(r)}`, { connect: { ca: ca(r), servername: 'de-gov.example' }, pipelining: 1 }))
+    const ask = async (close: boolean) => {
+      const res = await c.request({ path: '/', method: 'GET', headers: { host: 'de-gov.example', ...(close ? { connection: 'close' } : {}) } })
+      await res.body.text()
+      expect(res.statusCode).toBe(200)
+      return res.headers
+    }
+    const signs = () => (r.keys?.audit.entries({ host: 'de-gov.example', operation: 'sign' }) ?? []).length
+    expect((await ask(true))['x-sim-tls-handshake']).toBe('local')
+    expect(signs()).toBe(1)
+    const resumed = await ask(false)
+    expect(resumed['x-sim-tls-handshake']).toBe('resumed')
+    // Later requests on the resumed connection need no handshake at all.
+    expect((await ask(false))['x-sim-tls-handshake']).toBe('none')
+    expect(signs()).toBe(1)
+    // The ledger record of the resumed request plans no key operation.
+    const events: RequestRecord[] = []
+    r.events.on('request', (e) => events.push(e))
+    await ask(true)
+    expect((await ask(false))['x-sim-tls-handshake']).toBe('resumed')
+    await expect.poll(() => events.length).toBe(2)
+    const last = events[1]?.plan
+    expect(last?.outcome === 'served' ? last.tls.key : undefined).toBe('none')
+    expect(events[1]?.handshake?.op).toBe('resumed')
   })
 
   it('closes cleanly, with a logged reason, on bytes that are not TLS, a malformed hello, a missing SNI, an unknown host and a keyless customer', async () => {

@@ -3,6 +3,7 @@
 // For a regional customer an out-of-region ingress uses only the Host (the SNI) to route: it never reads, logs or
 // keeps the path, query, headers or body (DESIGN.md invariant 1), and streams them through as opaque bytes.
 import type { IncomingMessage } from 'node:http'
+import type { TLSSocket } from 'node:tls'
 import type { Readable } from 'node:stream'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { Dispatcher } from 'undici'
@@ -199,7 +200,7 @@ export function createIngress (deps: PopDeps, inspect: Inspector) {
     }
   }
 
-  async function inspectHere (raw: IncomingMessage, ray: string, p: ServedPlan): Promise<Outcome> {
+  async function inspectHere (raw: IncomingMessage, ray: string, p: ServedPlan, tlsResumed = false): Promise<Outcome> {
     const customer = world.customers.get(p.host)
     if (!customer) return errorOutcome(new SimError('SIM_ERR_HOST_UNKNOWN', [p.host]), ray)
     try {
@@ -208,7 +209,8 @@ export function createIngress (deps: PopDeps, inspect: Inspector) {
         customer,
         ...requestParts(raw),
         downstream: downstreamOf(p),
-        ...(deps.tls === undefined ? {} : { tlsKey: p.tls.key })
+        ...(deps.tls === undefined ? {} : { tlsKey: p.tls.key }),
+        ...(tlsResumed ? { tlsResumed } : {})
       })
       return { status: out.status, headers: { ...out.headers, traceparent: out.traceparent }, body: out.body, downstream: out.hops, inspectedAt: pop.id }
     } catch (err) {
@@ -249,7 +251,10 @@ export function createIngress (deps: PopDeps, inspect: Inspector) {
       // A new connection (or a ticket the terminating PoP may not honour) plans the key operation; a request on an
       // established connection or with a session ticket plans none (RFC 8446 section 2.2).
       const ticket = raw.headers[TICKET_HEADER]
-      const newConnection = deps.tls === undefined || !(isEstablished(raw.socket, normaliseHost(host)) || (typeof ticket === 'string' && ticket !== ''))
+      const established = isEstablished(raw.socket, normaliseHost(host))
+      // The first request on a real TLS connection whose handshake resumed a session: no key operation was made.
+      const resumed = tlsIn !== undefined && !established && (raw.socket as Partial<TLSSocket>).isSessionReused?.() === true
+      const newConnection = deps.tls === undefined || !(established || resumed || (typeof ticket === 'string' && ticket !== ''))
       let p: Plan
       if (tlsIn === undefined) {
         p = deps.plan({ client, host, ingress: pop.id, newConnection }, world)
@@ -271,7 +276,7 @@ export function createIngress (deps: PopDeps, inspect: Inspector) {
       }
       if (p.outcome === 'refused') return refusedOutcome(p, ray)
       if (p.inspection === pop.id) {
-        const outcome = await inspectHere(raw, ray, p)
+        const outcome = await inspectHere(raw, ray, p, resumed)
         const relayHop = p.hops.find((h) => h.kind === 'relay')
         if (tlsIn === undefined || relayHop === undefined) return outcome
         // The ciphertext relay happened on the TLS stream itself (the edge's delayed pipe): report what it applied.

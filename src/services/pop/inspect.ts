@@ -27,6 +27,11 @@ export interface InspectInput {
   readonly downstream: readonly Hop[]
   /** The planned key operation: `none` when the client's TLS connection is already established (no handshake). */
   readonly tlsKey?: KeyOperation
+  /**
+   * The first request on a real TLS connection (through the TLS edge) whose handshake resumed a session from a
+   * ticket (RFC 8446 section 2.2): that handshake made no key operation.
+   */
+  readonly tlsResumed?: boolean
 }
 
 export interface InspectOutcome {
@@ -74,6 +79,7 @@ export function createInspector (deps: PopDeps) {
   async function handshakeHere (input: InspectInput, hops: MeasuredHop[]): Promise<HandshakeResult> {
     const t = input.headers[TICKET_HEADER]
     const ticket = typeof t === 'string' && t !== '' ? t : undefined
+    if (input.tlsResumed === true) return { op: 'resumed', ms: 0 }
     if (input.tlsKey === 'none' && ticket === undefined) return { op: 'none', ms: 0 }
     const r = await (deps.tls as NonNullable<PopDeps['tls']>).handshaker.handshake({
       pop: pop.id,
