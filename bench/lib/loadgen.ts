@@ -274,11 +274,18 @@ export interface SequentialJob {
   readonly count: number
   /** true: every request on a new TCP connection; false: all on one kept-alive connection. */
   readonly newConnections: boolean
+  /**
+   * An https URL: the CA to verify the chain with and the server name to send. With `resume`, one client sends each
+   * request on a connection of its own (`Connection: close`) and resumes the TLS session of the one before (a ticket).
+   */
+  readonly tls?: { readonly ca: string, readonly servername: string, readonly resume?: boolean }
 }
 
 export interface SequentialResult {
   readonly samplesMs: Float64Array
   readonly serverTiming: readonly string[]
+  /** `x-sim-tls-handshake` of each answer ('' without one). */
+  readonly handshakes: readonly string[]
   readonly non2xx: number
 }
 
@@ -287,21 +294,25 @@ async function sequential (job: SequentialJob): Promise<JobResult<SequentialResu
   const t0 = performance.now()
   const samples = new Samples(job.count)
   const timings: string[] = []
+  const handshakes: string[] = []
   let non2xx = 0
   let shared: Client | undefined
+  const options = job.tls === undefined ? {} : { connect: { ca: job.tls.ca, servername: job.tls.servername } }
+  const headers = job.tls?.resume === true ? { ...job.headers, connection: 'close' } : job.headers
   for (let k = 0; k < job.count; k++) {
-    const client = job.newConnections ? new Client(job.url) : (shared ??= new Client(job.url, { keepAliveTimeout: 30_000 }))
+    const client = job.newConnections ? new Client(job.url, options) : (shared ??= new Client(job.url, { ...options, keepAliveTimeout: 30_000 }))
     const t = performance.now()
-    const res = await client.request({ path: '/', method: 'GET', headers: job.headers })
+    const res = await client.request({ path: '/', method: 'GET', headers })
     await res.body.dump()
     samples.push(performance.now() - t)
     if (res.statusCode < 200 || res.statusCode > 299) non2xx++
     timings.push(String(res.headers['server-timing'] ?? ''))
+    handshakes.push(String(res.headers['x-sim-tls-handshake'] ?? ''))
     if (job.newConnections) await client.close()
   }
   await shared?.close()
   const wallMs = performance.now() - t0
-  return { results: { samplesMs: samples.values, serverTiming: timings, non2xx }, wallMs, cpu: cpuShare(cpu0, wallMs) }
+  return { results: { samplesMs: samples.values, serverTiming: timings, handshakes, non2xx }, wallMs, cpu: cpuShare(cpu0, wallMs) }
 }
 
 serve({ cannon, paced, sequential, rated })

@@ -111,6 +111,17 @@ function handshakeSection (e: Envelope<HandshakeResult>): string[] {
     '| key mode | client | customer | route | model new | model resumed | measured new p50 | measured kept-alive p50 | key hops (new / kept-alive) |', '|---|---|---|---|---:|---:|---:|---:|---|']
   for (const x of r.rows) out.push(`| ${x.mode} | ${x.client} | ${x.host} | ${x.route} | ${f(x.modelled.newConnectionMs)} | ${f(x.modelled.resumedMs)} | ${f(x.measured.newConnectionP50)} | ${f(x.measured.resumedP50)} | ${x.keyHopsInServerTiming.newConnections} / ${x.keyHopsInServerTiming.resumed} |`)
   out.push('')
+  if (r.tls !== undefined) {
+    out.push('**Real TLS through the TLS edge** (client ' + r.tls.settings.client + '). Model: the planner\'s round trip without a key operation, plus one round trip over the access hop and the relay for the TLS 1.3 handshake of a new or resumed connection. ' + r.tls.settings.runs.join('; ') + '.', '',
+      '| customer | route | handshake round trip (model) | connection | model | measured p50 | measured - model | x-sim-tls-handshake |', '|---|---|---:|---|---:|---:|---:|---|')
+    for (const x of r.tls.rows) {
+      for (const run of x.runs) {
+        const ops = Object.entries(run.handshakeHeaders).map(([op, n]) => `${op} ${n}`).join(', ')
+        out.push(`| ${x.host} | ${x.route} | ${f(x.handshakeRttMs)} | ${run.run} | ${f(run.modelledMs)} | ${f(run.measuredP50)} | ${signed(run.errorMs)} | ${ops} |`)
+      }
+    }
+    out.push('')
+  }
   return out
 }
 
@@ -136,6 +147,9 @@ function keyFigures (added?: Envelope<AddedResult>, fidelity?: Envelope<Fidelity
   if (handshake) {
     const h = handshake.result
     out.push(`- Handshakes: ${h.status}${h.available ? ': ' + h.rows.map((x) => `${x.mode} ${signed(x.measured.differenceP50)} ms on a new connection (modelled ${signed(x.modelled.newConnectionMs - x.modelled.resumedMs)})`).join('; ') : ''}.`)
+    if (h.tls !== undefined) {
+      out.push(`- Real TLS through the TLS edge, measured minus modelled p50: ${h.tls.rows.map((x) => `${x.host} (${x.route}) ${x.runs.map((r) => `${r.run} ${signed(r.errorMs)} ms`).join(', ')}`).join('; ')}.`)
+    }
   }
   out.push('')
   return out

@@ -20,6 +20,8 @@ export interface SimStartParams {
   readonly timeScale: number
   /** PoPs whose own port URLs are wanted. */
   readonly pops?: readonly string[]
+  /** Also run the real TLS edge (an ephemeral port). */
+  readonly tls?: boolean
 }
 
 export interface SimInfo {
@@ -29,6 +31,8 @@ export interface SimInfo {
   readonly startupMs: number
   readonly pops: number
   readonly rssMiB: number
+  /** The real TLS edge, when asked for: its URL and the run's CA certificate (PEM) to verify the chain with. */
+  readonly tls?: { readonly url: string, readonly ca: string }
 }
 
 export interface PeerUrls {
@@ -52,7 +56,9 @@ async function startSim (p: SimStartParams): Promise<SimInfo> {
   await stopSim()
   const scenario = parseScenario(p.yaml, 'bench-scenario.yaml')
   // Errors only: a line per request on stdout would cost more than the forwarding being measured.
-  sim = await startSimulation(scenario, { latency: p.latency, timeScale: p.timeScale, edgePort: 0, controlPort: 0, logger: pino({ level: 'error' }) })
+  sim = await startSimulation(scenario, {
+    latency: p.latency, timeScale: p.timeScale, edgePort: 0, controlPort: 0, logger: pino({ level: 'error' }), ...(p.tls === true ? { tlsPort: 0 } : {})
+  })
   const popUrls: Record<string, string> = {}
   for (const id of p.pops ?? []) {
     const u = sim.popUrl(id)
@@ -64,7 +70,8 @@ async function startSim (p: SimStartParams): Promise<SimInfo> {
     popUrls,
     startupMs: sim.startupMs,
     pops: sim.popCount,
-    rssMiB: Math.round(process.memoryUsage().rss / 1048576)
+    rssMiB: Math.round(process.memoryUsage().rss / 1048576),
+    ...(sim.tlsEdge === undefined ? {} : { tls: { url: `https://127.0.0.1:${sim.tlsEdge.port}`, ca: sim.keys.material.ca.certPem } })
   }
 }
 

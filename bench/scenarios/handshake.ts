@@ -29,7 +29,7 @@ export async function runHandshake (ctx: Ctx) {
   const bench = benchScenario(await defaultYaml())
   const world = worldOf(bench.scenario)
   ctx.progress('handshake', 'starting the simulation (latency on, time scale 1)')
-  const info = await ctx.servers.call<SimInfo>('startSim', { yaml: bench.yaml, latency: true, timeScale: 1 })
+  const info = await ctx.servers.call<SimInfo>('startSim', { yaml: bench.yaml, latency: true, timeScale: 1, tls: true })
   const samples = new Map<string, { fresh: number[], reused: number[], freshKey: number, reusedKey: number, reusedN: number, freshN: number, non2xx: number }>()
   for (let t = 0; t < trials; t++) {
     for (const c of CASES) {
@@ -50,6 +50,7 @@ export async function runHandshake (ctx: Ctx) {
       samples.set(c.mode, acc)
     }
   }
+  const tls = await realTls(ctx, info, world, bench.scenario.network.defaultClient, trials, count)
   const closeMs = await ctx.servers.call<number>('stopSim')
 
   const rows = CASES.map((c) => {
@@ -84,8 +85,69 @@ export async function runHandshake (ctx: Ctx) {
     available,
     settings: { trials, requestsPerRun: count, latency: 'on', timeScale: 1, newConnections: 'a new TCP connection per request (undici Client per request)', resumed: 'requests 2..n on one kept-alive connection' },
     simulationCloseMs: closeMs,
-    rows
+    rows,
+    tls
   }
+}
+
+/** Real TLS through the TLS edge, from its default client (no PROXY header): one relayed customer, one not. */
+const TLS_CASES = [
+  { label: 'relayed to the region', host: 'eu-shop.example' },
+  { label: 'terminated at the ingress', host: 'uk-news.example' }
+] as const
+
+const TLS_RUNS = [
+  { run: 'new', what: 'a new connection per request: a full handshake, the key used', newConnections: true, resume: false },
+  { run: 'resumed', what: 'a new connection per request resuming the session before it (a ticket): no key operation', newConnections: false, resume: true },
+  { run: 'established', what: 'requests on one kept-alive connection: no handshake', newConnections: false, resume: false }
+] as const
+
+/**
+ * New, resumed and established TLS connections through the real TLS edge. The model: the planner's round trip for a
+ * request with no key operation, plus, on a new or resumed connection, the TLS 1.3 handshake's one round trip over the
+ * client's access hop and the relay (the edge's pipe carries both, handshake included). Local keys only: the edge
+ * hands a connection to a PoP that may hold the key (node:tls cannot ask another PoP to sign).
+ */
+async function realTls (ctx: Ctx, info: SimInfo, world: ReturnType<typeof worldOf>, client: string, trials: number, count: number) {
+  if (info.tls === undefined) return undefined
+  const tlsInfo = info.tls
+  const measured = new Map<string, { p50: number[], ops: string[] }>()
+  for (let t = 0; t < trials; t++) {
+    for (const c of TLS_CASES) {
+      for (const r of TLS_RUNS) {
+        ctx.progress('handshake', `trial ${t + 1}/${trials} real TLS, ${c.host} (${c.label}): ${count} requests, ${r.run}`)
+        const res = await ctx.loadgen.call<JobResult<SequentialResult>>('sequential', {
+          url: tlsInfo.url,
+          headers: { host: c.host },
+          count,
+          newConnections: r.newConnections,
+          tls: { ca: tlsInfo.ca, servername: c.host, resume: r.resume }
+        })
+        // On one client the first request is a full handshake; the rest are what the run measures.
+        const from = r.newConnections ? 0 : 1
+        const key = `${c.host} ${r.run}`
+        const m = measured.get(key) ?? { p50: [], ops: [] }
+        m.p50.push(summarise([...res.results.samplesMs].slice(from)).p50)
+        m.ops.push(...res.results.handshakes.slice(from))
+        measured.set(key, m)
+      }
+    }
+  }
+  const rows = TLS_CASES.map((c) => {
+    const p = modelled(world, client, c.host, false)
+    const access = p.hops.find((h) => h.kind === 'access')?.rttMs ?? 0
+    const relay = p.hops.find((h) => h.kind === 'relay')?.rttMs ?? 0
+    const runs = TLS_RUNS.map((r) => {
+      const m = measured.get(`${c.host} ${r.run}`)
+      const model = p.modelledMs + (r.run === 'established' ? 0 : access + relay)
+      const p50 = median(m?.p50 ?? [])
+      const ops = new Map<string, number>()
+      for (const op of m?.ops ?? []) ops.set(op || '(none)', (ops.get(op || '(none)') ?? 0) + 1)
+      return { run: r.run, modelledMs: round(model, 2), measuredP50: round(p50, 2), errorMs: round(p50 - model, 2), handshakeHeaders: Object.fromEntries(ops) }
+    })
+    return { label: c.label, client, host: c.host, route: routeOf(p), handshakeRttMs: round(access + relay, 2), runs }
+  })
+  return { settings: { client: `${client} (the TLS edge's default client: no PROXY header)`, runs: TLS_RUNS.map((r) => `${r.run}: ${r.what}`) }, rows }
 }
 
 export type HandshakeResult = Awaited<ReturnType<typeof runHandshake>>
