@@ -56,10 +56,20 @@ describe('bench --quick', () => {
     const handshake = await json(dir, 'handshake.json')
     expect(typeof handshake.result.status).toBe('string')
     expect((handshake.result.rows as unknown[]).length).toBe(3)
+    // Real TLS through the TLS edge: each run says which handshake the simulation reported.
+    const tls = handshake.result.tls as { rows: { host: string, runs: { run: string, handshakeHeaders: Record<string, number> }[] }[] }
+    expect(tls.rows.map((r) => r.host)).toEqual(['eu-shop.example', 'uk-news.example'])
+    for (const r of tls.rows) {
+      expect(r.runs.map((x) => x.run)).toEqual(['new', 'resumed', 'established'])
+      expect(Object.keys(r.runs[0]?.handshakeHeaders ?? {})).toEqual(['local'])
+      expect(Object.keys(r.runs[1]?.handshakeHeaders ?? {})).toEqual(['resumed'])
+      expect(Object.keys(r.runs[2]?.handshakeHeaders ?? {})).toEqual(['none'])
+    }
 
     const summary = await readFile(join(dir, 'summary.md'), 'utf8')
     for (const h of ['## 1. Added latency', '## 2. Fidelity', '## 3. Per-hop', '## 4. TLS handshakes']) expect(summary).toContain(h)
     expect(summary).toContain('Cross-check with autocannon')
+    expect(summary).toContain('**Real TLS through the TLS edge**')
     for (const svg of ['added-latency.svg', 'fidelity.svg']) {
       const text = await readFile(join(dir, svg), 'utf8')
       expect(text.startsWith('<svg')).toBe(true)
