@@ -178,6 +178,29 @@ describe('real TLS edge', () => {
     expect(other.status).toBe(421)
   })
 
+  it('settles a request on an established TLS connection against the part of its plan after the piped hops', async () => {
+    // Per-PoP processing time is in the model but never waited (the simulation's own work stands for it): 25 ms of it
+    // per PoP make a request that was not settled leave tens of milliseconds early.
+    const r = await live.start(
+      { customers: await customersWithNoFrenchKeys(), latency: { enabled: true, timeScale: 1, hopProcessingMs: 25 } },
+      { tlsPort: 0, ipLocator: locator })
+    const lhr = r.world.topology.byId.get('LHR')
+    if (lhr === undefined) throw new Error('LHR is not in the topology')
+    const p = plan({ client: { lat: lhr.lat, lon: lhr.lon, country: lhr.country, source: 'iata', input: 'LHR' }, host: 'eu-shop.example', newConnection: false }, r.world)
+    expect(p.outcome).toBe('served')
+    const modelled = p.outcome === 'served' ? p.modelledMs : 0
+    const c = live.track(new Client(`https://127.0.0.1:${port(r)}`, { connect: { ca: ca(r), servername: 'eu-shop.example' }, pipelining: 1 }))
+    const first = await c.request({ path: '/', method: 'GET', headers: { host: 'eu-shop.example' } })
+    await first.body.text()
+    const t = performance.now()
+    const second = await c.request({ path: '/', method: 'GET', headers: { host: 'eu-shop.example' } })
+    await second.body.text()
+    const took = performance.now() - t
+    expect(second.headers['x-sim-tls-handshake']).toBe('none')
+    // Timers may fire up to about a millisecond early on each piped leg.
+    expect(took).toBeGreaterThanOrEqual(modelled - 3)
+  })
+
   it('a new connection that resumes a TLS session from a ticket makes no key operation, and says so', async () => {
     const r = await start()
     // One undici client keeps the session tickets it got: after the server closes, it reconnects and resumes.

@@ -317,21 +317,31 @@ export function createIngress (deps: PopDeps, inspect: Inspector) {
    * response leaves when that much time has passed since the request came in, so the simulation's own time on
    * loopback (parsing, planning, sockets between PoPs, timers firing early or late) counts against the modelled waits
    * and PoP processing instead of adding to them. Errors keep the plain response leg. Through the TLS edge there is
-   * none here: the edge's pipe carries every byte of the connection across the access hop and the relay, handshake
-   * included.
+   * no leg here (the edge's pipe carries every byte of the connection across the access hop and the relay, handshake
+   * included): the part of the plan after them is settled the same way.
    */
   async function lastLeg (r: InFlight, outcome: Outcome, jitter: JitterRecord): Promise<void> {
-    if (r.tlsIn !== undefined) return
+    const planned = r.planned
+    const settles = planned?.outcome === 'served' && outcome.code === undefined
+    // Draws never move a total by more than the jitter fraction of it: a report beyond that (a real origin may send
+    // any header) is cut to the bound instead of holding the response.
+    const deadline = (modelledMs: number): number => {
+      const total = modelledMs * delay.timeScale
+      const bound = delay.jitter * total
+      return r.t0 + total + Math.max(-bound, Math.min(bound, jitter.jitterMs))
+    }
+    if (r.tlsIn !== undefined) {
+      if (!settles) return
+      let piped = 0
+      for (const h of planned.hops) if (h.kind === 'access' || h.kind === 'relay') piped += h.rttMs
+      await delay.waitUntil(deadline(planned.modelledMs - piped))
+      return
+    }
     const tb = nowMs()
     // Drawn even when settling: its jitter belongs to the request's total.
     const leg = delay.oneWayMs(r.accessRtt)
-    const planned = r.planned
-    if (r.tlsIn === undefined && planned?.outcome === 'served' && outcome.code === undefined) {
-      // Draws never move a total by more than the jitter fraction of it: a report beyond that (a real origin may send
-      // any header) is cut to the bound instead of holding the response.
-      const total = planned.modelledMs * delay.timeScale
-      const bound = delay.jitter * total
-      await delay.waitUntil(r.t0 + total + Math.max(-bound, Math.min(bound, jitter.jitterMs)))
+    if (settles) {
+      await delay.waitUntil(deadline(planned.modelledMs))
     } else {
       await delay.wait(leg)
     }
