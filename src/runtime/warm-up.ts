@@ -101,7 +101,9 @@ export async function warmUp (scenario: Scenario, start: Start, listenHost?: str
   let sim: StartedSimulation
   try {
     sim = await start(copy(pops ?? 'all'), options)
-  } catch {
+  } catch (err) {
+    // Without a smaller list the whole topology already failed: there is nothing else to try.
+    if (pops === undefined) throw err
     sim = await start(copy('all'), options)
   }
   let requests = 0
