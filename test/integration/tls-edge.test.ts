@@ -154,8 +154,9 @@ describe('real TLS edge', () => {
     for await (const c of s) chunks.push(c as Buffer)
     const timing = /server-timing: (.*)\r\n/i.exec(Buffer.concat(chunks).toString('latin1'))?.[1] ?? ''
     const dur = (kind: string): number => Number(new RegExp(`${kind};desc="[^"]*";dur=([\\d.]+)`).exec(timing)?.[1])
-    // The TLS 1.3 handshake is one round trip over both hops (timers may fire up to about a millisecond early).
-    expect(handshakeMs).toBeGreaterThanOrEqual((access + relay) * scale - 2)
+    // The TLS 1.3 handshake is one round trip over both hops. Timers may fire a little early (they count from the
+    // loop's cached clock), hence 90%: skipping the access hop, as the edge once did, measured about 74%.
+    expect(handshakeMs).toBeGreaterThanOrEqual(0.9 * (access + relay) * scale)
     // The pipe applied both hops: Server-Timing reports what it applied, nothing waited again by the handler.
     expect(dur('access')).toBe(Number((access * scale).toFixed(2)))
     expect(dur('relay')).toBe(Number((relay * scale).toFixed(2)))
@@ -197,8 +198,8 @@ describe('real TLS edge', () => {
     await second.body.text()
     const took = performance.now() - t
     expect(second.headers['x-sim-tls-handshake']).toBe('none')
-    // Timers may fire up to about a millisecond early on each piped leg.
-    expect(took).toBeGreaterThanOrEqual(modelled - 3)
+    // Timers may fire a little early on each piped leg, hence 90%; without settling it took about 40%.
+    expect(took).toBeGreaterThanOrEqual(0.9 * modelled)
   })
 
   it('a new connection that resumes a TLS session from a ticket makes no key operation, and says so', async () => {
