@@ -46,7 +46,7 @@ export interface StartOptions {
   readonly controlApp?: ControlAppFactory | false
   /** Writes the run's CA certificate there (`curl --cacert`); `rsim start` uses `.rsim/ca.pem`. Not written without. */
   readonly caPath?: string
-  /** Port of the real TLS edge (0: ephemeral); no TLS edge without. `rsim start` uses 8443. */
+  /** Port of the real TLS edge (0: ephemeral); no TLS edge without. `rsim start` uses server.tlsPort (8443). */
   readonly tlsPort?: number
   /**
    * Warms the data path up first in a small throwaway copy of the scenario (runtime/warm-up.ts), so that the first

@@ -218,6 +218,11 @@ export function createIngress (deps: PopDeps, inspect: Inspector) {
     }
   }
 
+  /** Wall-clock ms the TLS edge's pipe applied to a hop of modelled round trip `rttMs` (both directions). */
+  function piped (rttMs: number): number {
+    return delay.enabled ? rttMs * delay.timeScale : 0
+  }
+
   /** A request as it is served: filled in step by step, read when the response leaves and when the exchange closes. */
   interface InFlight {
     readonly raw: IncomingMessage
@@ -277,11 +282,9 @@ export function createIngress (deps: PopDeps, inspect: Inspector) {
       if (p.outcome === 'refused') return refusedOutcome(p, ray)
       if (p.inspection === pop.id) {
         const outcome = await inspectHere(raw, ray, p, resumed)
-        const relayHop = p.hops.find((h) => h.kind === 'relay')
-        if (tlsIn === undefined || relayHop === undefined) return outcome
+        if (tlsIn === undefined || tlsIn.relayRttMs === 0) return outcome
         // The ciphertext relay happened on the TLS stream itself (the edge's delayed pipe): report what it applied.
-        const applied = delay.enabled ? relayHop.rttMs * delay.timeScale : 0
-        return { ...outcome, relay: { from: relayHop.from, to: relayHop.to, kind: 'relay', modelledMs: relayHop.rttMs, measuredMs: applied } }
+        return { ...outcome, relay: { from: tlsIn.ingress, to: pop.id, kind: 'relay', modelledMs: tlsIn.relayRttMs, measuredMs: piped(tlsIn.relayRttMs) } }
       }
       const relayed = await relay(raw, ray, client, p)
       r.planned = relayed.plan
@@ -332,9 +335,10 @@ export function createIngress (deps: PopDeps, inspect: Inspector) {
     }
     if (r.tlsIn !== undefined) {
       if (!settles) return
-      let piped = 0
-      for (const h of planned.hops) if (h.kind === 'access' || h.kind === 'relay') piped += h.rttMs
-      await delay.waitUntil(deadline(planned.modelledMs - piped))
+      // The plan's own access and relay hops, whatever the edge piped: what is left is the part after them.
+      let before = 0
+      for (const h of planned.hops) if (h.kind === 'access' || h.kind === 'relay') before += h.rttMs
+      await delay.waitUntil(deadline(planned.modelledMs - before))
       return
     }
     const tb = nowMs()
@@ -412,7 +416,7 @@ export function createIngress (deps: PopDeps, inspect: Inspector) {
     hops.push(tlsIn === undefined
       ? { from: 'client', to: r.planned?.ingress ?? ingressId, kind: 'access', modelledMs: r.accessRtt, measuredMs: r.accessSpent }
       // What the TLS edge's pipe applied, as for the relay.
-      : { from: 'client', to: ingressId, kind: 'access', modelledMs: tlsIn.accessRttMs, measuredMs: delay.enabled ? tlsIn.accessRttMs * delay.timeScale : 0 })
+      : { from: 'client', to: ingressId, kind: 'access', modelledMs: tlsIn.accessRttMs, measuredMs: piped(tlsIn.accessRttMs) })
     if (outcome.relay) hops.push(outcome.relay)
     hops.push(...outcome.downstream)
     return send(reply, r, outcome, ingressId, hops)
