@@ -9,14 +9,17 @@ import { breakdown, formatBreakdown, type CpuProfile } from './lib/profile-analy
 import type { JobResult, PacedResult, StreamResult } from './lib/loadgen.ts'
 import { spawnChild } from './lib/rpc.ts'
 import { defaultYaml } from './lib/scenario-yaml.ts'
-import type { SimInfo } from './lib/servers.ts'
+import type { PeerUrls, SimInfo } from './lib/servers.ts'
 
 const HELP = `Usage: node bench/profile.ts [--client LHR] [--host eu-shop.example] [--latency off|on] [--seconds 10]
                               [--connections N | --rate RPS] [--interval 200] [--out bench/results/profile]
+       node bench/profile.ts --peer plain|http-proxy [--hops 1|2] [--seconds 10] [--connections N | --rate RPS]
 
 Profiles the simulation (default configuration) under load on one route and prints its CPU time per request:
 by category (socket writes, garbage collection, Node's HTTP, undici, fastify, each residency-sim source file)
 and the functions with the most self time. Writes the raw profile as <out>/<client>-<host>-latency-<on|off>.cpuprofile.
+With --peer, profiles a peer forwarder chain of the overhead scenario instead (its own origin in the same process),
+for the same breakdown side by side; written as <out>/peer-<name>-<hops>.cpuprofile.
 
 Options:
   --client X        client location: IATA code, IP address or lat,lon (default LHR: relayed from London to the EU)
@@ -28,7 +31,9 @@ Options:
   --rate RPS        instead: an open loop at a fixed rate, the paced load of the fidelity scenario (where the cost
                     of a request at a given load matters more than the throughput at saturation)
   --interval US     sampling interval in microseconds (default 200; smaller costs the servers more)
-  --out DIR         where the profile is written (default bench/results/profile)`
+  --out DIR         where the profile is written (default bench/results/profile)
+  --peer NAME       profile a peer instead of the simulation: plain (undici + fastify) or http-proxy
+  --hops N          the peer chain's length, 1 or 2 (default 2, as the simulation's LHR>CDG route)`
 
 function fail (message: string): never {
   process.stderr.write(`bench/profile: ${message}\n\n${HELP}\n`)
@@ -53,6 +58,8 @@ try {
       rate: { type: 'string' },
       interval: { type: 'string', default: '200' },
       out: { type: 'string', default: 'bench/results/profile' },
+      peer: { type: 'string' },
+      hops: { type: 'string', default: '2' },
       help: { type: 'boolean', short: 'h' }
     }
   }).values
@@ -70,6 +77,11 @@ const connections = Math.round(positive((values.connections as string | undefine
 const rate = values.rate === undefined ? undefined : positive(values.rate as string, '--rate')
 if (rate !== undefined && values.connections !== undefined) fail('--rate and --connections exclude each other')
 const intervalUs = Math.round(positive(values.interval as string, '--interval'))
+const peer = values.peer as string | undefined
+if (peer !== undefined && peer !== 'plain' && peer !== 'http-proxy') fail(`--peer must be plain or http-proxy, got "${peer}"`)
+const hops = values.hops as string
+if (hops !== '1' && hops !== '2') fail(`--hops must be 1 or 2, got "${hops}"`)
+if (peer !== undefined && values.latency !== 'off') fail('--latency applies to the simulation, not to --peer')
 const client = values.client as string
 const host = values.host as string
 const progress = (line: string): void => { process.stderr.write(`[profile] ${line}\n`) }
@@ -80,27 +92,42 @@ interface Answered { readonly ok: number, readonly non2xx: number }
 const servers = spawnChild(new URL('./lib/servers.ts', import.meta.url))
 const loadgen = spawnChild(new URL('./lib/loadgen.ts', import.meta.url))
 try {
-  progress(`starting the simulation (latency ${latency})`)
-  const sim = await servers.call<SimInfo>('startSim', { yaml: await defaultYaml(), latency: latency === 'on', timeScale: 1 })
-  const stream = { id: 'route', url: `${sim.edgeUrl}/`, headers: { host, 'x-sim-client': client }, connections }
+  let url: string
+  let headers: Record<string, string>
+  let what: string
+  if (peer === undefined) {
+    progress(`starting the simulation (latency ${latency})`)
+    const sim = await servers.call<SimInfo>('startSim', { yaml: await defaultYaml(), latency: latency === 'on', timeScale: 1 })
+    url = `${sim.edgeUrl}/`
+    headers = { host, 'x-sim-client': client }
+    what = `${host} from ${client}, latency ${latency}`
+  } else {
+    progress(`starting the ${peer} peer (${hops} hop${hops === '1' ? '' : 's'}, its own origin)`)
+    const urls = await servers.call<PeerUrls>('startPeers', {})
+    const chain = peer === 'plain' ? urls.plain : urls.httpProxy
+    url = `${chain[hops === '1' ? 0 : 1]}/`
+    headers = { host: 'origin.example' }
+    what = `${peer} peer, ${hops} hop${hops === '1' ? '' : 's'}`
+  }
+  const stream = { id: 'route', url, headers, connections }
   const load = async (durationS: number): Promise<Answered> => {
     if (rate !== undefined) {
       const res = await loadgen.call<JobResult<PacedResult>>('paced', {
-        url: `${sim.edgeUrl}/`, requests: [{ headers: stream.headers }], rate, durationS, warmupS: 0, connections: 1024
+        url, requests: [{ headers }], rate, durationS, warmupS: 0, connections: 1024
       })
       const p = res.results
       const answered = p.samplesMs.length
-      if (answered === 0 && p.non2xx === 0) throw new Error(`no answer from the simulation for ${host} from ${client} (${p.errors} errors)`)
+      if (answered === 0 && p.non2xx === 0) throw new Error(`no answer from ${what} (${p.errors} errors)`)
       return { ok: answered, non2xx: p.non2xx }
     }
     const res = await loadgen.call<JobResult<StreamResult[]>>('cannon', { streams: [stream], durationS })
     const r = res.results[0] as StreamResult
-    if (r.responses === 0 && r.non2xx === 0) throw new Error(`no answer from the simulation for ${host} from ${client} (${r.errors} errors)`)
+    if (r.responses === 0 && r.non2xx === 0) throw new Error(`no answer from ${what} (${r.errors} errors)`)
     return { ok: r.responses, non2xx: r.non2xx }
   }
   const warm = Math.max(1, Math.round(seconds / 3))
   const shape = rate === undefined ? `${connections} connections` : `${rate} requests/s (paced)`
-  progress(`warm-up: ${warm} s, ${shape}, ${host} from ${client}`)
+  progress(`warm-up: ${warm} s, ${shape}, ${what}`)
   const w = await load(warm)
   if (w.non2xx > 0) progress(`warning: ${w.non2xx} answers were not 2xx (a refused route?); they are profiled too`)
   progress(`profiling: ${seconds} s, sampling every ${intervalUs} µs`)
@@ -110,11 +137,13 @@ try {
   const answered = r.ok + r.non2xx
   const dir = resolve(values.out as string)
   await mkdir(dir, { recursive: true })
-  const file = join(dir, `${client.replace(/[^\w.-]/g, '_')}-${host}-latency-${latency}.cpuprofile`)
+  const file = join(dir, peer === undefined
+    ? `${client.replace(/[^\w.-]/g, '_')}-${host}-latency-${latency}.cpuprofile`
+    : `peer-${peer}-${hops}.cpuprofile`)
   await writeFile(file, JSON.stringify(profile))
-  process.stdout.write(`${host} from ${client}, latency ${latency}, ${shape}: ${Math.round(answered / seconds)} requests/s\n`)
+  process.stdout.write(`${what}, ${shape}: ${Math.round(answered / seconds)} requests/s\n`)
   process.stdout.write(`${formatBreakdown(breakdown(profile, answered))}\n\nprofile: ${file}\n`)
-  await servers.call('stopSim', { limitMs: 2000 })
+  await servers.call(peer === undefined ? 'stopSim' : 'stopPeers', peer === undefined ? { limitMs: 2000 } : {})
 } catch (err) {
   process.stderr.write(`bench/profile: ${(err as Error).message}\n`)
   process.exitCode = 1

@@ -60,7 +60,15 @@ export class SimError extends Error {
   readonly details?: unknown
 
   constructor (code: ErrorCode, args: readonly unknown[] = [], details?: unknown) {
-    super(formatMessage(code, args))
+    // A client error (4xx) is an answer, not a fault: its stack says nothing, and capturing one (async frames
+    // included) cost more than the rest of refusing the request. Server errors keep theirs for the logs.
+    const limit = Error.stackTraceLimit
+    if (ERRORS[code].status < 500) Error.stackTraceLimit = 0
+    try {
+      super(formatMessage(code, args))
+    } finally {
+      Error.stackTraceLimit = limit
+    }
     this.name = 'SimError'
     this.code = code
     this.statusCode = ERRORS[code].status

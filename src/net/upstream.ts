@@ -65,8 +65,9 @@ export function signInterceptor (signer: ForwardSigner): Dispatcher.DispatcherCo
       const headers = opts.headers
       let merged: Dispatcher.DispatchOptions['headers']
       if (Array.isArray(headers)) {
-        merged = [...headers as string[]]
-        for (const [k, v] of Object.entries(extra)) merged.push(k, v)
+        const list = (headers as string[]).slice()
+        for (const k in extra) list.push(k, extra[k] as string)
+        merged = list
       } else {
         merged = { ...(headers as Record<string, string> | undefined), ...extra }
       }

@@ -110,6 +110,18 @@ describe('bench --quick', () => {
       expect(paced.stdout).toContain('self time per request, by category:')
       expect(paced.stdout).toMatch(/µs per request/)
 
+      // A peer forwarder chain of the overhead scenario, for the same breakdown side by side.
+      const peer = await runProfiler(['--peer', 'plain', '--hops', '2', '--seconds', '1', '--connections', '4', '--out', out])
+      expect(peer.code, peer.stderr).toBe(0)
+      expect(peer.stdout).toMatch(/plain peer, 2 hops, 4 connections: \d+ requests\/s/)
+      expect(peer.stdout).toContain('undici (upstream client)')
+      expect(peer.stdout).not.toContain('residency-sim services/pop/')
+      const peerProfile = JSON.parse(await readFile(join(out, 'peer-plain-2.cpuprofile'), 'utf8')) as { samples: unknown[] }
+      expect(peerProfile.samples.length).toBeGreaterThan(0)
+      const badPeer = await runProfiler(['--peer', 'envoy'])
+      expect(badPeer.code).toBe(2)
+      expect(badPeer.stderr).toContain('--peer must be plain or http-proxy')
+
       const bad = await runProfiler(['--latency', 'sometimes'])
       expect(bad.code).toBe(2)
       expect(bad.stderr).toContain('--latency must be on or off')

@@ -31,4 +31,16 @@ describe('error registry', () => {
     const err = new SimError('SIM_ERR_BODY_TOO_LARGE', [1024])
     expect(err).toMatchObject({ code: 'SIM_ERR_BODY_TOO_LARGE', statusCode: 413, message: 'request body exceeds 1024 bytes' })
   })
+
+  it('captures no stack for a client error (4xx) but keeps one for a server error, and restores the limit', () => {
+    const before = Error.stackTraceLimit
+    const client = new SimError('SIM_ERR_HOST_UNKNOWN', ['a.example'])
+    expect(client.stack).toBe('SimError: no customer is configured for host "a.example"')
+    const server = new SimError('SIM_ERR_INTERNAL', ['boom'])
+    expect(server.stack).toContain('errors.test.ts')
+    expect(Error.stackTraceLimit).toBe(before)
+    // A message that cannot be formatted must not leave stack capture switched off for everyone else.
+    expect(() => new SimError('SIM_ERR_HOST_UNKNOWN', [{ toString () { throw new Error('unprintable') } }])).toThrow('unprintable')
+    expect(Error.stackTraceLimit).toBe(before)
+  })
 })

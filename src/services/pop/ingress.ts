@@ -355,7 +355,9 @@ export function createIngress (deps: PopDeps, inspect: Inspector) {
   /** The response to the client: the outcome's status and headers (internal ones dropped), where it went, its timing. */
   function send (reply: FastifyReply, r: InFlight, outcome: Outcome, ingressId: string, hops: readonly MeasuredHop[]): FastifyReply {
     reply.code(outcome.status)
-    for (const [k, v] of Object.entries(outcome.headers)) {
+    const headers = outcome.headers
+    for (const k in headers) {
+      const v = headers[k]
       if (v === undefined || HOP_BY_HOP.has(k) || k.startsWith('x-sim-fwd') || k === 'x-sim-ray') continue
       reply.header(k, v)
     }

@@ -157,7 +157,8 @@ export function createInspector (deps: PopDeps) {
     hops.push({ from: originHop.from, to: originHop.to, kind: 'origin', modelledMs: originHop.rttMs, measuredMs: Math.max(0, nowMs() - t - (Number.isFinite(service) ? service : 0)) })
 
     const out: Record<string, string | string[] | undefined> = {}
-    for (const [k, v] of Object.entries(res.headers)) if (!HOP_BY_HOP.has(k)) out[k] = v
+    const answered = res.headers
+    for (const k in answered) if (!HOP_BY_HOP.has(k)) out[k] = answered[k]
     if (handshake === undefined) return { status: res.statusCode, headers: out, body: res.body, hops, traceparent }
     out[HANDSHAKE_HEADER] = handshake.op
     if (handshake.signer !== undefined) out[SIGNER_HEADER] = handshake.signer

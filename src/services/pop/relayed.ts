@@ -68,7 +68,11 @@ export function createRelayed (deps: PopDeps, inspect: Inspector) {
       hops = out.hops
       status = out.status
       reply.code(out.status)
-      for (const [k, val] of Object.entries(out.headers)) if (val !== undefined) reply.header(k, val)
+      const headers = out.headers
+      for (const k in headers) {
+        const val = headers[k]
+        if (val !== undefined) reply.header(k, val)
+      }
       reply.header('traceparent', out.traceparent)
         .header('x-sim-fwd-timing', encodeHops(hops))
         .header('x-sim-fwd-inner-ms', (nowMs() - t0).toFixed(3))
