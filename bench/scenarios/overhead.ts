@@ -190,6 +190,42 @@ export async function runOverhead (ctx: Ctx) {
   }
   const vsPlain = ratio('plain')
   const vsProxy = ratio('http-proxy')
+  // The same ratios trial by trial: every variant ran once per trial within a few tens of seconds, so a trial's ratio
+  // compares the systems under the same machine conditions, and the spread of those ratios says how far the machine's
+  // drift between trials (here often 1.5x on the same code) could move the ratio of the medians above.
+  const paired = (peer: string) => {
+    const trialsOf = (system: string, hops: number): Trial[] => {
+      const v = variants.find((x) => x.system === system && x.hops === hops)
+      return v === undefined ? [] : results.get(v.name) ?? []
+    }
+    const directName = (system: string): string => system === 'residency-sim' ? 'direct (simulation process)' : 'direct (peers process)'
+    const perHopTrials = (system: string) => {
+      const two = trialsOf(system, 2)
+      const direct = results.get(directName(system)) ?? []
+      return two.map((x, i) => {
+        const d = direct[i]
+        if (d === undefined) return undefined
+        return {
+          cpu: (1e6 / x.throughput.rps - 1e6 / d.throughput.rps) / 2,
+          latency: (summarise(x.latency.samplesMs).p50 - summarise(d.latency.samplesMs).p50) * 1000 / 2
+        }
+      })
+    }
+    const mine = perHopTrials('residency-sim')
+    const theirs = perHopTrials(peer)
+    const cpu: number[] = []
+    const latency: number[] = []
+    for (let i = 0; i < Math.min(mine.length, theirs.length); i++) {
+      const a = mine[i]
+      const b = theirs[i]
+      if (a === undefined || b === undefined || !(b.cpu > 0) || !(b.latency > 0)) continue
+      cpu.push(a.cpu / b.cpu)
+      latency.push(a.latency / b.latency)
+    }
+    if (cpu.length === 0) return null
+    const band = (xs: number[]) => ({ median: round(median(xs), 2), min: round(Math.min(...xs), 2), max: round(Math.max(...xs), 2) })
+    return { trials: cpu.length, cpuTwoHopsEach: band(cpu), latencyTwoHopsEach: band(latency) }
+  }
   const loadgenMax = Math.max(...rows.map((r) => r.cpu.loadgenAtThroughput))
   return {
     scenario: 'overhead',
@@ -205,6 +241,8 @@ export async function runOverhead (ctx: Ctx) {
     rows,
     perHop,
     ratios: { vsPlain, vsHttpProxy: vsProxy, vsNginx: ratio('nginx') },
+    /** Two-hop per-hop ratios computed within each trial: their median and range over the trials. */
+    pairedRatios: { vsPlain: paired('plain'), vsHttpProxy: paired('http-proxy') },
     targets: {
       withinOneQuarterOfPlain: vsPlain ? { latency: vsPlain.latencyTwoHopsEach <= 1.25, cpu: vsPlain.cpuTwoHopsEach <= 1.25 } : null,
       fasterThanHttpProxy: vsProxy ? { latency: vsProxy.latencyTwoHopsEach < 1, cpu: vsProxy.cpuTwoHopsEach < 1 } : null
