@@ -49,8 +49,9 @@ export interface StartOptions {
   /** Port of the real TLS edge (0: ephemeral); no TLS edge without. `rsim start` uses server.tlsPort (8443). */
   readonly tlsPort?: number
   /**
-   * Warms the data path up first in a small throwaway copy of the scenario (runtime/warm-up.ts), so that the first
-   * requests run on compiled code. `rsim start` does; tests and benchmarks (which warm up themselves) do not.
+   * Warms the data path up in a small throwaway copy of the scenario (runtime/warm-up.ts) once the listeners are up
+   * and before returning, so that the first requests run on compiled code. `rsim start` does; tests and benchmarks
+   * (which warm up themselves) do not.
    */
   readonly warmUp?: boolean
 }
@@ -116,22 +117,26 @@ async function closeGracefully (app: FastifyInstance): Promise<void> {
 }
 
 export async function startSimulation (scenario: Scenario, options: StartOptions = {}): Promise<StartedSimulation> {
-  // The warm-up only saves the first requests some time: if it fails, the simulation starts all the same, and says so.
-  let warmFailure: unknown
-  const warm = options.warmUp === true
-    ? await warmUp(scenario, startSimulation, options.host).catch((err: unknown) => { warmFailure = err; return undefined })
-    : undefined
   const apps: FastifyInstance[] = []
+  let sim: StartedSimulation
   try {
-    const sim = await startAll(scenario, options, apps)
-    if (warmFailure !== undefined) sim.logger.warn({ err: warmFailure }, 'warm-up failed: the first requests will run over their model')
-    if (warm === undefined) return sim
-    sim.logger.info({ requests: warm.requests, pops: warm.pops, ms: Math.round(warm.ms) }, 'data path warmed up')
-    return Object.assign(sim, { warmUp: warm })
+    sim = await startAll(scenario, options, apps)
   } catch (err) {
     // A listener that failed (port in use) must not leave the others running.
     await Promise.allSettled(apps.map((a) => a.close()))
     throw err
+  }
+  if (options.warmUp !== true) return sim
+  // After the listeners, so that a start that cannot listen fails at once rather than after the warm-up; before this
+  // returns, so that the caller (the banner of `rsim start`) announces a warmed simulation. The warm-up only saves the
+  // first requests some time: if it fails, the simulation runs all the same, and says so.
+  try {
+    const warm = await warmUp(scenario, startSimulation, options.host)
+    sim.logger.info({ requests: warm.requests, pops: warm.pops, ms: Math.round(warm.ms) }, 'data path warmed up')
+    return Object.assign(sim, { warmUp: warm })
+  } catch (err) {
+    sim.logger.warn({ err }, 'warm-up failed: the first requests will run over their model')
+    return sim
   }
 }
 

@@ -1,10 +1,11 @@
-// Warm-up before a simulation starts. V8 compiles a function when it first runs and optimises it once it is hot, and
-// undici instantiates its HTTP parser on first use, so the first requests of a fresh process run tens of milliseconds
-// over their model: a teacher's first request on the map would show it. `warmUp` sends the scenario's customers a
-// few requests through a small throwaway copy of the scenario (the PoPs those requests need, latency off, no control
-// plane, its own TLS edge on an ephemeral port), then closes it. Only the compiled code is shared with the real simulation: the copy has its own
-// ledger, log sinks, key material, audit log, metrics and logger (silent), all gone when it closes, and it never
-// reaches an external origin (its origins are simulated).
+// Warm-up as a simulation starts, once its listeners are up and before it is announced. V8 compiles a function when it
+// first runs and optimises it once it is hot, and undici instantiates its HTTP parser on first use, so the first
+// requests of a fresh process run tens of milliseconds over their model: a teacher's first request on the map would
+// show it. `warmUp` sends the scenario's customers a few requests through a small throwaway copy of the scenario (the
+// PoPs those requests need, latency off, no control plane, its own TLS edge on an ephemeral port), then closes it. Only
+// the compiled code is shared with the real simulation: the copy has its own ledger, log sinks, key material, audit
+// log, metrics and logger (silent), all gone when it closes, and it never reaches an external origin (its origins are
+// simulated).
 import { pino } from 'pino'
 import { Client } from 'undici'
 import type { Scenario } from '../config/schema.ts'
