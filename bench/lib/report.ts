@@ -34,7 +34,10 @@ const pct = (x: number): string => Number.isFinite(x) ? `${(x * 100).toFixed(1)}
 function machineLine (e: Envelope<unknown>): string {
   const m = e.machine
   const code = e.code === undefined ? '' : `commit ${e.code.commit.slice(0, 7)}${e.code.dirty.length > 0 ? ` with ${e.code.dirty.length} uncommitted source files` : ''}, `
-  return `${e.date.slice(0, 16).replace('T', ' ')} UTC, ${code}\`${e.command}\`, ${e.durationS} s on ${m.cpu} (${m.cores} cores), Node ${m.node}, load average before ${m.loadAverage.join(' / ')}, after ${e.machineAfter.loadAverage.join(' / ')}`
+  const probe = m.speedProbeMs === undefined || e.machineAfter.speedProbeMs === undefined
+    ? ''
+    : `; speed probe (a fixed piece of CPU work, best of five; higher is slower) ${f(m.speedProbeMs, 1)} ms before, ${f(e.machineAfter.speedProbeMs, 1)} ms after`
+  return `${e.date.slice(0, 16).replace('T', ' ')} UTC, ${code}\`${e.command}\`, ${e.durationS} s on ${m.cpu} (${m.cores} cores), Node ${m.node}, load average before ${m.loadAverage.join(' / ')}, after ${e.machineAfter.loadAverage.join(' / ')}${probe}`
 }
 
 function addedSection (e: Envelope<AddedResult>): string[] {
@@ -86,15 +89,22 @@ function fidelitySection (e: Envelope<FidelityResult>): string[] {
   return out
 }
 
-/** The two-hop ratios computed within each trial (results written before they existed have none). */
+/** The machine's speed trial by trial, and the two-hop ratios computed within each trial (older results have neither). */
 function pairedLines (r: OverheadResult): string[] {
+  const out: string[] = []
+  const probes = (r as Partial<OverheadResult>).speedProbeMsTrials
+  if (probes !== undefined && probes.length > 0) {
+    const lo = Math.min(...probes)
+    const hi = Math.max(...probes)
+    out.push(`Machine speed: the speed probe (a fixed piece of CPU work) took ${f(lo, 1)} to ${f(hi, 1)} ms as the trials started (${probes.map((x) => f(x, 1)).join(', ')}): the machine ran up to ${f(hi / lo, 2)}x slower in one trial than in another.`, '')
+  }
   const p = (r as Partial<OverheadResult>).pairedRatios
-  if (p === undefined) return []
+  if (p === undefined) return out
   const band = (x: { median: number, min: number, max: number }): string => `${f(x.median, 2)}x (${f(x.min, 2)} to ${f(x.max, 2)})`
   const line = (name: string, x: typeof p.vsPlain): string => x === null ? '' : `against ${name}: CPU ${band(x.cpuTwoHopsEach)}, latency ${band(x.latencyTwoHopsEach)}`
   const parts = [line('the plain forwarder', p.vsPlain), line('@fastify/http-proxy', p.vsHttpProxy)].filter((x) => x !== '')
-  if (parts.length === 0) return []
-  return [`The same two-hop ratios computed within each trial (every variant measured within about a minute), median over the trials and their range: ${parts.join('; ')}. The range is how much the machine's drift between trials moves a ratio.`, '']
+  if (parts.length === 0) return out
+  return [...out, `The same two-hop ratios computed within each trial (every variant measured within about a minute), median over the trials and their range: ${parts.join('; ')}. The range is how much the machine's drift between trials moves a ratio.`, '']
 }
 
 function pairedKey (r: OverheadResult): string {

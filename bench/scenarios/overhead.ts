@@ -4,7 +4,7 @@
 import { request } from 'undici'
 import { sized, type Ctx } from '../lib/context.ts'
 import type { JobResult, StreamResult } from '../lib/loadgen.ts'
-import { which } from '../lib/machine.ts'
+import { speedProbe, which } from '../lib/machine.ts'
 import { spawnChild, type Child } from '../lib/rpc.ts'
 import { benchScenario, defaultYaml } from '../lib/scenario-yaml.ts'
 import type { PeerUrls, SimInfo } from '../lib/servers.ts'
@@ -107,7 +107,10 @@ export async function runOverhead (ctx: Ctx) {
     } finally { done() }
   }
   for (const v of variants) await measure(v, throughputConnections, warmS, `warm-up ${v.name}`)
+  const probes: number[] = []
   for (let t = 0; t < trials; t++) {
+    // How fast the machine runs as the trial starts (no load running): the drift the paired ratios below live with.
+    probes.push(speedProbe())
     // Interleaved: every variant once per trial, starting from a different one each trial.
     for (let k = 0; k < variants.length; k++) {
       const v = variants[(k + t) % variants.length] as Variant
@@ -241,6 +244,8 @@ export async function runOverhead (ctx: Ctx) {
     rows,
     perHop,
     ratios: { vsPlain, vsHttpProxy: vsProxy, vsNginx: ratio('nginx') },
+    /** A fixed piece of CPU work timed as each trial started (bench/lib/machine.ts speedProbe), ms. */
+    speedProbeMsTrials: probes,
     /** Two-hop per-hop ratios computed within each trial: their median and range over the trials. */
     pairedRatios: { vsPlain: paired('plain'), vsHttpProxy: paired('http-proxy') },
     targets: {

@@ -53,6 +53,13 @@ describe('bench --quick', () => {
     const overhead = await json(dir, 'overhead.json')
     expect((overhead.result.rows as { variant: string }[]).map((r) => r.variant)).toContain('residency-sim 2 hops')
     expect(typeof overhead.result.nginx).toBe('string')
+    // How fast the machine ran: a probe per trial and before and after each scenario, in ms of a fixed piece of work.
+    const probes = overhead.result.speedProbeMsTrials as number[]
+    expect(probes.length).toBe(1)
+    for (const ms of probes) expect(ms).toBeGreaterThan(0)
+    expect((overhead.machine as { speedProbeMs?: number }).speedProbeMs).toBeGreaterThan(0)
+    const paired = overhead.result.pairedRatios as { vsPlain: { trials: number, cpuTwoHopsEach: { median: number } } | null }
+    expect(paired.vsPlain?.trials).toBe(1)
     const handshake = await json(dir, 'handshake.json')
     expect(typeof handshake.result.status).toBe('string')
     expect((handshake.result.rows as unknown[]).length).toBe(3)
@@ -69,6 +76,9 @@ describe('bench --quick', () => {
     const summary = await readFile(join(dir, 'summary.md'), 'utf8')
     for (const h of ['## 1. Added latency', '## 2. Fidelity', '## 3. Per-hop', '## 4. TLS handshakes']) expect(summary).toContain(h)
     expect(summary).toContain('Cross-check with autocannon')
+    expect(summary).toMatch(/speed probe \(a fixed piece of CPU work, best of five; higher is slower\) [\d.]+ ms before/)
+    expect(summary).toMatch(/Machine speed: the speed probe \(a fixed piece of CPU work\) took [\d.]+ to [\d.]+ ms/)
+    expect(summary).toContain('The same two-hop ratios computed within each trial')
     expect(summary).toContain('**Real TLS through the TLS edge**')
     for (const svg of ['added-latency.svg', 'fidelity.svg']) {
       const text = await readFile(join(dir, svg), 'utf8')
