@@ -2,6 +2,7 @@
 // sent open-loop at a fixed rate and timed from their intended send time (coordinated omission corrected, as wrk2
 // does), so a simulator that falls behind shows it in the latency instead of silently sending less.
 import { sized, type Ctx } from '../lib/context.ts'
+import { speedProbe } from '../lib/machine.ts'
 import type { JobResult, PacedResult, RatedResult } from '../lib/loadgen.ts'
 import { modelled, worldOf } from '../lib/model.ts'
 import { benchScenario, defaultYaml } from '../lib/scenario-yaml.ts'
@@ -37,6 +38,8 @@ export interface FidelityStep {
   readonly faithful: boolean
   readonly cpu: { readonly servers: number, readonly loadgen: number }
   readonly maxSendLagMs: number
+  /** The speed probe (bench/lib/machine.ts) just before the step's load, ms: how fast the machine was running. */
+  readonly speedProbeMs: number
 }
 
 /** One rate of the cross-check with autocannon's own fixed-rate mode (single route, first trial). */
@@ -92,6 +95,7 @@ export async function runFidelity (ctx: Ctx) {
         // Per route: enough connections for twice the modelled concurrency of its share of the rate.
         const maxModelled = Math.max(...w.routes.map((r) => r.modelledMs))
         const connections = Math.min(2048, Math.max(4, Math.ceil(rate / w.routes.length * maxModelled / 1000 * 2)))
+        const probe = speedProbe()
         const done = ctx.watch('fidelity', `trial ${t + 1}/${trials} ${w.name} at ${rate} rps (${stepS} s)`)
         await ctx.servers.call('mark')
         let res: JobResult<PacedResult>
@@ -133,6 +137,7 @@ export async function runFidelity (ctx: Ctx) {
           modelledP50Ms: round(modP50, 2),
           measuredP50Ms: round(summarise(p.samplesMs).p50, 2),
           faithful: p.errors === 0 && p.non2xx === 0 && (Math.abs(e.p50) <= 1 || Math.abs(relP50) <= 0.05),
+          speedProbeMs: probe,
           cpu: { servers: serversCpu, loadgen: res.cpu },
           maxSendLagMs: round(p.maxSendLagMs, 1)
         }
@@ -188,7 +193,8 @@ export async function runFidelity (ctx: Ctx) {
         modelledP50Ms: s[0]?.modelledP50Ms ?? Number.NaN,
         faithful: s.every((x) => x.faithful) || (Math.abs(errMs) <= 1 || Math.abs(rel) <= 0.05) && s.every((x) => x.errors === 0 && x.non2xx === 0),
         serversCpu: round(median(s.map((x) => x.cpu.servers)), 2),
-        loadgenCpu: round(median(s.map((x) => x.cpu.loadgen)), 2)
+        loadgenCpu: round(median(s.map((x) => x.cpu.loadgen)), 2),
+        speedProbeMs: round(median(s.map((x) => x.speedProbeMs)), 1)
       }
     }).filter((x) => x !== undefined)
     let faithfulUpTo = 0

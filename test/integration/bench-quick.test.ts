@@ -50,6 +50,7 @@ describe('bench --quick', () => {
     expect(cross[0]?.targetRps).toBe(50)
     expect(cross.length).toBeLessThanOrEqual(2)
     for (const x of cross) expect(Number.isFinite(x.correctedP50ErrorMs) && Number.isFinite(x.pacedP50ErrorMs)).toBe(true)
+    for (const step of fidelity.result.steps as { speedProbeMs: number }[]) expect(step.speedProbeMs).toBeGreaterThan(0)
     const overhead = await json(dir, 'overhead.json')
     expect((overhead.result.rows as { variant: string }[]).map((r) => r.variant)).toContain('residency-sim 2 hops')
     expect(typeof overhead.result.nginx).toBe('string')
@@ -79,6 +80,7 @@ describe('bench --quick', () => {
     expect(summary).toMatch(/speed probe \(a fixed piece of CPU work, best of five; higher is slower\) [\d.]+ ms before/)
     expect(summary).toMatch(/Machine speed: the speed probe \(a fixed piece of CPU work\) took [\d.]+ to [\d.]+ ms/)
     expect(summary).toContain('The same two-hop ratios computed within each trial')
+    expect(summary).toContain('| servers CPU | load gen CPU | speed probe ms |')
     expect(summary).toContain('**Real TLS through the TLS edge**')
     for (const svg of ['added-latency.svg', 'fidelity.svg']) {
       const text = await readFile(join(dir, svg), 'utf8')
