@@ -24,6 +24,7 @@ import type { PopDeps } from '../services/pop/deps.ts'
 import { createLogShipper } from '../services/pop/log-shipper.ts'
 import { createTlsEdge } from '../services/edge/tls-edge.ts'
 import { createTlsTerminator, type TlsTerminator } from '../services/pop/tls-terminate.ts'
+import { createFidelityMonitor, type FidelityMonitor } from './fidelity.ts'
 import { startKeys, type RuntimeKeys } from './keys.ts'
 import type { RuntimeEvents, SimRuntime } from './types.ts'
 import { warmUp, type WarmUpReport } from './warm-up.ts'
@@ -54,6 +55,8 @@ export interface StartOptions {
    * (which warm up themselves) do not.
    */
   readonly warmUp?: boolean
+  /** Window of the fidelity monitor's warnings, ms (default 10 s); tests shorten it. */
+  readonly fidelityWindowMs?: number
 }
 
 /** The runtime as started: the SimRuntime interface plus what the banner reports. */
@@ -283,6 +286,7 @@ async function startAll (scenario: Scenario, options: StartOptions, apps: Fastif
     }
   }
 
+  let fidelity: FidelityMonitor | undefined
   let controlApp: FastifyInstance | undefined
   let closing: Promise<void> | undefined
   const runtime: StartedSimulation & { controlUrl: string, startupMs: number } = {
@@ -313,6 +317,7 @@ async function startAll (scenario: Scenario, options: StartOptions, apps: Fastif
         await shipper.close()
         await upstreams.close()
         await Promise.all([...originApps, ...sinkApps].map(closeGracefully))
+        fidelity?.close()
         events.removeAllListeners()
       })()
       return closing
@@ -322,6 +327,11 @@ async function startAll (scenario: Scenario, options: StartOptions, apps: Fastif
   if (factory !== false) {
     controlApp = factory(runtime, { ipLocator, ledgerSize: server.ledgerSize })
     runtime.controlUrl = url(await listen(controlApp, host, options.controlPort ?? server.controlPort, apps))
+  }
+  // Last, once nothing can fail to listen any more. Only latency on has a model for responses to keep to.
+  if (delay.enabled) {
+    fidelity = createFidelityMonitor({ events, logger, ...(options.fidelityWindowMs === undefined ? {} : { windowMs: options.fidelityWindowMs }) })
+    Object.assign(runtime, { fidelity })
   }
   runtime.startupMs = performance.now() - started
   logger.info({ pops: pops.size, edge: edgeUrl, control: runtime.controlUrl, ms: Math.round(runtime.startupMs) }, 'simulation started')

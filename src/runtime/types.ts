@@ -4,6 +4,7 @@ import type { EventEmitter } from 'node:events'
 import type { Logger } from 'pino'
 import type { Plan, World } from '../core/types.ts'
 import type { KeyAuditLog } from '../services/keys/audit.ts'
+import type { FidelitySnapshot } from './fidelity.ts'
 
 /** Measured timings of one hop of a live request, in ms. */
 export interface MeasuredHop {
@@ -41,6 +42,16 @@ export interface RequestRecord {
   readonly handshake?: RequestHandshake
   /** Where the request's log record was shipped (log sink id), if anywhere. */
   readonly logSink?: string
+  /** With latency on, for a request served along its whole plan: how it kept to the model (see runtime/fidelity.ts). */
+  readonly settle?: SettleRecord
+}
+
+/** How far after its modelled time a response left the ingress. */
+export interface SettleRecord {
+  /** ms after the modelled total (plus the jitter drawn for it) had passed; 0 when it left on time. */
+  readonly lateMs: number
+  /** Late beyond the tolerance: more than 1 ms and more than 5% of the modelled time. */
+  readonly late: boolean
 }
 
 export interface RuntimeEvents {
@@ -78,6 +89,8 @@ export interface SimRuntime {
   readonly latency?: { readonly enabled: boolean, readonly timeScale: number }
   /** The real TLS edge (`host:port`), when it runs. */
   readonly tlsEdge?: { readonly host: string, readonly port: number }
+  /** With latency on: how many responses kept to the model and how many left late (runtime/fidelity.ts). */
+  readonly fidelity?: { snapshot (): FidelitySnapshot }
   /** Stops everything gracefully: in-flight requests finish, sockets close. */
   close(): Promise<void>
 }

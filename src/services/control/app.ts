@@ -9,6 +9,7 @@ import type { ErrorCode } from '../../core/errors.ts'
 import { normaliseHost, plan } from '../../core/planner.ts'
 import { parseClientLocation } from '../../core/client.ts'
 import type { IpLocator, PlanRequest } from '../../core/types.ts'
+import { LATE_FRACTION, LATE_MIN_MS } from '../../runtime/fidelity.ts'
 import type { RequestRecord, SimRuntime } from '../../runtime/types.ts'
 import { installErrorHandling } from '../http-errors.ts'
 import { keyAuditRoutes } from '../keys/audit-routes.ts'
@@ -241,6 +242,22 @@ export function buildControlApp (runtime: SimRuntime, deps: ControlDeps): Fastif
       ...(host !== undefined ? { topic: host } : {}),
       replay: replay.map((r) => ({ event: 'request', id: r.ray, data: r }))
     })
+  })
+
+  app.get('/api/fidelity', async function getFidelity () {
+    const latency = runtime.latency ?? { enabled: false, timeScale: 1 }
+    const f = runtime.fidelity?.snapshot()
+    if (f === undefined) return { latency, monitored: false, note: 'latency off: responses are not held to a modelled time' }
+    return {
+      latency,
+      monitored: true,
+      tolerance: { minMs: LATE_MIN_MS, fraction: LATE_FRACTION },
+      settled: f.settled,
+      late: f.late,
+      lateShare: f.settled === 0 ? 0 : Math.round(f.late / f.settled * 10000) / 10000,
+      maxLateMs: Math.round(f.maxLateMs * 100) / 100,
+      warnings: f.warnings
+    }
   })
 
   app.get('/metrics', async function getMetrics (_request, reply) {

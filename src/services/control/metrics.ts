@@ -20,6 +20,8 @@ export interface ControlMetrics {
 // with slow time scales. Seconds, the Prometheus base unit: https://prometheus.io/docs/practices/naming/#base-units
 const HOP_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5, 1, 2.5, 5]
 const REQUEST_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1, 2.5, 5, 10]
+// From the 1 ms tolerance up to the seconds of a simulation that has fallen far behind.
+const LATENESS_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5]
 
 export function outcomeOf (record: RequestRecord): RequestOutcome {
   if (record.plan.outcome === 'refused') return 'refused'
@@ -57,6 +59,18 @@ export function createControlMetrics (world: () => World): ControlMetrics {
     name: 'rsim_residency_violations_total',
     help: 'Requests served in breach of the customer\'s residency policy (only customers with failover: open), by host.',
     labelNames: ['host'] as const,
+    registers: [registry]
+  })
+  const settled = new Counter({
+    name: 'rsim_settled_responses_total',
+    help: 'Responses held to their modelled time (latency on, served along the whole plan), by whether they left on time or late (more than 1 ms and 5% after it: the machine could not keep up).',
+    labelNames: ['timing'] as const,
+    registers: [registry]
+  })
+  const lateness = new Histogram({
+    name: 'rsim_response_lateness_seconds',
+    help: 'How long after its modelled time each settled response left the ingress (0 when on time).',
+    buckets: LATENESS_BUCKETS,
     registers: [registry]
   })
   new Gauge({
@@ -103,6 +117,12 @@ export function createControlMetrics (world: () => World): ControlMetrics {
       }
       for (const hop of record.hops) child(`h\0${hop.kind}`, () => hops.labels(hop.kind)).observe(hop.measuredMs / 1000)
       child(`d\0${outcome}`, () => duration.labels(outcome)).observe(record.measuredMs / 1000)
+      const settle = record.settle
+      if (settle !== undefined) {
+        const timing = settle.late ? 'late' : 'on_time'
+        child(`s\0${timing}`, () => settled.labels(timing)).inc()
+        lateness.observe(settle.lateMs / 1000)
+      }
     },
     render () {
       return registry.metrics()

@@ -13,7 +13,8 @@ import type { ClientLocation, Hop, Plan, RefusedPlan, ServedPlan } from '../../c
 import { nowMs, type JitterRecord } from '../../net/delay.ts'
 import { FWD_PREFIX, hasForwardHeaders, type ForwardFields } from '../../net/signing.ts'
 import { classifyUpstreamError, describeUpstreamError, exchange, type Exchange } from '../../net/upstream.ts'
-import type { MeasuredHop, RequestHandshake } from '../../runtime/types.ts'
+import { isLate } from '../../runtime/fidelity.ts'
+import type { MeasuredHop, RequestHandshake, SettleRecord } from '../../runtime/types.ts'
 import { newRay, toSimError } from '../http-errors.ts'
 import { HANDSHAKE_HEADER, HOP_BY_HOP, SIGNER_HEADER, TICKET_HEADER, type PopDeps } from './deps.ts'
 import type { InspectInput, Inspector } from './inspect.ts'
@@ -238,6 +239,8 @@ export function createIngress (deps: PopDeps, inspect: Inspector) {
     accessSpent: number
     outcome?: Outcome
     handshake?: RequestHandshake
+    /** How the response kept to the model, when it was settled against it. */
+    settle?: SettleRecord
   }
 
   /**
@@ -314,6 +317,12 @@ export function createIngress (deps: PopDeps, inspect: Inspector) {
     }
   }
 
+  /** How late a settled response leaves: now against its deadline, judged against the whole modelled time. */
+  function settleRecord (due: number, modelledMs: number): SettleRecord {
+    const lateMs = Math.max(0, nowMs() - due)
+    return { lateMs, late: isLate(lateMs, modelledMs * delay.timeScale) }
+  }
+
   /**
    * The response direction of the access hop. A request served along its whole plan is settled against the plan's
    * modelled total plus the jitter its waits were given (here and, as reported, at the PoPs after this one): the
@@ -325,7 +334,8 @@ export function createIngress (deps: PopDeps, inspect: Inspector) {
    */
   async function lastLeg (r: InFlight, outcome: Outcome, jitter: JitterRecord): Promise<void> {
     const planned = r.planned
-    const settles = planned?.outcome === 'served' && outcome.code === undefined
+    // Latency off has no model to keep to: the response leaves as soon as it is ready.
+    const settles = delay.enabled && planned?.outcome === 'served' && outcome.code === undefined
     // Draws never move a total by more than the jitter fraction of it: a report beyond that (a real origin may send
     // any header) is cut to the bound instead of holding the response.
     const deadline = (modelledMs: number): number => {
@@ -338,14 +348,18 @@ export function createIngress (deps: PopDeps, inspect: Inspector) {
       // The plan's own access and relay hops, whatever the edge piped: what is left is the part after them.
       let before = 0
       for (const h of planned.hops) if (h.kind === 'access' || h.kind === 'relay') before += h.rttMs
-      await delay.waitUntil(deadline(planned.modelledMs - before))
+      const due = deadline(planned.modelledMs - before)
+      await delay.waitUntil(due)
+      r.settle = settleRecord(due, planned.modelledMs)
       return
     }
     const tb = nowMs()
     // Drawn even when settling: its jitter belongs to the request's total.
     const leg = delay.oneWayMs(r.accessRtt)
     if (settles) {
-      await delay.waitUntil(deadline(planned.modelledMs))
+      const due = deadline(planned.modelledMs)
+      await delay.waitUntil(due)
+      r.settle = settleRecord(due, planned.modelledMs)
     } else {
       await delay.wait(leg)
     }
@@ -403,7 +417,8 @@ export function createIngress (deps: PopDeps, inspect: Inspector) {
         ray: r.ray, at, host: plan.host, method: raw.method ?? '', status, plan, hops, measuredMs,
         ...(code ? { code } : {}),
         ...(r.handshake ? { handshake: r.handshake } : {}),
-        ...(shipped ? { logSink: sink } : {})
+        ...(shipped ? { logSink: sink } : {}),
+        ...(r.settle ? { settle: r.settle } : {})
       })
     })
 

@@ -1,0 +1,106 @@
+// The simulation's own check that it keeps up with its model. With latency on, a request served along its whole plan
+// is held until its modelled total has passed (the settling in ingress.ts); a response that leaves later than that
+// carries time the model does not have: the machine was too busy. The monitor counts such responses and, when they
+// become more than a trace, says so in the log with the event-loop delay of the same window, so that figures taken
+// from an overloaded run are not mistaken for the model's.
+import type { EventEmitter } from 'node:events'
+import { monitorEventLoopDelay, type ELDHistogram } from 'node:perf_hooks'
+import type { Logger } from 'pino'
+import type { RequestRecord, RuntimeEvents } from './types.ts'
+
+/** A response is late when it leaves more than this many ms after its modelled time... */
+export const LATE_MIN_MS = 1
+/** ...and more than this fraction of its modelled (wall-clock) time: the benchmarks' fidelity criterion, per request. */
+export const LATE_FRACTION = 0.05
+
+/** Whether a response that left `lateMs` after a modelled wall-clock total of `modelledWallMs` breaks the tolerance. */
+export function isLate (lateMs: number, modelledWallMs: number): boolean {
+  return lateMs > LATE_MIN_MS && lateMs > LATE_FRACTION * modelledWallMs
+}
+
+/** Counts since the simulation started. */
+export interface FidelitySnapshot {
+  /** Responses settled against the model (served along their whole plan, latency on). */
+  readonly settled: number
+  /** Of those, responses that left beyond the tolerance after their modelled time. */
+  readonly late: number
+  /** The latest any response left after its modelled time, ms. */
+  readonly maxLateMs: number
+  /** Warnings logged so far (at most one per window). */
+  readonly warnings: number
+}
+
+export interface FidelityMonitor {
+  snapshot (): FidelitySnapshot
+  close (): void
+}
+
+export interface FidelityOptions {
+  readonly events: EventEmitter<RuntimeEvents>
+  readonly logger: Logger
+  /** Length of a window, ms: at most one warning per window. Default 10 s. */
+  readonly windowMs?: number
+  /** A window warns when more than this share of its settled responses were late (and at least `minLate`). Default 1%. */
+  readonly warnShare?: number
+  readonly minLate?: number
+}
+
+export function createFidelityMonitor (opts: FidelityOptions): FidelityMonitor {
+  const windowMs = opts.windowMs ?? 10_000
+  const warnShare = opts.warnShare ?? 0.01
+  const minLate = opts.minLate ?? 5
+  let settled = 0
+  let late = 0
+  let maxLateMs = 0
+  let warnings = 0
+  let windowSettled = 0
+  let windowLate = 0
+  let windowMaxLateMs = 0
+  // Sampled every 20 ms: coarse, cheap, and enough to tell a loop that stalls for tens of ms from one that keeps up.
+  const loopDelay: ELDHistogram = monitorEventLoopDelay({ resolution: 20 })
+  loopDelay.enable()
+
+  function onRequest (record: RequestRecord): void {
+    const s = record.settle
+    if (s === undefined) return
+    settled++
+    windowSettled++
+    if (s.lateMs > maxLateMs) maxLateMs = s.lateMs
+    if (s.lateMs > windowMaxLateMs) windowMaxLateMs = s.lateMs
+    if (s.late) {
+      late++
+      windowLate++
+    }
+  }
+
+  function endWindow (): void {
+    if (windowLate >= minLate && windowLate > warnShare * windowSettled) {
+      warnings++
+      opts.logger.warn({
+        windowS: windowMs / 1000,
+        settled: windowSettled,
+        late: windowLate,
+        lateShare: Math.round(windowLate / windowSettled * 1000) / 1000,
+        maxLateMs: Math.round(windowMaxLateMs * 10) / 10,
+        eventLoopDelayP99Ms: Math.round(loopDelay.percentile(99) / 1e4) / 100
+      }, 'simulation behind its model: responses left later than their modelled time (the machine is too busy for this load; lower the request rate or the time scale)')
+    }
+    windowSettled = 0
+    windowLate = 0
+    windowMaxLateMs = 0
+    loopDelay.reset()
+  }
+
+  opts.events.on('request', onRequest)
+  const timer = setInterval(endWindow, windowMs)
+  timer.unref()
+
+  return {
+    snapshot: () => ({ settled, late, maxLateMs, warnings }),
+    close () {
+      clearInterval(timer)
+      loopDelay.disable()
+      opts.events.off('request', onRequest)
+    }
+  }
+}
