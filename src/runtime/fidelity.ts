@@ -1,8 +1,10 @@
 // The simulation's own check that it keeps up with its model. With latency on, a request served along its whole plan
 // is held until its modelled total has passed (the settling in ingress.ts); a response that leaves later than that
-// carries time the model does not have: the machine was too busy. The monitor counts such responses and, when they
-// become more than a trace, says so in the log with the event-loop delay of the same window, so that figures taken
-// from an overloaded run are not mistaken for the model's.
+// carries time the model does not have: the machine was too busy. The monitor counts such responses and, when most
+// of a window's are late (its median response breaks the tolerance, the benchmarks' criterion), says so in the log
+// with the event-loop delay of the same window, so that figures taken from an overloaded run are not mistaken for the
+// model's. A few late responses are normal: timers and the machine put a tail on every run (4-8% of responses at
+// 200-1,000 requests/s on a 2-core VM whose median stayed within 1.1 ms of the model).
 import type { EventEmitter } from 'node:events'
 import { monitorEventLoopDelay, type ELDHistogram } from 'node:perf_hooks'
 import type { Logger } from 'pino'
@@ -40,14 +42,17 @@ export interface FidelityOptions {
   readonly logger: Logger
   /** Length of a window, ms: at most one warning per window. Default 10 s. */
   readonly windowMs?: number
-  /** A window warns when more than this share of its settled responses were late (and at least `minLate`). Default 1%. */
+  /**
+   * A window warns when more than this share of its settled responses were late (and at least `minLate`). Default
+   * one half: the window's median response was late.
+   */
   readonly warnShare?: number
   readonly minLate?: number
 }
 
 export function createFidelityMonitor (opts: FidelityOptions): FidelityMonitor {
   const windowMs = opts.windowMs ?? 10_000
-  const warnShare = opts.warnShare ?? 0.01
+  const warnShare = opts.warnShare ?? 0.5
   const minLate = opts.minLate ?? 5
   let settled = 0
   let late = 0
@@ -83,7 +88,7 @@ export function createFidelityMonitor (opts: FidelityOptions): FidelityMonitor {
         lateShare: Math.round(windowLate / windowSettled * 1000) / 1000,
         maxLateMs: Math.round(windowMaxLateMs * 10) / 10,
         eventLoopDelayP99Ms: Math.round(loopDelay.percentile(99) / 1e4) / 100
-      }, 'simulation behind its model: responses left later than their modelled time (the machine is too busy for this load; lower the request rate or the time scale)')
+      }, 'simulation behind its model: most responses left later than their modelled time (the machine is too busy for this load; lower the request rate or the time scale)')
     }
     windowSettled = 0
     windowLate = 0

@@ -2,12 +2,13 @@
 // not know about stands in for a machine too busy to keep up, so its responses leave the ingress late. The request
 // records, the metrics, GET /api/fidelity and a warning in the log must all say so; a response that kept to its model
 // must not be counted late, and latency off has no model to keep to.
+import { EventEmitter } from 'node:events'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { isLate } from '../../src/runtime/fidelity.ts'
+import { createFidelityMonitor, isLate, type FidelitySnapshot } from '../../src/runtime/fidelity.ts'
 import { startSimulation, type StartedSimulation } from '../../src/runtime/start.ts'
-import type { RequestRecord } from '../../src/runtime/types.ts'
+import type { RequestRecord, RuntimeEvents } from '../../src/runtime/types.ts'
 import { captureLogger, eventually, get, smallScenario, type LogLine } from './live-helpers.ts'
 
 const SLOW = 'slow-origin.example'
@@ -28,6 +29,47 @@ describe('isLate', () => {
     expect(isLate(5.1, 100)).toBe(true)
     expect(isLate(1.5, 10)).toBe(true)
     expect(isLate(0.9, 1)).toBe(false)
+  })
+})
+
+describe('createFidelityMonitor', () => {
+  const record = (late: boolean): RequestRecord => ({ settle: { lateMs: late ? 50 : 0.2, late } } as unknown as RequestRecord)
+
+  async function windowWith (late: number, onTime: number): Promise<{ warnings: LogLine[], snapshot: FidelitySnapshot }> {
+    const { logger, lines } = captureLogger()
+    const events = new EventEmitter<RuntimeEvents>()
+    const monitor = createFidelityMonitor({ events, logger, windowMs: 30 })
+    try {
+      for (let i = 0; i < late; i++) events.emit('request', record(true))
+      for (let i = 0; i < onTime; i++) events.emit('request', record(false))
+      // A record without a settle (latency off, an error answer) is not counted at all.
+      events.emit('request', {} as RequestRecord)
+      await new Promise((resolve) => setTimeout(resolve, 80))
+      return { warnings: lines.filter((l) => l.level === 40), snapshot: monitor.snapshot() }
+    } finally {
+      monitor.close()
+    }
+  }
+
+  it('warns when most of a window\'s responses were late, not for a tail', async () => {
+    const tail = await windowWith(40, 60)
+    expect(tail.warnings).toHaveLength(0)
+    expect(tail.snapshot).toEqual({ settled: 100, late: 40, maxLateMs: 50, warnings: 0 })
+    const behind = await windowWith(60, 40)
+    expect(behind.warnings).toHaveLength(1)
+    expect(behind.warnings[0]).toMatchObject({ settled: 100, late: 60, lateShare: 0.6, maxLateMs: 50 })
+    expect(behind.snapshot.warnings).toBe(1)
+    // Too few to judge.
+    expect((await windowWith(4, 0)).warnings).toHaveLength(0)
+  })
+
+  it('stops listening when closed', async () => {
+    const events = new EventEmitter<RuntimeEvents>()
+    const monitor = createFidelityMonitor({ events, logger: captureLogger().logger })
+    monitor.close()
+    events.emit('request', record(true))
+    expect(monitor.snapshot().settled).toBe(0)
+    expect(events.listenerCount('request')).toBe(0)
   })
 })
 
