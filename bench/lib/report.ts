@@ -71,12 +71,18 @@ function fidelitySection (e: Envelope<FidelityResult>): string[] {
   const r = e.result
   // Results written before the speed probe existed have none: no column for it then.
   const probed = r.workloads.some((w) => w.rows.some((x) => (x as { speedProbeMs?: number }).speedProbeMs !== undefined))
-  const out = ['## 2. Fidelity under load', '', machineLine(e), '', `${r.settings.loadGenerator}. ${r.settings.criterion}. ${r.settings.trials} trial(s) of ${r.settings.stepSeconds} s per rate (first ${r.settings.warmupSeconds} s dropped); medians of trials.${probed ? ' Speed probe: a fixed piece of CPU work timed just before each step (median over the trials; higher is a slower machine).' : ''}`, '']
+  // Likewise the simulation's own count of late responses (runtime/fidelity.ts).
+  const own = r.workloads.some((w) => w.rows.some((x) => (x as { simLateShare?: number }).simLateShare !== undefined))
+  const ownCells = (x: object): string => {
+    const o = x as { simLateShare?: number, loopDelayP99Ms?: number }
+    return own ? ` ${pct(o.simLateShare ?? Number.NaN)} | ${f(o.loopDelayP99Ms ?? Number.NaN, 1)} |` : ''
+  }
+  const out = ['## 2. Fidelity under load', '', machineLine(e), '', `${r.settings.loadGenerator}. ${r.settings.criterion}. ${r.settings.trials} trial(s) of ${r.settings.stepSeconds} s per rate (first ${r.settings.warmupSeconds} s dropped); medians of trials.${probed ? ' Speed probe: a fixed piece of CPU work timed just before each step (median over the trials; higher is a slower machine).' : ''}${own ? ' Late (own count): the share of responses the simulation itself counted as leaving more than 1 ms and 5% after their modelled time (its fidelity monitor, warm-up included; it cannot see time a request spends queued before the simulation reads it); loop delay: the p99 of its event loop\'s delay over the step.' : ''}`, '']
   for (const w of r.workloads) {
     out.push(`**${w.workload}**: ${w.description}. Faithful up to **${w.faithfulUpToRps} rps**${w.firstUnfaithfulRps === null ? ' (every rate tested)' : `; first unfaithful rate ${w.firstUnfaithfulRps} rps`}. ` +
       `Error at the lowest rate (timer granularity, no load): ${f(w.idleErrorMs, 2)} ms; the error load adds on top of it stays within the criterion up to ${w.loadAddedErrorFaithfulUpToRps} rps.`, '',
-    `| target rps | achieved | modelled p50 | p50 error | relative | p99 error | faithful | servers CPU | load gen CPU |${probed ? ' speed probe ms |' : ''}`, `|---:|---:|---:|---:|---:|---:|---|---:|---:|${probed ? '---:|' : ''}`)
-    for (const x of w.rows) out.push(`| ${x.targetRps} | ${x.achievedRps} | ${f(x.modelledP50Ms, 1)} | ${f(x.p50ErrorMs, 2)} | ${pct(x.p50RelError)} | ${f(x.p99ErrorMs, 1)} | ${x.faithful ? 'yes' : '**no**'} | ${f(x.serversCpu, 2)} | ${f(x.loadgenCpu, 2)} |${probed ? ` ${f((x as { speedProbeMs?: number }).speedProbeMs ?? Number.NaN, 1)} |` : ''}`)
+    `| target rps | achieved | modelled p50 | p50 error | relative | p99 error | faithful | servers CPU | load gen CPU |${probed ? ' speed probe ms |' : ''}${own ? ' late (own count) | loop delay p99 ms |' : ''}`, `|---:|---:|---:|---:|---:|---:|---|---:|---:|${probed ? '---:|' : ''}${own ? '---:|---:|' : ''}`)
+    for (const x of w.rows) out.push(`| ${x.targetRps} | ${x.achievedRps} | ${f(x.modelledP50Ms, 1)} | ${f(x.p50ErrorMs, 2)} | ${pct(x.p50RelError)} | ${f(x.p99ErrorMs, 1)} | ${x.faithful ? 'yes' : '**no**'} | ${f(x.serversCpu, 2)} | ${f(x.loadgenCpu, 2)} |${probed ? ` ${f((x as { speedProbeMs?: number }).speedProbeMs ?? Number.NaN, 1)} |` : ''}${ownCells(x)}`)
     out.push('')
   }
   const ac = r.autocannon ?? []

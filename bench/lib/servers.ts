@@ -3,6 +3,7 @@
 // measured on the same single core while the load generator has the other.
 import { Session } from 'node:inspector/promises'
 import type { AddressInfo } from 'node:net'
+import { monitorEventLoopDelay } from 'node:perf_hooks'
 import type { FastifyInstance } from 'fastify'
 import { pino } from 'pino'
 import { parseScenario } from '../../src/config/load.ts'
@@ -144,11 +145,32 @@ async function stopPeers (): Promise<void> {
   }
 }
 
+// The event loop's delay over the same window as the CPU share: how far behind the servers' loop fell.
+const loopDelay = monitorEventLoopDelay({ resolution: 10 })
+
 /** Starts a CPU measurement window; `cpu` returns this process's CPU share since then (1 = one core). */
 function mark (): null {
   cpuMark = process.cpuUsage()
   wallMark = performance.now()
+  loopDelay.disable()
+  loopDelay.reset()
+  loopDelay.enable()
   return null
+}
+
+/** The simulation's own fidelity counts (runtime/fidelity.ts; latency on only) and the loop delay since `mark`. */
+export interface SimFidelity {
+  readonly settled: number
+  readonly late: number
+  readonly loopDelayP99Ms: number
+  readonly loopDelayMaxMs: number
+}
+
+function simFidelity (): SimFidelity | null {
+  const f = sim?.fidelity?.snapshot()
+  if (f === undefined) return null
+  const ms = (ns: number): number => Math.round(ns / 1e4) / 100
+  return { settled: f.settled, late: f.late, loopDelayP99Ms: ms(loopDelay.percentile(99)), loopDelayMaxMs: ms(loopDelay.max) }
 }
 
 function cpu (): number {
@@ -177,4 +199,4 @@ async function profileStop (): Promise<CpuProfile> {
   return profile as CpuProfile
 }
 
-serve({ startSim, stopSim, startPeers, stopPeers, mark, cpu, profileStart, profileStop }, async () => { await stopPeers(); await stopSim({ limitMs: 2000 }) })
+serve({ startSim, stopSim, startPeers, stopPeers, mark, cpu, simFidelity, profileStart, profileStop }, async () => { await stopPeers(); await stopSim({ limitMs: 2000 }) })

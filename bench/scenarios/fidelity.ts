@@ -6,7 +6,7 @@ import { speedProbe } from '../lib/machine.ts'
 import type { JobResult, PacedResult, RatedResult } from '../lib/loadgen.ts'
 import { modelled, worldOf } from '../lib/model.ts'
 import { benchScenario, defaultYaml } from '../lib/scenario-yaml.ts'
-import type { SimInfo } from '../lib/servers.ts'
+import type { SimFidelity, SimInfo } from '../lib/servers.ts'
 import { median, round, summarise } from '../lib/stats.ts'
 import { CITIES } from './added.ts'
 
@@ -40,6 +40,11 @@ export interface FidelityStep {
   readonly maxSendLagMs: number
   /** The speed probe (bench/lib/machine.ts) just before the step's load, ms: how fast the machine was running. */
   readonly speedProbeMs: number
+  /**
+   * The simulation's own verdict over the step, warm-up included (runtime/fidelity.ts): responses it held to their
+   * modelled time, how many of them left late, and how far its event loop fell behind.
+   */
+  readonly simulator?: { readonly settled: number, readonly late: number, readonly lateShare: number, readonly loopDelayP99Ms: number, readonly loopDelayMaxMs: number }
 }
 
 /** One rate of the cross-check with autocannon's own fixed-rate mode (single route, first trial). */
@@ -55,6 +60,13 @@ export interface AutocannonStep {
   readonly pacedP50ErrorMs: number
   readonly non2xx: number
   readonly errors: number
+}
+
+/** The simulation's own counts over a step: the difference of its cumulative counters, and the loop delay. */
+function simulatorVerdict (before: SimFidelity, after: SimFidelity): NonNullable<FidelityStep['simulator']> {
+  const settled = after.settled - before.settled
+  const late = after.late - before.late
+  return { settled, late, lateShare: settled === 0 ? 0 : round(late / settled, 4), loopDelayP99Ms: after.loopDelayP99Ms, loopDelayMaxMs: after.loopDelayMaxMs }
 }
 
 export async function runFidelity (ctx: Ctx) {
@@ -97,6 +109,7 @@ export async function runFidelity (ctx: Ctx) {
         const connections = Math.min(2048, Math.max(4, Math.ceil(rate / w.routes.length * maxModelled / 1000 * 2)))
         const probe = speedProbe()
         const done = ctx.watch('fidelity', `trial ${t + 1}/${trials} ${w.name} at ${rate} rps (${stepS} s)`)
+        const before = await ctx.servers.call<SimFidelity | null>('simFidelity')
         await ctx.servers.call('mark')
         let res: JobResult<PacedResult>
         try {
@@ -110,6 +123,7 @@ export async function runFidelity (ctx: Ctx) {
           })
         } finally { done() }
         const serversCpu = await ctx.servers.call<number>('cpu')
+        const after = await ctx.servers.call<SimFidelity | null>('simFidelity')
         const p = res.results
         const err = new Float64Array(p.samplesMs.length)
         const rel = new Float64Array(p.samplesMs.length)
@@ -139,10 +153,12 @@ export async function runFidelity (ctx: Ctx) {
           faithful: p.errors === 0 && p.non2xx === 0 && (Math.abs(e.p50) <= 1 || Math.abs(relP50) <= 0.05),
           speedProbeMs: probe,
           cpu: { servers: serversCpu, loadgen: res.cpu },
-          maxSendLagMs: round(p.maxSendLagMs, 1)
+          maxSendLagMs: round(p.maxSendLagMs, 1),
+          ...(before === null || after === null ? {} : { simulator: simulatorVerdict(before, after) })
         }
         steps.push(step)
-        ctx.progress('fidelity', `${w.name} ${rate} rps: achieved ${step.achievedRps}, p50 error ${step.p50ErrorMs} ms (${(step.p50RelError * 100).toFixed(1)}%), ${step.faithful ? 'faithful' : 'NOT faithful'}; CPU servers ${serversCpu}, load generator ${res.cpu}`)
+        const own = step.simulator === undefined ? '' : `; the simulation counted ${(step.simulator.lateShare * 100).toFixed(1)}% of its responses late, loop delay p99 ${step.simulator.loopDelayP99Ms} ms`
+        ctx.progress('fidelity', `${w.name} ${rate} rps: achieved ${step.achievedRps}, p50 error ${step.p50ErrorMs} ms (${(step.p50RelError * 100).toFixed(1)}%), ${step.faithful ? 'faithful' : 'NOT faithful'}; CPU servers ${serversCpu}, load generator ${res.cpu}${own}`)
         if (t === 0 && w.name === 'single') {
           // The same rate through autocannon's own fixed-rate mode, as a cross-check of the paced engine.
           const route = w.routes[0] as { client: string, host: string, modelledMs: number }
@@ -194,7 +210,13 @@ export async function runFidelity (ctx: Ctx) {
         faithful: s.every((x) => x.faithful) || (Math.abs(errMs) <= 1 || Math.abs(rel) <= 0.05) && s.every((x) => x.errors === 0 && x.non2xx === 0),
         serversCpu: round(median(s.map((x) => x.cpu.servers)), 2),
         loadgenCpu: round(median(s.map((x) => x.cpu.loadgen)), 2),
-        speedProbeMs: round(median(s.map((x) => x.speedProbeMs)), 1)
+        speedProbeMs: round(median(s.map((x) => x.speedProbeMs)), 1),
+        ...(s.every((x) => x.simulator !== undefined)
+          ? {
+              simLateShare: round(median(s.map((x) => x.simulator?.lateShare ?? 0)), 4),
+              loopDelayP99Ms: round(median(s.map((x) => x.simulator?.loopDelayP99Ms ?? 0)), 1)
+            }
+          : {})
       }
     }).filter((x) => x !== undefined)
     let faithfulUpTo = 0

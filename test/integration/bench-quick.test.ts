@@ -50,7 +50,14 @@ describe('bench --quick', () => {
     expect(cross[0]?.targetRps).toBe(50)
     expect(cross.length).toBeLessThanOrEqual(2)
     for (const x of cross) expect(Number.isFinite(x.correctedP50ErrorMs) && Number.isFinite(x.pacedP50ErrorMs)).toBe(true)
-    for (const step of fidelity.result.steps as { speedProbeMs: number }[]) expect(step.speedProbeMs).toBeGreaterThan(0)
+    for (const step of fidelity.result.steps as { speedProbeMs: number, samples: number, simulator?: { settled: number, late: number, lateShare: number, loopDelayP99Ms: number } }[]) {
+      expect(step.speedProbeMs).toBeGreaterThan(0)
+      // The simulation's own count over the step: every answered request was held to its model, warm-up included.
+      expect(step.simulator?.settled).toBeGreaterThanOrEqual(step.samples)
+      expect(step.simulator?.lateShare).toBeGreaterThanOrEqual(0)
+      expect(step.simulator?.lateShare).toBeLessThanOrEqual(1)
+      expect(step.simulator?.loopDelayP99Ms).toBeGreaterThan(0)
+    }
     const overhead = await json(dir, 'overhead.json')
     expect((overhead.result.rows as { variant: string }[]).map((r) => r.variant)).toContain('residency-sim 2 hops')
     expect(typeof overhead.result.nginx).toBe('string')
@@ -80,7 +87,7 @@ describe('bench --quick', () => {
     expect(summary).toMatch(/speed probe \(a fixed piece of CPU work, best of five; higher is slower\) [\d.]+ ms before/)
     expect(summary).toMatch(/Machine speed: the speed probe \(a fixed piece of CPU work\) took [\d.]+ to [\d.]+ ms/)
     expect(summary).toContain('The same two-hop ratios computed within each trial')
-    expect(summary).toContain('| servers CPU | load gen CPU | speed probe ms |')
+    expect(summary).toContain('| servers CPU | load gen CPU | speed probe ms | late (own count) | loop delay p99 ms |')
     expect(summary).toContain('**Real TLS through the TLS edge**')
     for (const svg of ['added-latency.svg', 'fidelity.svg']) {
       const text = await readFile(join(dir, svg), 'utf8')
