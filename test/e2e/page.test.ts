@@ -2,6 +2,8 @@
 // simulation on 127.0.0.1. The page must draw every PoP, take one down on a click, and show a request sent through the
 // edge as a path and a ledger entry as soon as the ledger stream delivers it.
 import { existsSync } from 'node:fs'
+import { createServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -38,6 +40,29 @@ customers:
     origin: { pop: SJC }
 `
 
+function needChromium (): void {
+  if (!existsSync(CHROMIUM)) {
+    throw new Error(`${CHROMIUM} is missing: the browser test needs Debian's chromium package, which .ci/run installs ` +
+      '(apt-get install chromium). Install it, or set RSIM_SKIP_BROWSER=1 to leave this test out.')
+  }
+}
+
+/** Chromium on a fresh profile (nothing left over from another session), at the page, once it says it is ready. */
+async function openPage (url: string, pageErrors: string[]): Promise<{ context: BrowserContext, profile: string, page: Page }> {
+  const profile = await mkdtemp(join(tmpdir(), 'rsim-chromium-'))
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    args: CHROMIUM_ARGS,
+    viewport: { width: 1280, height: 800 }
+  })
+  const page = context.pages()[0] ?? await context.newPage()
+  page.on('pageerror', (err) => pageErrors.push(err.message))
+  await page.goto(url)
+  // Set by the page once the topology, the customers, the open event stream and the recent history are in.
+  await page.locator('body[data-ready="true"]').waitFor()
+  return { context, profile, page }
+}
+
 // RSIM_SKIP_BROWSER=1 is the one way to leave this suite out; a missing browser otherwise fails it, loudly.
 describe.skipIf(process.env.RSIM_SKIP_BROWSER === '1')('teaching page in Chromium', () => {
   let sim: StartedSimulation | undefined
@@ -47,27 +72,14 @@ describe.skipIf(process.env.RSIM_SKIP_BROWSER === '1')('teaching page in Chromiu
   const pageErrors: string[] = []
 
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM)) {
-      throw new Error(`${CHROMIUM} is missing: the browser test needs Debian's chromium package, which .ci/run installs ` +
-        '(apt-get install chromium). Install it, or set RSIM_SKIP_BROWSER=1 to leave this test out.')
-    }
+    needChromium()
     sim = await startSimulation(parseScenario(SCENARIO, 'page.test.ts'), {
       logger: pino({ level: 'silent' }),
       // Clients are given as IATA codes: no GeoLite2 lookup needed.
       ipLocator: { lookup: () => undefined }
     })
     // A fresh profile each run: nothing left over from another browser session.
-    profile = await mkdtemp(join(tmpdir(), 'rsim-chromium-'))
-    context = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      args: CHROMIUM_ARGS,
-      viewport: { width: 1280, height: 800 }
-    })
-    page = context.pages()[0] ?? await context.newPage()
-    page.on('pageerror', (err) => pageErrors.push(err.message))
-    await page.goto(sim.controlUrl)
-    // Set by the page once the topology, the customers, the open event stream and the recent history are in.
-    await page.locator('body[data-ready="true"]').waitFor()
+    ;({ context, profile, page } = await openPage(sim.controlUrl, pageErrors))
   })
 
   afterAll(async () => {
@@ -133,4 +145,60 @@ describe.skipIf(process.env.RSIM_SKIP_BROWSER === '1')('teaching page in Chromiu
     const res = await request(`${sim!.controlUrl}/api/pops/${id}`)
     return ((await res.body.json()) as { down: boolean }).down
   }
+})
+
+// Fault injection for the fidelity badge: with latency on, an origin that takes 150 ms of real time the model does not
+// know about makes every response leave late, as a machine too busy for its load would.
+describe.skipIf(process.env.RSIM_SKIP_BROWSER === '1')('teaching page of a simulation behind its model', () => {
+  let sim: StartedSimulation | undefined
+  let slowOrigin: Server | undefined
+  let context: BrowserContext | undefined
+  let profile: string | undefined
+  let page: Page
+  const pageErrors: string[] = []
+
+  beforeAll(async () => {
+    needChromium()
+    const slow = createServer((_req, res) => { setTimeout(() => res.end('slow'), 150) })
+    slowOrigin = slow
+    await new Promise<void>((resolve) => slow.listen(0, '127.0.0.1', resolve))
+    sim = await startSimulation(parseScenario(SCENARIO.replace('latency: { enabled: false }', 'latency: { enabled: true, jitter: 0 }'), 'page.test.ts'), {
+      logger: pino({ level: 'silent' }),
+      ipLocator: { lookup: () => undefined },
+      externalOrigins: new Map([['global.example', `http://127.0.0.1:${(slow.address() as AddressInfo).port}`]])
+    })
+    ;({ context, profile, page } = await openPage(sim.controlUrl, pageErrors))
+  })
+
+  afterAll(async () => {
+    await context?.close()
+    if (profile !== undefined) await rm(profile, { recursive: true, force: true })
+    await sim?.close()
+    await new Promise((resolve) => slowOrigin?.close(resolve))
+  })
+
+  async function send (host: string): Promise<string> {
+    const res = await request(`${sim!.edgeUrl}/`, { headers: { host, 'x-sim-client': 'SJC' } })
+    await res.body.dump()
+    expect(res.statusCode).toBe(200)
+    return String(res.headers['x-sim-ray'])
+  }
+
+  it('says it keeps up until most of the latest responses are late, then says it is behind, and marks each late one', async () => {
+    const badge = page.locator('#fidelity')
+    expect(await badge.isHidden()).toBe(true)
+    const onTime = await send('eu-shop.example')
+    await page.locator(`#ledger li[data-ray="${onTime}"]`).waitFor()
+    // Too few to judge yet (even if this first request of a cold simulation was late itself).
+    await expect.poll(() => badge.textContent()).toBe('keeping up with its model')
+
+    const late: string[] = []
+    for (let i = 0; i < 5; i++) late.push(await send('global.example'))
+    const entry = page.locator(`#ledger li[data-ray="${late[4]}"]`)
+    await entry.waitFor()
+    expect(await entry.locator('.head .badge.bad').textContent()).toMatch(/^left \d+(\.\d)? ms late$/)
+    await expect.poll(() => badge.textContent()).toMatch(/^behind its model: [56] of the last 6 responses late$/)
+    expect(await badge.getAttribute('class')).toBe('status bad')
+    expect(pageErrors).toEqual([])
+  })
 })

@@ -11,6 +11,8 @@ const MAX_PATHS = 4 // the newest path in full, a few older ones faint
 const KEPT_PATHS = 40 // plans kept for redrawing, so choosing another customer still shows its latest paths
 let drawn = [] // plans on the map, oldest first: { ray, plan }
 let latency // { enabled, timeScale } of the running simulation, from /api/topology
+const settles = [] // late or not, the latest responses held to their modelled time: is the simulation keeping up?
+const FIDELITY_WINDOW = 20
 
 /** How to read a measured time against the modelled one: the delay may be off or time-scaled. */
 function latencyNote () {
@@ -182,6 +184,29 @@ function showPath (plan, ray) {
 
 // --- the live ledger -----------------------------------------------------------------------------------------------
 
+/**
+ * With latency on, each served response is held until its modelled time has passed; one that leaves later (by more
+ * than 1 ms and 5%) carries time the model does not have. When most of the latest are late, the badge says so: the
+ * measured times on this page are then the machine's queueing, not the model.
+ */
+function noteFidelity (settle) {
+  settles.push(settle.late)
+  if (settles.length > FIDELITY_WINDOW) settles.shift()
+  const late = settles.filter(Boolean).length
+  const badge = $('fidelity')
+  badge.hidden = false
+  if (settles.length >= 5 && late * 2 > settles.length) {
+    badge.textContent = `behind its model: ${late} of the last ${settles.length} responses late`
+    badge.className = 'status bad'
+    badge.title = 'The machine is too busy for this load: responses leave after their modelled time, so the measured ' +
+      'times include the simulation\'s own queueing. Send fewer requests, or slow the time scale.'
+  } else {
+    badge.textContent = 'keeping up with its model'
+    badge.className = 'status live'
+    badge.title = `${late} of the last ${settles.length} responses left more than 1 ms and 5% after their modelled time.`
+  }
+}
+
 function addRecord (record, via) {
   if (seen.has(record.ray)) return
   seen.add(record.ray)
@@ -196,6 +221,12 @@ function addRecord (record, via) {
     el('span', { class: 'mono' }, record.ray),
     ` · ${fmt(record.measuredMs)} ms measured on loopback${latencyNote()}`
   )
+  if (record.settle?.late) {
+    head.append(' · ', el('span', {
+      class: 'badge bad',
+      title: 'This response left after its modelled time: the simulation was behind its model (the machine too busy).'
+    }, `left ${fmt(record.settle.lateMs)} ms late`))
+  }
   li.append(head, describe(record.plan))
   const times = hopTimes(record.hops)
   if (times) li.append(times)
@@ -216,6 +247,7 @@ function addRecord (record, via) {
   }
   if (newest) showPath(record.plan, record.ray)
   if (li.hidden) filterLedger()
+  if (record.settle) noteFidelity(record.settle)
 }
 
 function connect () {
