@@ -199,6 +199,8 @@ describe.skipIf(process.env.RSIM_SKIP_BROWSER === '1')('teaching page of a simul
     expect(await entry.locator('.head .badge.bad').textContent()).toMatch(/^left \d+(\.\d)? ms late$/)
     await expect.poll(() => badge.textContent()).toMatch(/^behind its model: [56] of the last 6 responses late$/)
     expect(await badge.getAttribute('class')).toBe('status bad')
+    // Readable: white on red (a generic .bad rule once turned the text red on red).
+    expect(await badge.evaluate((e) => getComputedStyle(e).color)).toBe('rgb(255, 255, 255)')
     expect(pageErrors).toEqual([])
   })
 })
