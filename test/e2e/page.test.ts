@@ -200,7 +200,7 @@ describe.skipIf(process.env.RSIM_SKIP_BROWSER === '1')('teaching page of a simul
     await expect.poll(() => badge.textContent()).toMatch(/^behind its model: [56] of the last 6 responses late$/)
     expect(await badge.getAttribute('class')).toBe('status bad')
     // Readable: white on red (a generic .bad rule once turned the text red on red).
-    expect(await badge.evaluate((e) => getComputedStyle(e).color)).toBe('rgb(255, 255, 255)')
+    expect(await badge.evaluate((e) => (globalThis as unknown as { getComputedStyle (x: typeof e): { color: string } }).getComputedStyle(e).color)).toBe('rgb(255, 255, 255)')
     expect(pageErrors).toEqual([])
   })
 })

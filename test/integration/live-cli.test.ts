@@ -5,7 +5,7 @@ import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { startCommand, tryCommands } from '../../src/cli/commands/start.ts'
+import { startCommand, stoppedLine, tryCommands } from '../../src/cli/commands/start.ts'
 import { errorCode, get, startSmall } from './live-helpers.ts'
 
 let rt: Awaited<ReturnType<typeof startSmall>> | undefined
@@ -66,12 +66,29 @@ describe('rsim start', () => {
       expect(out).toContain(`--resolve shop.example:${port}:127.0.0.1`)
       // Warmed up first, through a copy of the scenario: the banner says how.
       expect(out).toMatch(/warmed up\s+\d+ requests through a \d+-PoP copy in \d+\.\d\d s \(--no-warm-up skips it\)/)
-    } finally {
+      // One request through the edge (latency on by default), then a stop: the last line says how it kept to the model.
+      const edge = /edge \(send client requests here\)\s+(http:\S+)/.exec(out)?.[1]
+      expect(edge).toBeDefined()
+      expect((await get(`${String(edge)}/`, { host: 'shop.example', 'x-sim-client': 'FRA' })).status).toBe(200)
       const exited = new Promise((resolve) => child.once('exit', resolve))
       child.kill('SIGTERM')
       await exited
+      expect(out).toMatch(/\nstopped: 1 response held to the modelled time, [01] of them late \(\d+\.\d%, more than 1 ms and 5% after it\); the latest left \d+\.\d ms after it\n$/)
+    } finally {
+      if (child.exitCode === null) {
+        const exited = new Promise((resolve) => child.once('exit', resolve))
+        child.kill('SIGTERM')
+        await exited
+      }
       await rm(dir, { recursive: true, force: true })
     }
+  })
+
+  it('ends with a plain "stopped" when nothing was held to the model', () => {
+    expect(stoppedLine(undefined)).toBe('stopped')
+    expect(stoppedLine({ settled: 0, late: 0, maxLateMs: 0, warnings: 0 })).toBe('stopped')
+    expect(stoppedLine({ settled: 200, late: 3, maxLateMs: 12.34, warnings: 0 }))
+      .toBe('stopped: 200 responses held to the modelled time, 3 of them late (1.5%, more than 1 ms and 5% after it); the latest left 12.3 ms after it')
   })
 
   it('rejects bad options with a code before starting anything', async () => {

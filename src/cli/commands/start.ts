@@ -7,6 +7,7 @@ import type { Scenario } from '../../config/schema.ts'
 import { SimError } from '../../core/errors.ts'
 import type { Customer, World } from '../../core/types.ts'
 import { startSimulation, type StartedSimulation } from '../../runtime/start.ts'
+import type { FidelitySnapshot } from '../../runtime/fidelity.ts'
 import { HELP, parse } from '../args.ts'
 import type { Command } from '../command.ts'
 
@@ -112,6 +113,14 @@ export function banner (rt: StartedSimulation, scenario: Scenario, latency: bool
   ].join('\n')
 }
 
+/** The last line of a run: with latency on, how well its responses kept to the model (runtime/fidelity.ts). */
+export function stoppedLine (f: FidelitySnapshot | undefined): string {
+  if (f === undefined || f.settled === 0) return 'stopped'
+  const share = (f.late / f.settled * 100).toFixed(1)
+  return `stopped: ${f.settled} response${f.settled === 1 ? '' : 's'} held to the modelled time, ${f.late} of them late ` +
+    `(${share}%, more than 1 ms and 5% after it); the latest left ${f.maxLateMs.toFixed(1)} ms after it`
+}
+
 export const startCommand: Command = {
   name: 'start',
   summary: 'run the simulated network (PoPs, anycast edge, control plane) until Ctrl-C',
@@ -152,7 +161,7 @@ export const startCommand: Command = {
     })
     await rt.close()
     dest.flushSync()
-    io.stdout.write('stopped\n')
+    io.stdout.write(`${stoppedLine(rt.fidelity?.snapshot())}\n`)
     return 0
   }
 }
