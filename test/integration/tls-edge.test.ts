@@ -190,6 +190,8 @@ describe('real TLS edge', () => {
     const p = plan({ client: { lat: lhr.lat, lon: lhr.lon, country: lhr.country, source: 'iata', input: 'LHR' }, host: 'eu-shop.example', newConnection: false }, r.world)
     expect(p.outcome).toBe('served')
     const modelled = p.outcome === 'served' ? p.modelledMs : 0
+    const records: RequestRecord[] = []
+    r.events.on('request', (e) => records.push(e))
     const c = live.track(new Client(`https://127.0.0.1:${port(r)}`, { connect: { ca: ca(r), servername: 'eu-shop.example' }, pipelining: 1 }))
     const first = await c.request({ path: '/', method: 'GET', headers: { host: 'eu-shop.example' } })
     await first.body.text()
@@ -200,6 +202,12 @@ describe('real TLS edge', () => {
     expect(second.headers['x-sim-tls-handshake']).toBe('none')
     // Timers may fire a little early on each piped leg, hence 90%; without settling it took about 40%.
     expect(took).toBeGreaterThanOrEqual(0.9 * modelled)
+    // Both were held to the model, so the fidelity monitor sees them (how late they left: runtime/fidelity.ts).
+    await eventually(async () => records.length === 2 ? true : undefined)
+    for (const rec of records) {
+      expect(rec.settle?.lateMs).toBeGreaterThanOrEqual(0)
+      expect(typeof rec.settle?.late).toBe('boolean')
+    }
   })
 
   it('a new connection that resumes a TLS session from a ticket makes no key operation, and says so', async () => {
