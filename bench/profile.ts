@@ -13,7 +13,7 @@ import type { PeerUrls, SimInfo } from './lib/servers.ts'
 
 const HELP = `Usage: node bench/profile.ts [--client LHR] [--host eu-shop.example] [--latency off|on] [--seconds 10]
                               [--connections N | --rate RPS] [--interval 200] [--out bench/results/profile]
-       node bench/profile.ts --peer plain|http-proxy [--hops 1|2] [--seconds 10] [--connections N | --rate RPS]
+       node bench/profile.ts --peer plain|plain-buffered|http-proxy [--hops 1|2] [--seconds 10] [--connections N | --rate RPS]
 
 Profiles the simulation (default configuration) under load on one route and prints its CPU time per request:
 by category (socket writes, garbage collection, Node's HTTP, undici, fastify, each residency-sim source file)
@@ -32,7 +32,8 @@ Options:
                     of a request at a given load matters more than the throughput at saturation)
   --interval US     sampling interval in microseconds (default 200; smaller costs the servers more)
   --out DIR         where the profile is written (default bench/results/profile)
-  --peer NAME       profile a peer instead of the simulation: plain (undici + fastify) or http-proxy
+  --peer NAME       profile a peer instead of the simulation: plain (undici + fastify), plain-buffered (the same
+                    answering through residency-sim's buffered exchange) or http-proxy
   --hops N          the peer chain's length, 1 or 2 (default 2, as the simulation's LHR>CDG route)`
 
 function fail (message: string): never {
@@ -78,7 +79,7 @@ const rate = values.rate === undefined ? undefined : positive(values.rate as str
 if (rate !== undefined && values.connections !== undefined) fail('--rate and --connections exclude each other')
 const intervalUs = Math.round(positive(values.interval as string, '--interval'))
 const peer = values.peer as string | undefined
-if (peer !== undefined && peer !== 'plain' && peer !== 'http-proxy') fail(`--peer must be plain or http-proxy, got "${peer}"`)
+if (peer !== undefined && peer !== 'plain' && peer !== 'plain-buffered' && peer !== 'http-proxy') fail(`--peer must be plain, plain-buffered or http-proxy, got "${peer}"`)
 const hops = values.hops as string
 if (hops !== '1' && hops !== '2') fail(`--hops must be 1 or 2, got "${hops}"`)
 if (peer !== undefined && values.latency !== 'off') fail('--latency applies to the simulation, not to --peer')
@@ -104,7 +105,7 @@ try {
   } else {
     progress(`starting the ${peer} peer (${hops} hop${hops === '1' ? '' : 's'}, its own origin)`)
     const urls = await servers.call<PeerUrls>('startPeers', {})
-    const chain = peer === 'plain' ? urls.plain : urls.httpProxy
+    const chain = peer === 'plain' ? urls.plain : peer === 'plain-buffered' ? urls.plainBuffered : urls.httpProxy
     url = `${chain[hops === '1' ? 0 : 1]}/`
     headers = { host: 'origin.example' }
     what = `${peer} peer, ${hops} hop${hops === '1' ? '' : 's'}`

@@ -110,7 +110,9 @@ function pairedLines (r: OverheadResult): string[] {
   if (p === undefined) return out
   const band = (x: { median: number, min: number, max: number }): string => `${f(x.median, 2)}x (${f(x.min, 2)} to ${f(x.max, 2)})`
   const line = (name: string, x: typeof p.vsPlain): string => x === null ? '' : `against ${name}: CPU ${band(x.cpuTwoHopsEach)}, latency ${band(x.latencyTwoHopsEach)}`
-  const parts = [line('the plain forwarder', p.vsPlain), line('@fastify/http-proxy', p.vsHttpProxy)].filter((x) => x !== '')
+  // Results written before the buffered plain forwarder existed have no ratio against it.
+  const buffered = (p as { vsPlainBuffered?: typeof p.vsPlain }).vsPlainBuffered ?? null
+  const parts = [line('the plain forwarder', p.vsPlain), line('the buffered plain forwarder', buffered), line('@fastify/http-proxy', p.vsHttpProxy)].filter((x) => x !== '')
   if (parts.length === 0) return out
   return [...out, `The same two-hop ratios computed within each trial (every variant measured within about a minute), median over the trials and their range: ${parts.join('; ')}. The range is how much the machine's drift between trials moves a ratio.`, '']
 }
@@ -119,6 +121,14 @@ function pairedKey (r: OverheadResult): string {
   const p = (r as Partial<OverheadResult>).pairedRatios?.vsPlain
   if (p === undefined || p === null) return ''
   return ` Within each trial, CPU per hop against the plain forwarder: median ${f(p.cpuTwoHopsEach.median, 2)}x, from ${f(p.cpuTwoHopsEach.min, 2)} to ${f(p.cpuTwoHopsEach.max, 2)}x over ${p.trials} trials.`
+}
+
+/** The plain forwarder on residency-sim's own buffered exchange: the floor without the simulator's features. */
+function bufferedKey (r: OverheadResult): string {
+  const hop = r.perHop.find((x) => x.system === 'plain-buffered')
+  const ratio = (r.ratios as { vsPlainBuffered?: typeof r.ratios.vsPlain }).vsPlainBuffered
+  if (hop === undefined || ratio === undefined || ratio === null) return ''
+  return ` The plain forwarder answering through residency-sim's buffered exchange: ${f(hop.latencyUsPerHop.twoHopsEach, 0)} µs latency / ${f(hop.cpuUsPerHop.twoHopsEach, 0)} µs CPU per hop; residency-sim ${f(ratio.latencyTwoHopsEach, 2)}x latency, ${f(ratio.cpuTwoHopsEach, 2)}x CPU of it.`
 }
 
 function overheadSection (e: Envelope<OverheadResult>): string[] {
@@ -133,7 +143,9 @@ function overheadSection (e: Envelope<OverheadResult>): string[] {
   const ratio = (name: string, x: typeof r.ratios.vsPlain): string => x === null ? `| ${name} | - | - | - | - | - |` : `| ${name} | ${f(x.latencyOneHop, 2)} | ${f(x.latencyTwoHopsEach, 2)} | ${f(x.cpuOneHop, 2)} | ${f(x.cpuTwoHopsEach, 2)} | ${f(x.throughputTwoHops, 2)} |`
   out.push('', 'residency-sim\'s cost per hop as a multiple of each peer\'s (lower is better; throughput: higher is better).', '',
     '| against | latency, 1 hop | latency, 2 hops | CPU, 1 hop | CPU, 2 hops | throughput, 2 hops |', '|---|---:|---:|---:|---:|---:|',
-    ratio('plain undici + fastify', r.ratios.vsPlain), ratio('@fastify/http-proxy', r.ratios.vsHttpProxy), ratio('nginx', r.ratios.vsNginx), '',
+    ratio('plain undici + fastify', r.ratios.vsPlain),
+    ...((r.ratios as { vsPlainBuffered?: typeof r.ratios.vsPlain }).vsPlainBuffered === undefined ? [] : [ratio('plain, buffered (residency-sim\'s exchange)', r.ratios.vsPlainBuffered)]),
+    ratio('@fastify/http-proxy', r.ratios.vsHttpProxy), ratio('nginx', r.ratios.vsNginx), '',
     ...pairedLines(r), `Targets: within 1.25x of the plain forwarder per hop (two-hop figures): latency ${r.targets.withinOneQuarterOfPlain?.latency ? 'met' : 'not met'}, CPU ${r.targets.withinOneQuarterOfPlain?.cpu ? 'met' : 'not met'}; ` +
     `faster than @fastify/http-proxy: latency ${r.targets.fasterThanHttpProxy?.latency ? 'met' : 'not met'}, CPU ${r.targets.fasterThanHttpProxy?.cpu ? 'met' : 'not met'}. ` +
     `Load generator: ${r.loadGenerator.bottleneck} (highest CPU share ${r.loadGenerator.maxCpuAtThroughput}).`, '')
@@ -178,7 +190,7 @@ function keyFigures (added?: Envelope<AddedResult>, fidelity?: Envelope<Fidelity
     const proxy = r.perHop.find((x) => x.system === 'http-proxy')
     out.push(`- Per hop, latency off (two-hop chains, per hop): residency-sim ${f(sim?.latencyUsPerHop.twoHopsEach ?? Number.NaN, 0)} µs latency / ${f(sim?.cpuUsPerHop.twoHopsEach ?? Number.NaN, 0)} µs CPU; plain forwarder ${f(plain?.latencyUsPerHop.twoHopsEach ?? Number.NaN, 0)} / ${f(plain?.cpuUsPerHop.twoHopsEach ?? Number.NaN, 0)} µs; @fastify/http-proxy ${f(proxy?.latencyUsPerHop.twoHopsEach ?? Number.NaN, 0)} / ${f(proxy?.cpuUsPerHop.twoHopsEach ?? Number.NaN, 0)} µs. ` +
       `Ratio to the plain forwarder ${f(r.ratios.vsPlain?.latencyTwoHopsEach ?? Number.NaN, 2)}x latency, ${f(r.ratios.vsPlain?.cpuTwoHopsEach ?? Number.NaN, 2)}x CPU (target 1.25x: ${r.targets.withinOneQuarterOfPlain?.latency && r.targets.withinOneQuarterOfPlain.cpu ? 'met' : 'not met'}); to @fastify/http-proxy ${f(r.ratios.vsHttpProxy?.latencyTwoHopsEach ?? Number.NaN, 2)}x latency, ${f(r.ratios.vsHttpProxy?.cpuTwoHopsEach ?? Number.NaN, 2)}x CPU (target below 1: ${r.targets.fasterThanHttpProxy?.latency && r.targets.fasterThanHttpProxy.cpu ? 'met' : 'not met'}). nginx: ${r.ratios.vsNginx ? `${f(r.ratios.vsNginx.latencyTwoHopsEach, 2)}x latency` : 'not measured'}.` +
-      pairedKey(r))
+      pairedKey(r) + bufferedKey(r))
   }
   if (handshake) {
     const h = handshake.result

@@ -40,6 +40,8 @@ export interface PeerUrls {
   /** The origin the peers forward to: the caller's, or one of their own in this process. */
   readonly origin: string
   readonly plain: readonly [string, string]
+  /** The plain forwarder answering through residency-sim's own buffered exchange. */
+  readonly plainBuffered: readonly [string, string]
   readonly httpProxy: readonly [string, string]
 }
 
@@ -121,15 +123,20 @@ async function startPeers (p: PeerStartParams): Promise<PeerUrls> {
   const plainBackUrl = await listen(plainBack)
   const plainFront = buildPlainForwarder(plainBackUrl)
   const plainOne = buildPlainForwarder(originUrl)
+  const bufferedBack = buildPlainForwarder(originUrl, { buffered: true })
+  const bufferedBackUrl = await listen(bufferedBack)
+  const bufferedFront = buildPlainForwarder(bufferedBackUrl, { buffered: true })
+  const bufferedOne = buildPlainForwarder(originUrl, { buffered: true })
   const proxyBack = buildHttpProxy(originUrl)
   const proxyBackUrl = await listen(proxyBack)
   const proxyFront = buildHttpProxy(proxyBackUrl)
   const proxyOne = buildHttpProxy(originUrl)
   // Closed in this order: the front of each chain before its back, the origin last.
-  peers = [plainFront, plainOne, proxyFront, proxyOne, plainBack, proxyBack, ...peers]
+  peers = [plainFront, plainOne, bufferedFront, bufferedOne, proxyFront, proxyOne, plainBack, bufferedBack, proxyBack, ...peers]
   return {
     origin: originUrl,
     plain: [await listen(plainOne), await listen(plainFront)],
+    plainBuffered: [await listen(bufferedOne), await listen(bufferedFront)],
     httpProxy: [await listen(proxyOne), await listen(proxyFront)]
   }
 }

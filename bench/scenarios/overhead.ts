@@ -1,6 +1,7 @@
 // Scenario 3, per-hop software overhead with latency off: the client straight to the origin, through one hop and
 // through two hops, for residency-sim and for peer forwarders measured in the same run: a plain undici + fastify
-// forwarder (the floor for Node), @fastify/http-proxy, and nginx when it is installed.
+// forwarder (the floor for Node), the same answering through residency-sim's buffered exchange (so that it differs
+// from residency-sim's hop by the simulator's features alone), @fastify/http-proxy, and nginx when it is installed.
 import { request } from 'undici'
 import { sized, type Ctx } from '../lib/context.ts'
 import type { JobResult, StreamResult } from '../lib/loadgen.ts'
@@ -17,7 +18,7 @@ interface Variant {
   readonly name: string
   /** The process serving it: the simulation's, or the peers' (each with its own origin on its own event loop). */
   readonly proc: Child
-  readonly system: 'direct' | 'residency-sim' | 'plain' | 'http-proxy' | 'nginx'
+  readonly system: 'direct' | 'residency-sim' | 'plain' | 'plain-buffered' | 'http-proxy' | 'nginx'
   readonly hops: 0 | 1 | 2
   readonly url: string
   readonly headers: Record<string, string>
@@ -85,6 +86,8 @@ export async function runOverhead (ctx: Ctx) {
     { name: 'residency-sim 2 hops', proc: sp, system: 'residency-sim', hops: 2, url: info.edgeUrl, headers: { ...h, 'x-sim-client': 'LHR' } },
     { name: 'plain 1 hop', proc: peerProc, system: 'plain', hops: 1, url: peers.plain[0], headers: h },
     { name: 'plain 2 hops', proc: peerProc, system: 'plain', hops: 2, url: peers.plain[1], headers: h },
+    { name: 'plain (buffered) 1 hop', proc: peerProc, system: 'plain-buffered', hops: 1, url: peers.plainBuffered[0], headers: h },
+    { name: 'plain (buffered) 2 hops', proc: peerProc, system: 'plain-buffered', hops: 2, url: peers.plainBuffered[1], headers: h },
     { name: '@fastify/http-proxy 1 hop', proc: peerProc, system: 'http-proxy', hops: 1, url: peers.httpProxy[0], headers: h },
     { name: '@fastify/http-proxy 2 hops', proc: peerProc, system: 'http-proxy', hops: 2, url: peers.httpProxy[1], headers: h }
   ]
@@ -160,7 +163,7 @@ export async function runOverhead (ctx: Ctx) {
   // Per hop: latency added at one connection (p50), and server CPU time per request from saturated throughput
   // (1 / rps on one event loop), each minus the direct path, divided by the hop count; the two-hop chain is the cleaner
   // figure (a hop with both an ingress and an inspection PoP for residency-sim).
-  const perHop = (['residency-sim', 'plain', 'http-proxy', 'nginx'] as const).map((system) => {
+  const perHop = (['residency-sim', 'plain', 'plain-buffered', 'http-proxy', 'nginx'] as const).map((system) => {
     const one = rows.find((r) => r.system === system && r.hops === 1)
     const two = rows.find((r) => r.system === system && r.hops === 2)
     // Each system against the direct path to its own origin, on its own process; nginx uses the peers' origin.
@@ -243,11 +246,11 @@ export async function runOverhead (ctx: Ctx) {
     simulationCloseMs: closeMs,
     rows,
     perHop,
-    ratios: { vsPlain, vsHttpProxy: vsProxy, vsNginx: ratio('nginx') },
+    ratios: { vsPlain, vsPlainBuffered: ratio('plain-buffered'), vsHttpProxy: vsProxy, vsNginx: ratio('nginx') },
     /** A fixed piece of CPU work timed as each trial started (bench/lib/machine.ts speedProbe), ms. */
     speedProbeMsTrials: probes,
     /** Two-hop per-hop ratios computed within each trial: their median and range over the trials. */
-    pairedRatios: { vsPlain: paired('plain'), vsHttpProxy: paired('http-proxy') },
+    pairedRatios: { vsPlain: paired('plain'), vsPlainBuffered: paired('plain-buffered'), vsHttpProxy: paired('http-proxy') },
     targets: {
       withinOneQuarterOfPlain: vsPlain ? { latency: vsPlain.latencyTwoHopsEach <= 1.25, cpu: vsPlain.cpuTwoHopsEach <= 1.25 } : null,
       fasterThanHttpProxy: vsProxy ? { latency: vsProxy.latencyTwoHopsEach < 1, cpu: vsProxy.cpuTwoHopsEach < 1 } : null

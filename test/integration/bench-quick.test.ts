@@ -60,6 +60,9 @@ describe('bench --quick', () => {
     }
     const overhead = await json(dir, 'overhead.json')
     expect((overhead.result.rows as { variant: string }[]).map((r) => r.variant)).toContain('residency-sim 2 hops')
+    // The plain forwarder on residency-sim's own buffered exchange, beside the streaming one.
+    expect((overhead.result.rows as { variant: string }[]).map((r) => r.variant)).toContain('plain (buffered) 2 hops')
+    expect((overhead.result.pairedRatios as { vsPlainBuffered: { trials: number } | null }).vsPlainBuffered?.trials).toBe(1)
     expect(typeof overhead.result.nginx).toBe('string')
     // How fast the machine ran: a probe per trial and before and after each scenario, in ms of a fixed piece of work.
     const probes = overhead.result.speedProbeMsTrials as number[]
@@ -87,6 +90,8 @@ describe('bench --quick', () => {
     expect(summary).toMatch(/speed probe \(a fixed piece of CPU work, best of five; higher is slower\) [\d.]+ ms before/)
     expect(summary).toMatch(/Machine speed: the speed probe \(a fixed piece of CPU work\) took [\d.]+ to [\d.]+ ms/)
     expect(summary).toContain('The same two-hop ratios computed within each trial')
+    expect(summary).toContain('| plain, buffered (residency-sim\'s exchange) |')
+    expect(summary).toMatch(/The plain forwarder answering through residency-sim's buffered exchange: [\d.]+ µs latency/)
     expect(summary).toContain('| servers CPU | load gen CPU | speed probe ms | late (own count) | loop delay p99 ms |')
     expect(summary).toContain('**Real TLS through the TLS edge**')
     for (const svg of ['added-latency.svg', 'fidelity.svg']) {
@@ -139,7 +144,7 @@ describe('bench --quick', () => {
       expect(peerProfile.samples.length).toBeGreaterThan(0)
       const badPeer = await runProfiler(['--peer', 'envoy'])
       expect(badPeer.code).toBe(2)
-      expect(badPeer.stderr).toContain('--peer must be plain or http-proxy')
+      expect(badPeer.stderr).toContain('--peer must be plain, plain-buffered or http-proxy')
 
       const bad = await runProfiler(['--latency', 'sometimes'])
       expect(bad.code).toBe(2)
