@@ -30,7 +30,12 @@ export interface FidelitySnapshot {
   readonly maxLateMs: number
   /** Warnings logged so far (at most one per window). */
   readonly warnings: number
+  /** The latest settled responses (at most `RECENT`), for how it is going now rather than since the start. */
+  readonly recent: { readonly responses: number, readonly late: number }
 }
+
+/** How many of the latest settled responses `recent` covers. */
+export const RECENT = 100
 
 export interface FidelityMonitor {
   snapshot (): FidelitySnapshot
@@ -61,6 +66,9 @@ export function createFidelityMonitor (opts: FidelityOptions): FidelityMonitor {
   let windowSettled = 0
   let windowLate = 0
   let windowMaxLateMs = 0
+  // A ring of the latest responses' verdicts (1: late), and how many of those in it are late.
+  const ring = new Uint8Array(RECENT)
+  let ringLate = 0
   // Sampled every 20 ms: coarse, cheap, and enough to tell a loop that stalls for tens of ms from one that keeps up.
   const loopDelay: ELDHistogram = monitorEventLoopDelay({ resolution: 20 })
   loopDelay.enable()
@@ -68,6 +76,9 @@ export function createFidelityMonitor (opts: FidelityOptions): FidelityMonitor {
   function onRequest (record: RequestRecord): void {
     const s = record.settle
     if (s === undefined) return
+    const slot = settled % RECENT
+    ringLate += (s.late ? 1 : 0) - (ring[slot] as number)
+    ring[slot] = s.late ? 1 : 0
     settled++
     windowSettled++
     if (s.lateMs > maxLateMs) maxLateMs = s.lateMs
@@ -101,7 +112,7 @@ export function createFidelityMonitor (opts: FidelityOptions): FidelityMonitor {
   timer.unref()
 
   return {
-    snapshot: () => ({ settled, late, maxLateMs, warnings }),
+    snapshot: () => ({ settled, late, maxLateMs, warnings, recent: { responses: Math.min(settled, RECENT), late: ringLate } }),
     close () {
       clearInterval(timer)
       loopDelay.disable()

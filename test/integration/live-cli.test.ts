@@ -86,8 +86,8 @@ describe('rsim start', () => {
 
   it('ends with a plain "stopped" when nothing was held to the model', () => {
     expect(stoppedLine(undefined)).toBe('stopped')
-    expect(stoppedLine({ settled: 0, late: 0, maxLateMs: 0, warnings: 0 })).toBe('stopped')
-    expect(stoppedLine({ settled: 200, late: 3, maxLateMs: 12.34, warnings: 0 }))
+    expect(stoppedLine({ settled: 0, late: 0, maxLateMs: 0 })).toBe('stopped')
+    expect(stoppedLine({ settled: 200, late: 3, maxLateMs: 12.34 }))
       .toBe('stopped: 200 responses held to the modelled time, 3 of them late (1.5%, more than 1 ms and 5% after it); the latest left 12.3 ms after it')
   })
 

@@ -54,13 +54,29 @@ describe('createFidelityMonitor', () => {
   it('warns when most of a window\'s responses were late, not for a tail', async () => {
     const tail = await windowWith(40, 60)
     expect(tail.warnings).toHaveLength(0)
-    expect(tail.snapshot).toEqual({ settled: 100, late: 40, maxLateMs: 50, warnings: 0 })
+    expect(tail.snapshot).toEqual({ settled: 100, late: 40, maxLateMs: 50, warnings: 0, recent: { responses: 100, late: 40 } })
     const behind = await windowWith(60, 40)
     expect(behind.warnings).toHaveLength(1)
     expect(behind.warnings[0]).toMatchObject({ settled: 100, late: 60, lateShare: 0.6, maxLateMs: 50 })
     expect(behind.snapshot.warnings).toBe(1)
     // Too few to judge.
     expect((await windowWith(4, 0)).warnings).toHaveLength(0)
+  })
+
+  it('keeps the verdicts of the latest 100 responses beside the totals', () => {
+    const events = new EventEmitter<RuntimeEvents>()
+    const monitor = createFidelityMonitor({ events, logger: captureLogger().logger })
+    try {
+      for (let i = 0; i < 3; i++) events.emit('request', record(true))
+      expect(monitor.snapshot().recent).toEqual({ responses: 3, late: 3 })
+      // 150 on time push the late ones out of the latest 100; the totals keep them.
+      for (let i = 0; i < 150; i++) events.emit('request', record(false))
+      expect(monitor.snapshot()).toMatchObject({ settled: 153, late: 3, recent: { responses: 100, late: 0 } })
+      for (let i = 0; i < 30; i++) events.emit('request', record(true))
+      expect(monitor.snapshot()).toMatchObject({ settled: 183, late: 33, recent: { responses: 100, late: 30 } })
+    } finally {
+      monitor.close()
+    }
   })
 
   it('stops listening when closed', async () => {
@@ -124,7 +140,10 @@ describe('the fidelity monitor of a live simulation', () => {
 
     const api = await get(`${sim.controlUrl}/api/fidelity`, {})
     expect(api.status).toBe(200)
-    expect(api.json()).toMatchObject({ latency: { enabled: true, timeScale: 10 }, monitored: true, settled: 6, late: 6, lateShare: 1, tolerance: { minMs: 1, fraction: 0.05 } })
+    expect(api.json()).toMatchObject({
+      latency: { enabled: true, timeScale: 10 }, monitored: true, settled: 6, late: 6, lateShare: 1, tolerance: { minMs: 1, fraction: 0.05 },
+      recent: { responses: 6, late: 6, lateShare: 1 }
+    })
     expect(api.json().maxLateMs).toBeGreaterThan(EXTRA_MS - 60)
 
     const metrics = (await get(`${sim.controlUrl}/metrics`, {})).text

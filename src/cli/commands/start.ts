@@ -114,7 +114,7 @@ export function banner (rt: StartedSimulation, scenario: Scenario, latency: bool
 }
 
 /** The last line of a run: with latency on, how well its responses kept to the model (runtime/fidelity.ts). */
-export function stoppedLine (f: FidelitySnapshot | undefined): string {
+export function stoppedLine (f: Pick<FidelitySnapshot, 'settled' | 'late' | 'maxLateMs'> | undefined): string {
   if (f === undefined || f.settled === 0) return 'stopped'
   const share = (f.late / f.settled * 100).toFixed(1)
   return `stopped: ${f.settled} response${f.settled === 1 ? '' : 's'} held to the modelled time, ${f.late} of them late ` +

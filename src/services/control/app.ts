@@ -256,7 +256,8 @@ export function buildControlApp (runtime: SimRuntime, deps: ControlDeps): Fastif
       late: f.late,
       lateShare: f.settled === 0 ? 0 : Math.round(f.late / f.settled * 10000) / 10000,
       maxLateMs: Math.round(f.maxLateMs * 100) / 100,
-      warnings: f.warnings
+      warnings: f.warnings,
+      recent: { ...f.recent, lateShare: f.recent.responses === 0 ? 0 : Math.round(f.recent.late / f.recent.responses * 10000) / 10000 }
     }
   })
 
