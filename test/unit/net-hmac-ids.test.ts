@@ -1,9 +1,9 @@
-// The prepared-pad HMAC equals node:crypto's HMAC-SHA256, and pooled random ids are well formed and distinct.
+// The prepared-pad HMAC equals node:crypto's HMAC-SHA256, and pooled random ids and bytes are well formed and distinct.
 import { createHmac } from 'node:crypto'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { hmacSha256 } from '../../src/net/hmac.ts'
-import { randomHex } from '../../src/net/ids.ts'
+import { randomBytesPooled, randomHex } from '../../src/net/ids.ts'
 
 describe('hmacSha256', () => {
   it('matches createHmac for any key length and message, reusably', () => {
@@ -31,5 +31,22 @@ describe('randomHex', () => {
     expect(seen.size).toBe(20000)
     expect(randomHex(16)).toMatch(/^[0-9a-f]{32}$/)
     expect(() => randomHex(70000)).toThrow(RangeError)
+  })
+})
+
+describe('randomBytesPooled', () => {
+  it('gives buffers of their own, of the asked length, across pool refills, without repeats', () => {
+    const first = randomBytesPooled(32)
+    const copy = Buffer.from(first)
+    const seen = new Set<string>([first.toString('hex')])
+    // 5,000 draws of 32 bytes are 160 KB: the pool is refilled under the first buffer, which must not change.
+    for (let i = 0; i < 5000; i++) {
+      const b = randomBytesPooled(32)
+      expect(b.length).toBe(32)
+      seen.add(b.toString('hex'))
+    }
+    expect(seen.size).toBe(5001)
+    expect(first.equals(copy)).toBe(true)
+    expect(() => randomBytesPooled(70000)).toThrow(RangeError)
   })
 })

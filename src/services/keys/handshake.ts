@@ -2,13 +2,13 @@
 // CertificateVerify, RFC 8446 section 4.4.3) locally, by the nearest PoP the key policy authorises (Geo Key Manager) or
 // by the customer's key server (Keyless SSL), then verified with the certificate's public key. Session tickets
 // (RFC 8446 section 4.6.1) let resumed connections skip the key operation.
-import { randomBytes } from 'node:crypto'
 import type { KeyObject } from 'node:crypto'
 import { performance } from 'node:perf_hooks'
 import { SimError, isSimError } from '../../core/errors.ts'
 import { keyDecision } from '../../core/key-policy.ts'
 import type { KeyServer, KeyWorld } from '../../core/key-policy.ts'
 import type { Customer } from '../../core/types.ts'
+import { randomBytesPooled } from '../../net/ids.ts'
 import { refusalError } from './locality.ts'
 import type { KeyLocality } from './locality.ts'
 import { DIGEST_BYTES, verifyTranscript } from './material.ts'
@@ -90,7 +90,7 @@ export class PopTlsState {
   keep (host: string, key: KeyObject): void { this.#keys.set(host, key) }
 
   issueTicket (host: string, expiresAt: number): string {
-    const id = randomBytes(16).toString('base64url')
+    const id = randomBytesPooled(16).toString('base64url')
     if (this.#tickets.size >= this.#capacity) {
       const oldest = this.#tickets.keys().next()
       if (oldest.done !== true) this.#tickets.delete(oldest.value)
@@ -125,7 +125,7 @@ export function createHandshaker (deps: HandshakeDeps): Handshaker {
   const attempts = Math.max(1, deps.signerAttempts ?? 2)
   const now = deps.now ?? Date.now
   const clock = deps.clock ?? (() => performance.now())
-  const random = deps.random ?? randomBytes
+  const random = deps.random ?? randomBytesPooled
   const states = new Map<string, PopTlsState>()
 
   function state (popId: string): PopTlsState {
