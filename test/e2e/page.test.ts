@@ -47,68 +47,80 @@ function needChromium (): void {
   }
 }
 
-/** Chromium on a fresh profile (nothing left over from another session), at the page, once it says it is ready. */
-async function openPage (url: string, pageErrors: string[]): Promise<{ context: BrowserContext, profile: string, page: Page }> {
-  const profile = await mkdtemp(join(tmpdir(), 'rsim-chromium-'))
-  const context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    args: CHROMIUM_ARGS,
-    viewport: { width: 1280, height: 800 }
-  })
-  const page = context.pages()[0] ?? await context.newPage()
-  page.on('pageerror', (err) => pageErrors.push(err.message))
-  await page.goto(url)
-  // Set by the page once the topology, the customers, the open event stream and the recent history are in.
-  await page.locator('body[data-ready="true"]').waitFor()
-  return { context, profile, page }
+interface BrowserSession {
+  readonly sim: StartedSimulation
+  readonly page: Page
+  /** Uncaught errors of the page's scripts. */
+  readonly errors: string[]
 }
 
-// RSIM_SKIP_BROWSER=1 is the one way to leave this suite out; a missing browser otherwise fails it, loudly.
-describe.skipIf(process.env.RSIM_SKIP_BROWSER === '1')('teaching page in Chromium', () => {
+/**
+ * For one describe block: the simulation `start` starts, and Chromium on a fresh profile (nothing left over from
+ * another session) at its control page, once the page says it is ready; both closed after the block, then `after`.
+ */
+function browserSession (start: () => Promise<StartedSimulation>, after?: () => Promise<void>): BrowserSession {
   let sim: StartedSimulation | undefined
   let context: BrowserContext | undefined
   let profile: string | undefined
-  let page: Page
-  const pageErrors: string[] = []
-
+  let page: Page | undefined
+  const errors: string[] = []
   beforeAll(async () => {
     needChromium()
-    sim = await startSimulation(parseScenario(SCENARIO, 'page.test.ts'), {
-      logger: pino({ level: 'silent' }),
-      // Clients are given as IATA codes: no GeoLite2 lookup needed.
-      ipLocator: { lookup: () => undefined }
+    sim = await start()
+    profile = await mkdtemp(join(tmpdir(), 'rsim-chromium-'))
+    context = await chromium.launchPersistentContext(profile, {
+      executablePath: CHROMIUM,
+      args: CHROMIUM_ARGS,
+      viewport: { width: 1280, height: 800 }
     })
-    // A fresh profile each run: nothing left over from another browser session.
-    ;({ context, profile, page } = await openPage(sim.controlUrl, pageErrors))
+    page = context.pages()[0] ?? await context.newPage()
+    page.on('pageerror', (err) => errors.push(err.message))
+    await page.goto(sim.controlUrl)
+    // Set by the page once the topology, the customers, the open event stream and the recent history are in.
+    await page.locator('body[data-ready="true"]').waitFor()
   })
-
   afterAll(async () => {
     await context?.close()
     if (profile !== undefined) await rm(profile, { recursive: true, force: true })
     await sim?.close()
+    await after?.()
   })
+  const ready = <T>(x: T | undefined): T => {
+    if (x === undefined) throw new Error('the browser session has not started')
+    return x
+  }
+  return { get sim () { return ready(sim) }, get page () { return ready(page) }, errors }
+}
+
+// RSIM_SKIP_BROWSER=1 is the one way to leave this suite out; a missing browser otherwise fails it, loudly.
+describe.skipIf(process.env.RSIM_SKIP_BROWSER === '1')('teaching page in Chromium', () => {
+  const s = browserSession(async () => startSimulation(parseScenario(SCENARIO, 'page.test.ts'), {
+    logger: pino({ level: 'silent' }),
+    // Clients are given as IATA codes: no GeoLite2 lookup needed.
+    ipLocator: { lookup: () => undefined }
+  }))
 
   it('draws one marker per PoP', async () => {
-    const markers = await page.locator('#pops circle').all()
+    const markers = await s.page.locator('#pops circle').all()
     const ids = await Promise.all(markers.map((m) => m.getAttribute('data-pop')))
     expect(ids.sort()).toEqual([...POPS].sort())
-    expect(await page.locator('#status').textContent()).toBe('live')
+    expect(await s.page.locator('#status').textContent()).toBe('live')
   })
 
   it('draws land and borders behind the markers, with the credit of their source', async () => {
-    expect((await page.locator('#land').getAttribute('d'))?.length).toBeGreaterThan(10_000)
-    expect((await page.locator('#borders').getAttribute('d'))?.length).toBeGreaterThan(1_000)
-    expect(await page.locator('#basemap-credit').textContent()).toContain('Natural Earth')
+    expect((await s.page.locator('#land').getAttribute('d'))?.length).toBeGreaterThan(10_000)
+    expect((await s.page.locator('#borders').getAttribute('d'))?.length).toBeGreaterThan(1_000)
+    expect(await s.page.locator('#basemap-credit').textContent()).toContain('Natural Earth')
     // Behind the PoPs: the base map comes first in the SVG, so a marker is never covered by it.
-    expect(await page.locator('#map > g').evaluateAll((gs) => gs.map((g) => g.id))).toEqual(['basemap', 'grid', 'pops', 'labels', 'paths'])
+    expect(await s.page.locator('#map > g').evaluateAll((gs) => gs.map((g) => g.id))).toEqual(['basemap', 'grid', 'pops', 'labels', 'paths'])
   })
 
   it('takes a PoP down when it is clicked, and brings it back on a second click', async () => {
-    const marker = page.locator('circle[data-pop="SIN"]')
+    const marker = s.page.locator('circle[data-pop="SIN"]')
     await marker.click()
     await expect.poll(() => marker.getAttribute('class')).toContain('down')
     expect(await popIsDown('SIN')).toBe(true)
-    expect(await page.locator('#pop-info').textContent()).toContain('SIN (Singapore, SG) is down')
+    expect(await s.page.locator('#pop-info').textContent()).toContain('SIN (Singapore, SG) is down')
 
     await marker.click()
     await expect.poll(() => marker.getAttribute('class')).not.toContain('down')
@@ -116,13 +128,13 @@ describe.skipIf(process.env.RSIM_SKIP_BROWSER === '1')('teaching page in Chromiu
   })
 
   it('shows a request sent through the edge as a path and a ledger entry, from the event stream', async () => {
-    const res = await request(`${sim!.edgeUrl}/`, { headers: { host: 'eu-shop.example', 'x-sim-client': 'SYD' } })
+    const res = await request(`${s.sim.edgeUrl}/`, { headers: { host: 'eu-shop.example', 'x-sim-client': 'SYD' } })
     await res.body.dump()
     expect(res.statusCode).toBe(200)
     const ray = String(res.headers['x-sim-ray'])
 
     // The page was ready before the request was sent, so the entry can only have come through the stream.
-    const entry = page.locator(`#ledger li[data-ray="${ray}"]`)
+    const entry = s.page.locator(`#ledger li[data-ray="${ray}"]`)
     await entry.waitFor()
     expect(await entry.getAttribute('data-via')).toBe('stream')
     const text = await entry.textContent()
@@ -135,14 +147,14 @@ describe.skipIf(process.env.RSIM_SKIP_BROWSER === '1')('teaching page in Chromiu
     expect(text).toMatch(/Round trips, modelled \/ measured ms: access client→SYD [\d.]+ \/ [\d.]+ · relay \(ciphertext\) SYD→[A-Z]{3} [\d.]+ \/ [\d.]+ · .*to origin [A-Z]{3}→origin/)
 
     // Drawn on the map: the client's access hop, the relay out of Australia and the hop to the origin.
-    const path = page.locator(`#paths g[data-ray="${ray}"]`)
+    const path = s.page.locator(`#paths g[data-ray="${ray}"]`)
     await path.waitFor()
     for (const kind of ['access', 'relay', 'origin']) expect(await path.locator(`path.seg.${kind}`).count()).toBeGreaterThan(0)
-    expect(pageErrors).toEqual([])
+    expect(s.errors).toEqual([])
   })
 
   async function popIsDown (id: string): Promise<boolean> {
-    const res = await request(`${sim!.controlUrl}/api/pops/${id}`)
+    const res = await request(`${s.sim.controlUrl}/api/pops/${id}`)
     return ((await res.body.json()) as { down: boolean }).down
   }
 })
@@ -150,57 +162,42 @@ describe.skipIf(process.env.RSIM_SKIP_BROWSER === '1')('teaching page in Chromiu
 // Fault injection for the fidelity badge: with latency on, an origin that takes 150 ms of real time the model does not
 // know about makes every response leave late, as a machine too busy for its load would.
 describe.skipIf(process.env.RSIM_SKIP_BROWSER === '1')('teaching page of a simulation behind its model', () => {
-  let sim: StartedSimulation | undefined
   let slowOrigin: Server | undefined
-  let context: BrowserContext | undefined
-  let profile: string | undefined
-  let page: Page
-  const pageErrors: string[] = []
-
-  beforeAll(async () => {
-    needChromium()
+  const s = browserSession(async () => {
     const slow = createServer((_req, res) => { setTimeout(() => res.end('slow'), 150) })
     slowOrigin = slow
     await new Promise<void>((resolve) => slow.listen(0, '127.0.0.1', resolve))
-    sim = await startSimulation(parseScenario(SCENARIO.replace('latency: { enabled: false }', 'latency: { enabled: true, jitter: 0 }'), 'page.test.ts'), {
+    return startSimulation(parseScenario(SCENARIO.replace('latency: { enabled: false }', 'latency: { enabled: true, jitter: 0 }'), 'page.test.ts'), {
       logger: pino({ level: 'silent' }),
       ipLocator: { lookup: () => undefined },
       externalOrigins: new Map([['global.example', `http://127.0.0.1:${(slow.address() as AddressInfo).port}`]])
     })
-    ;({ context, profile, page } = await openPage(sim.controlUrl, pageErrors))
-  })
-
-  afterAll(async () => {
-    await context?.close()
-    if (profile !== undefined) await rm(profile, { recursive: true, force: true })
-    await sim?.close()
-    await new Promise((resolve) => slowOrigin?.close(resolve))
-  })
+  }, async () => { await new Promise((resolve) => slowOrigin?.close(resolve)) })
 
   async function send (host: string): Promise<string> {
-    const res = await request(`${sim!.edgeUrl}/`, { headers: { host, 'x-sim-client': 'SJC' } })
+    const res = await request(`${s.sim.edgeUrl}/`, { headers: { host, 'x-sim-client': 'SJC' } })
     await res.body.dump()
     expect(res.statusCode).toBe(200)
     return String(res.headers['x-sim-ray'])
   }
 
   it('says it keeps up until most of the latest responses are late, then says it is behind, and marks each late one', async () => {
-    const badge = page.locator('#fidelity')
+    const badge = s.page.locator('#fidelity')
     expect(await badge.isHidden()).toBe(true)
     const onTime = await send('eu-shop.example')
-    await page.locator(`#ledger li[data-ray="${onTime}"]`).waitFor()
+    await s.page.locator(`#ledger li[data-ray="${onTime}"]`).waitFor()
     // Too few to judge yet (even if this first request of a cold simulation was late itself).
     await expect.poll(() => badge.textContent()).toBe('keeping up with its model')
 
     const late: string[] = []
     for (let i = 0; i < 5; i++) late.push(await send('global.example'))
-    const entry = page.locator(`#ledger li[data-ray="${late[4]}"]`)
+    const entry = s.page.locator(`#ledger li[data-ray="${late[4]}"]`)
     await entry.waitFor()
     expect(await entry.locator('.head .badge.bad').textContent()).toMatch(/^left \d+(\.\d)? ms late$/)
     await expect.poll(() => badge.textContent()).toMatch(/^behind its model: [56] of the last 6 responses late$/)
     expect(await badge.getAttribute('class')).toBe('status bad')
     // Readable: white on red (a generic .bad rule once turned the text red on red).
     expect(await badge.evaluate((e) => (globalThis as unknown as { getComputedStyle (x: typeof e): { color: string } }).getComputedStyle(e).color)).toBe('rgb(255, 255, 255)')
-    expect(pageErrors).toEqual([])
+    expect(s.errors).toEqual([])
   })
 })
