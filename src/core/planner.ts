@@ -41,9 +41,11 @@ function refuse (req: PlanRequest, host: string, code: ErrorCode, args: unknown[
 /** The down mask for this plan: the world's, plus the request's own extra failures. */
 function downMask (req: PlanRequest, world: World): Uint8Array | string {
   const base = world.health.down
-  if (!req.down || req.down.length === 0) return base
+  const extra = req.unavailable
+  if ((!req.down || req.down.length === 0) && extra === undefined) return base
   const mask = base.slice()
-  for (const id of req.down) {
+  if (extra !== undefined) for (let i = 0; i < mask.length; i++) if (extra[i] === 1) mask[i] = 1
+  for (const id of req.down ?? []) {
     const pop = world.topology.byId.get(id)
     if (!pop) return id
     mask[pop.index] = 1

@@ -160,6 +160,11 @@ export interface PlanRequest {
   readonly host: string
   /** Extra PoPs to treat as down for this plan (on top of world.health). */
   readonly down?: readonly string[]
+  /**
+   * The same by index (`unavailable[pop.index] === 1`), for a set computed once and planned with often: the PoPs
+   * outside a customer's key policy, for every request on a real TLS connection.
+   */
+  readonly unavailable?: Uint8Array
   /** A new TLS connection needs a key operation; a resumed one does not. Default true. */
   readonly newConnection?: boolean
   /** Forces the ingress (a client that sent its request straight to a PoP's own port). */

@@ -196,6 +196,20 @@ describe('invariants (property tests)', () => {
     }), { numRuns: 2000 })
   })
 
+  it('plans the same with PoPs marked unavailable by index as with the same PoPs listed down by id, or both split', () => {
+    fc.assert(fc.property(arbRequest(), fc.nat(), (req, cut) => {
+      const mask = new Uint8Array(world.topology.pops.length)
+      for (const id of req.down) mask[pop(id).index] = 1
+      const byIds = plan(req, world)
+      expect(plan({ ...req, down: [], unavailable: mask }, world)).toEqual(byIds)
+      // Part of the set as ids, the rest by index.
+      const k = req.down.length === 0 ? 0 : cut % req.down.length
+      const rest = new Uint8Array(mask.length)
+      for (const id of req.down.slice(k)) rest[pop(id).index] = 1
+      expect(plan({ ...req, down: req.down.slice(0, k), unavailable: rest }, world)).toEqual(byIds)
+    }), { numRuns: 300 })
+  })
+
   it('plans are pure: the same request gives the same plan', () => {
     fc.assert(fc.property(arbRequest(), (req) => {
       expect(plan(req, world)).toEqual(plan(req, world))

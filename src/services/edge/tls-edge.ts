@@ -37,11 +37,17 @@ function alertRecord (description: number): Buffer {
   return Buffer.from([21, 3, 3, 0, 2, 2, description])
 }
 
-/** PoPs outside the customer's key policy, by id. */
-function unauthorised (world: World, customer: Customer): string[] {
-  const out: string[] = []
-  for (const p of world.topology.pops) if (customer.keys.allowed[p.index] !== 1) out.push(p.id)
-  return out
+/** PoPs outside the customer's key policy, by index (1: outside), made once per customer and kept with it. */
+const outsidePolicy = new WeakMap<Customer, Uint8Array>()
+function unauthorised (customer: Customer): Uint8Array {
+  let mask = outsidePolicy.get(customer)
+  if (mask === undefined) {
+    const allowed = customer.keys.allowed
+    mask = new Uint8Array(allowed.length)
+    for (let i = 0; i < allowed.length; i++) mask[i] = allowed[i] === 1 ? 0 : 1
+    outsidePolicy.set(customer, mask)
+  }
+  return mask
 }
 
 /** The nearest healthy PoP to `from` that may both process (region) and hold the key (policy). */
@@ -89,10 +95,10 @@ export function createTlsEdge (deps: TlsEdgeDeps): Server {
     }
     const customer = world.customers.get(first.host) as Customer
     const ingress = world.topology.byId.get(first.ingress) as Pop
-    const down = unauthorised(world, customer)
+    const unavailable = unauthorised(customer)
     // Plan again with the PoPs that may not hold the key as unavailable: the region's strategy then picks among key
     // holders, and the terminating PoP plans the same way when the requests arrive.
-    const p = deps.plan({ client, host: first.host, ingress: ingress.id, down }, world)
+    const p = deps.plan({ client, host: first.host, ingress: ingress.id, unavailable }, world)
     let at: Pop | undefined
     if (p.outcome === 'served' && p.tls.key === 'local') at = world.topology.byId.get(p.inspection)
     // An ingress inside the region but outside the key policy: hand over to the nearest key holder in the region.
@@ -102,7 +108,7 @@ export function createTlsEdge (deps: TlsEdgeDeps): Server {
     if (terminator === undefined) return new SimError('SIM_ERR_TLS_NO_TERMINATOR', [first.host, `${at.id} is down`])
     const relayRttMs = at === ingress ? 0 : world.latency.popRttMs(ingress.index, at.index)
     const accessRttMs = (first.hops[0] as Hop).rttMs
-    return { terminator, handoff: { client, ingress: ingress.id, sni: first.host, down, accessRttMs, relayRttMs } }
+    return { terminator, handoff: { client, ingress: ingress.id, sni: first.host, unavailable, accessRttMs, relayRttMs } }
   }
 
   const sockets = new Set<Socket>()

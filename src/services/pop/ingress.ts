@@ -271,7 +271,7 @@ export function createIngress (deps: PopDeps, inspect: Inspector) {
         if (normaliseHost(host) !== tlsIn.sni) throw new SimError('SIM_ERR_TLS_SNI_MISMATCH', [normaliseHost(host), tlsIn.sni])
         // Planned as the TLS edge did: PoPs that may not hold the key are unavailable, so this PoP inspects. If the
         // ingress is in the region but outside the key policy, the edge handed over to this key holder: plan from here.
-        p = deps.plan({ client, host, ingress: tlsIn.ingress, down: tlsIn.down, newConnection }, world)
+        p = deps.plan({ client, host, ingress: tlsIn.ingress, unavailable: tlsIn.unavailable, newConnection }, world)
         if (p.outcome === 'served' && p.inspection !== pop.id) p = deps.plan({ client, host, ingress: pop.id, newConnection }, world)
       }
       r.planned = p

@@ -17,8 +17,8 @@ export interface TlsHandoff {
   readonly ingress: string
   /** The server name of the ClientHello: the only host this connection may serve. */
   readonly sni: string
-  /** PoPs outside the customer's key policy: planned as unavailable, since only a key holder terminates real TLS. */
-  readonly down: readonly string[]
+  /** PoPs outside the customer's key policy (by index, 1: outside): planned as unavailable, since only a key holder terminates real TLS. */
+  readonly unavailable: Uint8Array
   /** Modelled round trip of the client's access hop (client -> ingress, last mile included). */
   readonly accessRttMs: number
   /** Modelled round trip of the ciphertext relay ingress -> this PoP (0 when terminated at the ingress). */
