@@ -3,8 +3,9 @@
 // carries time the model does not have: the machine was too busy. The monitor counts such responses and, when most
 // of a window's are late (its median response breaks the tolerance, the benchmarks' criterion), says so in the log
 // with the event-loop delay of the same window, so that figures taken from an overloaded run are not mistaken for the
-// model's. A few late responses are normal: timers and the machine put a tail on every run (4-8% of responses at
-// 200-1,000 requests/s on a 2-core VM whose median stayed within 1.1 ms of the model).
+// model's. Some late responses are normal: timers and the machine put a tail on every run (4-8% of responses at a
+// steady 200-1,000 requests/s on a 2-core VM whose median stayed within 1.1 ms of the model; up to 18% at the rates
+// the fidelity benchmark judged faithful).
 import type { EventEmitter } from 'node:events'
 import { monitorEventLoopDelay, type ELDHistogram } from 'node:perf_hooks'
 import type { Logger } from 'pino'
