@@ -33,6 +33,14 @@ export interface StreamResult {
   readonly non2xx: number
   readonly errors: number
   readonly rps: number
+  /**
+   * The response times added up, over the time the stream's connections had: at most 1 for a closed loop without
+   * pipelining, since a connection waits for each response before it sends the next request. Above it, the times
+   * are not the requests' own: autocannon 9 matches a response to a request still queued from a connection the
+   * server closed (it reconnects on `end` without clearing its queue), so every later time on that connection
+   * includes the requests before it.
+   */
+  readonly timedShare: number
 }
 
 export interface JobResult<T> {
@@ -66,6 +74,8 @@ class Samples {
 function runCannon (s: CannonStream, durationS: number, maxSamples: number, onResponse: () => void): Promise<StreamResult> {
   const samples = new Samples(maxSamples)
   let non2xx = 0
+  let timedMs = 0
+  const t0 = performance.now()
   return new Promise((resolve, reject) => {
     const instance = autocannon({
       url: s.url,
@@ -83,10 +93,12 @@ function runCannon (s: CannonStream, durationS: number, maxSamples: number, onRe
         responses: samples.n,
         non2xx,
         errors: res.errors + res.timeouts,
-        rps: samples.n / durationS
+        rps: samples.n / durationS,
+        timedShare: timedMs / (s.connections * (performance.now() - t0))
       })
     })
     instance.on('response', (_client: unknown, statusCode: number, _bytes: number, responseTime: number) => {
+      timedMs += responseTime
       if (statusCode < 200 || statusCode > 299) non2xx++
       else samples.push(responseTime)
       onResponse()

@@ -63,8 +63,15 @@ function addedSection (e: Envelope<AddedResult>): string[] {
     `added latency, measured minus modelled: median ${f(r.summary.medianAddedErrorMs, 2)} ms, worst ${f(r.summary.maxAbsAddedErrorMs, 2)} ms. ` +
     `Non-2xx or failed responses: ${r.summary.non2xx}. Noise: median range of the added p50 over trials ${f(r.noise.addedP50TrialRangeMs, 2)} ms; median spread of a p50 over trials ${pct(r.noise.p50TrialSpread)}. ` +
     `CPU share during the runs (1 = one core): servers ${r.cpu.servers.join(', ')}; load generator ${r.cpu.loadgen.join(', ')}.`,
-  '', '![added latency by client city and customer](added-latency.svg)', '')
+  '', ...timingLines((r as Partial<AddedResult>).timingWarnings), '![added latency by client city and customer](added-latency.svg)', '')
   return out
+}
+
+/** The recorder's check of a closed-loop scenario (results written before it have none). */
+function timingLines (warnings: readonly string[] | undefined): string[] {
+  if (warnings === undefined) return []
+  if (warnings.length === 0) return ['Timing check: in every run, the response times add up to no more than the time its connections had, as they must for requests sent one after another on each connection.', '']
+  return ['**Timing check failed** (each connection waits for a response before it sends the next request, so its response times cannot add up to more than its time):', '', ...warnings.map((w) => `- ${w}`), '']
 }
 
 function fidelitySection (e: Envelope<FidelityResult>): string[] {
@@ -146,7 +153,7 @@ function overheadSection (e: Envelope<OverheadResult>): string[] {
     ratio('plain undici + fastify', r.ratios.vsPlain),
     ...((r.ratios as { vsPlainBuffered?: typeof r.ratios.vsPlain }).vsPlainBuffered === undefined ? [] : [ratio('plain, buffered (residency-sim\'s exchange)', r.ratios.vsPlainBuffered)]),
     ratio('@fastify/http-proxy', r.ratios.vsHttpProxy), ratio('nginx', r.ratios.vsNginx), '',
-    ...pairedLines(r), `Targets: within 1.25x of the plain forwarder per hop (two-hop figures): latency ${r.targets.withinOneQuarterOfPlain?.latency ? 'met' : 'not met'}, CPU ${r.targets.withinOneQuarterOfPlain?.cpu ? 'met' : 'not met'}; ` +
+    ...pairedLines(r), ...timingLines((r as Partial<OverheadResult>).timingWarnings), `Targets: within 1.25x of the plain forwarder per hop (two-hop figures): latency ${r.targets.withinOneQuarterOfPlain?.latency ? 'met' : 'not met'}, CPU ${r.targets.withinOneQuarterOfPlain?.cpu ? 'met' : 'not met'}; ` +
     `faster than @fastify/http-proxy: latency ${r.targets.fasterThanHttpProxy?.latency ? 'met' : 'not met'}, CPU ${r.targets.fasterThanHttpProxy?.cpu ? 'met' : 'not met'}. ` +
     `Load generator: ${r.loadGenerator.bottleneck} (highest CPU share ${r.loadGenerator.maxCpuAtThroughput}).`, '')
   return out

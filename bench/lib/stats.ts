@@ -54,3 +54,18 @@ export function pool (parts: readonly ArrayLike<number>[]): Float64Array {
   for (const p of parts) { out.set(p as Float64Array, o); o += p.length }
   return out
 }
+
+/** Response times adding up to more than this share of their connections' time cannot be right (loadgen `timedShare`). */
+export const TIMED_SHARE_LIMIT = 1.02
+
+/**
+ * A line for a closed-loop measurement whose runs' response times add up to more than their connections had time for
+ * (`timedShare` above the limit in any run): its latency figures are not the requests' own, since autocannon matched
+ * responses to requests queued before a reconnection. Undefined when every run adds up.
+ */
+export function timingMismatch (what: string, runs: readonly { readonly timedShare: number }[]): string | undefined {
+  const bad = runs.filter((r) => r.timedShare > TIMED_SHARE_LIMIT)
+  if (bad.length === 0) return undefined
+  const worst = Math.max(...bad.map((r) => r.timedShare))
+  return `${what}: in ${bad.length} of ${runs.length} runs the response times add up to more than the time its connections had (up to ${round(worst, 2)}x), so they are not the requests' own (the server closed kept-alive connections and autocannon kept requests queued from them): its latency figures are not valid`
+}

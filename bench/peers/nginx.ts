@@ -36,7 +36,7 @@ export function nginxPath (): string | undefined {
 
 export function nginxConfig (dir: string, origin: URL, ports: { one: number, twoFront: number, twoBack: number }): string {
   const upstream = (name: string, host: string, port: string | number): string =>
-    `  upstream ${name} { server ${host}:${port}; keepalive 64; }\n`
+    `  upstream ${name} { server ${host}:${port}; keepalive 64; keepalive_requests 1000000; }\n`
   // HTTP/1.1 with an empty Connection header keeps upstream connections alive (nginx docs, ngx_http_upstream_module
   // "keepalive"); access logs off, as the Node peers log nothing either.
   const server = (port: number, to: string): string => `  server {
@@ -56,6 +56,7 @@ error_log ${join(dir, 'error.log')} warn;
 events { worker_connections 4096; }
 http {
   access_log off;
+  keepalive_requests 1000000;
   client_body_temp_path ${join(dir, 'body')};
   proxy_temp_path ${join(dir, 'proxy')};
   fastcgi_temp_path ${join(dir, 'fastcgi')};

@@ -6,7 +6,7 @@ import type { CannonStream, JobResult, StreamResult } from '../lib/loadgen.ts'
 import { modelled, routeOf, worldOf } from '../lib/model.ts'
 import { benchScenario, defaultYaml, twinHost } from '../lib/scenario-yaml.ts'
 import type { SimInfo } from '../lib/servers.ts'
-import { median, pool, round, spread, summarise } from '../lib/stats.ts'
+import { median, pool, round, spread, summarise, timingMismatch } from '../lib/stats.ts'
 
 export const CITIES: readonly { code: string, city: string }[] = [
   { code: 'SYD', city: 'Sydney' }, { code: 'NRT', city: 'Tokyo' }, { code: 'SIN', city: 'Singapore' },
@@ -60,6 +60,7 @@ export async function runAdded (ctx: Ctx) {
   const baseline = new Map<string, Float64Array[]>()
   const trialsA: Record<string, number[]>[] = []
   const non2xx = new Map<string, number>()
+  const timed = new Map<string, StreamResult[]>()
   const cpu: { servers: number[], loadgen: number[] } = { servers: [], loadgen: [] }
   async function block (twin: boolean, label: string, seconds: number): Promise<JobResult<StreamResult[]>> {
     const done = ctx.watch('added', label)
@@ -85,6 +86,8 @@ export async function runAdded (ctx: Ctx) {
       regional.set(r.id, [...regional.get(r.id) ?? [], r.samplesMs])
       baseline.set(r.id, [...baseline.get(r.id) ?? [], rb.samplesMs])
       non2xx.set(r.id, (non2xx.get(r.id) ?? 0) + r.non2xx + r.errors + rb.non2xx + rb.errors)
+      timed.set(r.id, [...timed.get(r.id) ?? [], r])
+      timed.set(rb.id, [...timed.get(rb.id) ?? [], rb])
       added[r.id] = [summarise(r.samplesMs).p50 - summarise(rb.samplesMs).p50]
     }
     trialsA.push(added)
@@ -155,6 +158,8 @@ export async function runAdded (ctx: Ctx) {
       twinMatchesBaseline: rows.every((x) => Math.abs(x.modelled.twinMs - x.modelled.baselineMs) < 0.01),
       non2xx: rows.reduce((s, x) => s + x.measured.non2xx, 0)
     },
+    /** Streams whose response times cannot be the requests' own (bench/lib/stats.ts timingMismatch); empty when all add up. */
+    timingWarnings: [...timed].map(([id, runs]) => timingMismatch(id, runs)).filter((x) => x !== undefined),
     rows
   }
 }

@@ -9,7 +9,7 @@ import { speedProbe, which } from '../lib/machine.ts'
 import { spawnChild, type Child } from '../lib/rpc.ts'
 import { benchScenario, defaultYaml } from '../lib/scenario-yaml.ts'
 import type { PeerUrls, SimInfo } from '../lib/servers.ts'
-import { median, round, spread, summarise } from '../lib/stats.ts'
+import { median, round, spread, summarise, timingMismatch } from '../lib/stats.ts'
 import { NGINX_HINT, startNginx, type NginxPeer } from '../peers/nginx.ts'
 
 const HOST = 'eu-shop.example'
@@ -233,6 +233,11 @@ export async function runOverhead (ctx: Ctx) {
     return { trials: cpu.length, cpuTwoHopsEach: band(cpu), latencyTwoHopsEach: band(latency) }
   }
   const loadgenMax = Math.max(...rows.map((r) => r.cpu.loadgenAtThroughput))
+  // Every closed-loop run's response times against the time its connections had: the recorder's own sanity check.
+  const timingWarnings = variants.flatMap((v) => {
+    const ts = results.get(v.name) ?? []
+    return [timingMismatch(`${v.name}, 1 connection`, ts.map((x) => x.latency)), timingMismatch(`${v.name}, ${throughputConnections} connections`, ts.map((x) => x.throughput))]
+  }).filter((x) => x !== undefined)
   return {
     scenario: 'overhead',
     settings: {
@@ -255,6 +260,8 @@ export async function runOverhead (ctx: Ctx) {
       withinOneQuarterOfPlain: vsPlain ? { latency: vsPlain.latencyTwoHopsEach <= 1.25, cpu: vsPlain.cpuTwoHopsEach <= 1.25 } : null,
       fasterThanHttpProxy: vsProxy ? { latency: vsProxy.latencyTwoHopsEach < 1, cpu: vsProxy.cpuTwoHopsEach < 1 } : null
     },
+    /** Runs whose response times cannot be the requests' own (bench/lib/stats.ts timingMismatches); empty when all add up. */
+    timingWarnings,
     loadGenerator: {
       maxCpuAtThroughput: loadgenMax,
       bottleneck: loadgenMax > 0.9 ? 'possibly: the load generator was near one full core on some variant' : 'no: the load generator had CPU to spare on every variant'

@@ -1,0 +1,64 @@
+// The load generator's check of its own response times: on a closed loop without pipelining, a connection's response
+// times cannot add up to more than its time. A server that closes kept-alive connections (nginx after
+// `keepalive_requests`, 1,000 by default; Node with `maxRequestsPerSocket`) makes autocannon 9 match responses to
+// requests queued before the reconnection; the check must catch that, and pass on a server that keeps connections.
+import { createServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { JobResult, StreamResult } from '../../bench/lib/loadgen.ts'
+import { spawnChild, type Child } from '../../bench/lib/rpc.ts'
+import { TIMED_SHARE_LIMIT, timingMismatch } from '../../bench/lib/stats.ts'
+
+/** A server answering `ok`; with `closeAfter`, it ends each connection after that many responses, as nginx does. */
+function listen (closeAfter: number): Promise<Server> {
+  const served = new WeakMap<object, number>()
+  const server = createServer((req, res) => {
+    const n = (served.get(req.socket) ?? 0) + 1
+    served.set(req.socket, n)
+    res.setHeader('content-type', 'text/plain')
+    // The last response says so; the socket then closes, whatever the client has sent on it since.
+    if (closeAfter > 0 && n >= closeAfter) res.setHeader('connection', 'close')
+    res.end('ok')
+  })
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)))
+}
+
+describe('load generator timing check', () => {
+  let loadgen: Child
+  let keeps: Server
+  let closes: Server
+  beforeAll(async () => {
+    loadgen = spawnChild(new URL('../../bench/lib/loadgen.ts', import.meta.url))
+    keeps = await listen(0)
+    closes = await listen(20)
+  })
+  afterAll(async () => {
+    await loadgen.stop()
+    keeps.close()
+    closes.close()
+  })
+
+  async function cannon (server: Server, connections: number): Promise<StreamResult> {
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+    const res = await loadgen.call<JobResult<StreamResult[]>>('cannon', { streams: [{ id: 'probe', url, headers: {}, connections }], durationS: 1 })
+    return res.results[0] as StreamResult
+  }
+
+  it('finds the response times within the connections\' time on a server that keeps its connections', async () => {
+    for (const connections of [1, 4]) {
+      const r = await cannon(keeps, connections)
+      expect(r.responses).toBeGreaterThan(100)
+      expect(r.timedShare).toBeGreaterThan(0)
+      expect(r.timedShare).toBeLessThanOrEqual(TIMED_SHARE_LIMIT)
+      expect(timingMismatch('keeps', [r])).toBeUndefined()
+    }
+  })
+
+  it('flags the response times of a server that closes kept-alive connections', async () => {
+    const r = await cannon(closes, 1)
+    // Every 20 responses the server closes; each reconnection leaves one more request queued ahead of the rest.
+    expect(r.responses).toBeGreaterThan(100)
+    expect(r.timedShare).toBeGreaterThan(TIMED_SHARE_LIMIT)
+    expect(timingMismatch('closes, 1 connection', [{ timedShare: 0.5 }, r])).toMatch(/^closes, 1 connection: in 1 of 2 runs .* not valid$/)
+  })
+})
