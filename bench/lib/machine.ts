@@ -1,5 +1,6 @@
 // What the results were measured on: a run is only comparable with runs on the same kind of machine and load.
 import { execFileSync } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import { createHash } from 'node:crypto'
 import { cpus, freemem, hostname, loadavg, platform, release, totalmem } from 'node:os'
 
@@ -73,4 +74,24 @@ export function which (name: string): string | undefined {
   } catch {
     return undefined
   }
+}
+
+let ticksPerSecond: number | undefined
+
+/**
+ * CPU time (user + system) a process and its children (nginx's workers under its master) have used so far, ms, from
+ * /proc: for a process that is not Node's, whose own counters the bench cannot ask. Undefined where /proc has no such
+ * process (not Linux, or the process is gone). Kernel clock ticks: 10 ms at the usual 100 per second.
+ */
+export function processTreeCpuMs (pid: number): number | undefined {
+  let stat: string
+  try { stat = readFileSync(`/proc/${pid}/stat`, 'utf8') } catch { return undefined }
+  ticksPerSecond ??= Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100
+  // Fields after the command name (which may hold spaces, in parentheses): utime and stime are the 12th and 13th.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  let ms = (Number(fields[11]) + Number(fields[12])) * 1000 / ticksPerSecond
+  let children: string[] = []
+  try { children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean) } catch {}
+  for (const c of children) ms += processTreeCpuMs(Number(c)) ?? 0
+  return ms
 }

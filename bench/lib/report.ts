@@ -143,13 +143,30 @@ function overheadSection (e: Envelope<OverheadResult>): string[] {
   const out = ['## 3. Per-hop software overhead (latency off)', '', machineLine(e), '',
     `${r.settings.trials} interleaved trials of ${r.settings.runSeconds} s per variant; latency at 1 connection, throughput at ${r.settings.throughputConnections} connections; medians. ${r.settings.processes}. ${r.settings.timing}. nginx: ${r.nginx}`, '',
     '| variant | route | p50 µs | p90 µs | p99 µs | throughput rps (spread) | servers CPU | load gen CPU |', '|---|---|---:|---:|---:|---:|---:|---:|']
-  for (const x of r.rows) out.push(`| ${x.variant} | ${x.route} | ${f(x.latencyUs.p50, 0)} | ${f(x.latencyUs.p90, 0)} | ${f(x.latencyUs.p99, 0)} | ${x.throughputRps} (${pct(x.throughputSpread)}) | ${f(x.cpu.serversAtThroughput, 2)} | ${f(x.cpu.loadgenAtThroughput, 2)} |`)
-  out.push('', 'Added per hop (minus the direct path; two-hop figures divided by two). Latency: p50 at 1 connection. CPU: server time per request from saturated throughput, 10^6 / rps.', '',
-    '| system | latency µs, 1 hop | latency µs per hop, 2 hops | CPU µs, 1 hop | CPU µs per hop, 2 hops |', '|---|---:|---:|---:|---:|')
-  for (const x of r.perHop) out.push(`| ${x.system} | ${f(x.latencyUsPerHop.oneHop, 0)} | ${f(x.latencyUsPerHop.twoHopsEach, 0)} | ${f(x.cpuUsPerHop.oneHop, 0)} | ${f(x.cpuUsPerHop.twoHopsEach, 0)} |`)
-  const ratio = (name: string, x: typeof r.ratios.vsPlain): string => x === null ? `| ${name} | - | - | - | - | - |` : `| ${name} | ${f(x.latencyOneHop, 2)} | ${f(x.latencyTwoHopsEach, 2)} | ${f(x.cpuOneHop, 2)} | ${f(x.cpuTwoHopsEach, 2)} | ${f(x.throughputTwoHops, 2)} |`
+  // Results written before the processes' CPU time was measured per request have neither column.
+  const measured = r.perHop.some((x) => (x as { processCpuUsPerHop?: unknown }).processCpuUsPerHop !== undefined)
+  const servers = (x: typeof r.rows[number]): string => {
+    const nginx = (x.cpu as { nginxAtThroughput?: number }).nginxAtThroughput
+    return nginx === undefined ? f(x.cpu.serversAtThroughput, 2) : `${f(x.cpu.serversAtThroughput, 2)} + nginx ${f(nginx, 2)}`
+  }
+  const perRequest = (x: typeof r.rows[number]): string => measured ? ` ${f((x.cpu as { usPerRequest?: number }).usPerRequest ?? Number.NaN, 0)} |` : ''
+  for (const x of r.rows) out.push(`| ${x.variant} | ${x.route} | ${f(x.latencyUs.p50, 0)} | ${f(x.latencyUs.p90, 0)} | ${f(x.latencyUs.p99, 0)} | ${x.throughputRps} (${pct(x.throughputSpread)}) | ${servers(x)} |${perRequest(x)} ${f(x.cpu.loadgenAtThroughput, 2)} |`)
+  if (measured) {
+    // The header of the table above, now that the rows know whether they have the column.
+    const at = out.findIndex((l) => l.startsWith('| variant |'))
+    out[at] = '| variant | route | p50 µs | p90 µs | p99 µs | throughput rps (spread) | servers CPU | servers CPU µs per request | load gen CPU |'
+    out[at + 1] = '|---|---|---:|---:|---:|---:|---:|---:|---:|'
+  }
+  const processCpu = (x: typeof r.perHop[number], k: 'oneHop' | 'twoHopsEach'): string => measured ? ` ${f((x as { processCpuUsPerHop?: Record<string, number> }).processCpuUsPerHop?.[k] ?? Number.NaN, 0)} |` : ''
+  out.push('', 'Added per hop (minus the direct path; two-hop figures divided by two). Latency: p50 at 1 connection. CPU: server time per request from saturated throughput, 10^6 / rps' +
+    (measured ? '; process CPU: the CPU time the serving processes (nginx\'s included) used per request, measured, which is the same for a process that was saturated and the only right figure for one that was not.' : '.'), '',
+    `| system | latency µs, 1 hop | latency µs per hop, 2 hops | CPU µs, 1 hop | CPU µs per hop, 2 hops |${measured ? ' process CPU µs, 1 hop | process CPU µs per hop, 2 hops |' : ''}`, `|---|---:|---:|---:|---:|${measured ? '---:|---:|' : ''}`)
+  for (const x of r.perHop) out.push(`| ${x.system} | ${f(x.latencyUsPerHop.oneHop, 0)} | ${f(x.latencyUsPerHop.twoHopsEach, 0)} | ${f(x.cpuUsPerHop.oneHop, 0)} | ${f(x.cpuUsPerHop.twoHopsEach, 0)} |${processCpu(x, 'oneHop')}${processCpu(x, 'twoHopsEach')}`)
+  const ratio = (name: string, x: typeof r.ratios.vsPlain): string => x === null
+    ? `| ${name} | - | - | - | - | - |${measured ? ' - |' : ''}`
+    : `| ${name} | ${f(x.latencyOneHop, 2)} | ${f(x.latencyTwoHopsEach, 2)} | ${f(x.cpuOneHop, 2)} | ${f(x.cpuTwoHopsEach, 2)} |${measured ? ` ${f((x as { processCpuTwoHopsEach?: number }).processCpuTwoHopsEach ?? Number.NaN, 2)} |` : ''} ${f(x.throughputTwoHops, 2)} |`
   out.push('', 'residency-sim\'s cost per hop as a multiple of each peer\'s (lower is better; throughput: higher is better).', '',
-    '| against | latency, 1 hop | latency, 2 hops | CPU, 1 hop | CPU, 2 hops | throughput, 2 hops |', '|---|---:|---:|---:|---:|---:|',
+    `| against | latency, 1 hop | latency, 2 hops | CPU, 1 hop | CPU, 2 hops |${measured ? ' process CPU, 2 hops |' : ''} throughput, 2 hops |`, `|---|---:|---:|---:|---:|${measured ? '---:|' : ''}---:|`,
     ratio('plain undici + fastify', r.ratios.vsPlain),
     ...((r.ratios as { vsPlainBuffered?: typeof r.ratios.vsPlain }).vsPlainBuffered === undefined ? [] : [ratio('plain, buffered (residency-sim\'s exchange)', r.ratios.vsPlainBuffered)]),
     ratio('@fastify/http-proxy', r.ratios.vsHttpProxy), ratio('nginx', r.ratios.vsNginx), '',

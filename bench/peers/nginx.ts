@@ -6,7 +6,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { which } from '../lib/machine.ts'
+import { processTreeCpuMs, which } from '../lib/machine.ts'
 
 export const NGINX_HINT = 'nginx is not installed: add it with `sudo apt-get install nginx-light` (Debian/Ubuntu) and run the bench again'
 
@@ -16,6 +16,8 @@ export interface NginxPeer {
   readonly oneHop: string
   readonly twoHops: string
   readonly pid: number
+  /** CPU time its master and worker have used so far, ms (undefined without /proc). */
+  cpuMs (): number | undefined
   stop (): Promise<void>
 }
 
@@ -96,6 +98,7 @@ export async function startNginx (bin: string, originUrl: string): Promise<Nginx
     oneHop: `http://127.0.0.1:${ports.one}`,
     twoHops: `http://127.0.0.1:${ports.twoFront}`,
     pid: proc.pid ?? 0,
+    cpuMs: () => proc.pid === undefined ? undefined : processTreeCpuMs(proc.pid),
     async stop () {
       // SIGQUIT: graceful shutdown (nginx docs, "Controlling nginx"); SIGKILL if it lingers.
       proc.kill('SIGQUIT')

@@ -24,7 +24,15 @@ interface Variant {
   readonly headers: Record<string, string>
 }
 
-interface Trial { latency: StreamResult, throughput: StreamResult, cpu: { servers: number, loadgen: number, serversLatency: number, loadgenLatency: number } }
+interface Trial {
+  latency: StreamResult
+  throughput: StreamResult
+  cpu: { servers: number, loadgen: number, serversLatency: number, loadgenLatency: number }
+  /** CPU time the serving processes used per answered request at throughput, µs: the Node process, plus nginx's. */
+  cpuUsPerRequest: number
+  /** nginx's own CPU share at throughput (its variants only; its origin is in the peers process, counted above). */
+  nginxCpu?: number
+}
 
 async function check (v: Variant): Promise<string> {
   const res = await request(v.url + '/', { headers: v.headers })
@@ -99,14 +107,27 @@ export async function runOverhead (ctx: Ctx) {
   for (const v of variants) routes[v.name] = await check(v)
 
   const results = new Map<string, Trial[]>()
-  async function measure (v: Variant, connections: number, seconds: number, label: string): Promise<{ r: StreamResult, servers: number, loadgen: number }> {
+  async function measure (v: Variant, connections: number, seconds: number, label: string) {
     const done = ctx.watch('overhead', label)
     try {
+      // nginx is not a Node process: its CPU time comes from /proc, for its master and worker.
+      const nginx0 = v.system === 'nginx' ? nginx?.cpuMs() : undefined
       await v.proc.call('mark')
       const res = await ctx.loadgen.call<JobResult<StreamResult[]>>('cannon', {
         streams: [{ id: v.name, url: v.url, headers: v.headers, connections }], durationS: seconds, maxSamples: 2_000_000
       })
-      return { r: res.results[0] as StreamResult, servers: await v.proc.call<number>('cpu'), loadgen: res.cpu }
+      const servers = await v.proc.call<number>('cpu')
+      const cpuMs = await v.proc.call<number>('cpuTime')
+      const nginx1 = nginx0 === undefined ? undefined : nginx?.cpuMs()
+      const nginxMs = nginx0 === undefined || nginx1 === undefined ? undefined : nginx1 - nginx0
+      const r = res.results[0] as StreamResult
+      return {
+        r,
+        servers,
+        loadgen: res.cpu,
+        cpuUsPerRequest: r.responses > 0 ? (cpuMs + (nginxMs ?? 0)) * 1000 / r.responses : Number.NaN,
+        ...(nginxMs === undefined ? {} : { nginxCpu: round(nginxMs / res.wallMs, 3) })
+      }
     } finally { done() }
   }
   for (const v of variants) await measure(v, throughputConnections, warmS, `warm-up ${v.name}`)
@@ -120,7 +141,13 @@ export async function runOverhead (ctx: Ctx) {
       const lat = await measure(v, 1, runS, `trial ${t + 1}/${trials} ${v.name}: latency, 1 connection`)
       const thr = await measure(v, throughputConnections, runS, `trial ${t + 1}/${trials} ${v.name}: throughput, ${throughputConnections} connections`)
       const list = results.get(v.name) ?? []
-      list.push({ latency: lat.r, throughput: thr.r, cpu: { servers: thr.servers, loadgen: thr.loadgen, serversLatency: lat.servers, loadgenLatency: lat.loadgen } })
+      list.push({
+        latency: lat.r,
+        throughput: thr.r,
+        cpu: { servers: thr.servers, loadgen: thr.loadgen, serversLatency: lat.servers, loadgenLatency: lat.loadgen },
+        cpuUsPerRequest: thr.cpuUsPerRequest,
+        ...(thr.nginxCpu === undefined ? {} : { nginxCpu: thr.nginxCpu })
+      })
       results.set(v.name, list)
     }
     ctx.progress('overhead', `trial ${t + 1}/${trials} done`)
@@ -154,7 +181,12 @@ export async function runOverhead (ctx: Ctx) {
         serversAtThroughput: round(median(ts.map((x) => x.cpu.servers)), 2),
         loadgenAtThroughput: round(median(ts.map((x) => x.cpu.loadgen)), 2),
         serversAtLatency: round(median(ts.map((x) => x.cpu.serversLatency)), 2),
-        loadgenAtLatency: round(median(ts.map((x) => x.cpu.loadgenLatency)), 2)
+        loadgenAtLatency: round(median(ts.map((x) => x.cpu.loadgenLatency)), 2),
+        /** nginx's own share at throughput, for its variants (the column above is its origin's process). */
+        ...(v.system === 'nginx' ? { nginxAtThroughput: round(median(ts.map((x) => x.nginxCpu ?? Number.NaN)), 2) } : {}),
+        /** Process CPU time per answered request at throughput, µs: measured, not inferred from the throughput. */
+        usPerRequest: round(median(ts.map((x) => x.cpuUsPerRequest)), 1),
+        usPerRequestTrials: ts.map((x) => round(x.cpuUsPerRequest, 1))
       }
     }
   })
@@ -179,6 +211,12 @@ export async function runOverhead (ctx: Ctx) {
       cpuUsPerHop: {
         oneHop: round(costUs(one.throughputRps) - costUs(direct.throughputRps), 1),
         twoHopsEach: round((costUs(two.throughputRps) - costUs(direct.throughputRps)) / 2, 1)
+      },
+      // The processes' CPU time per request, measured: the same as 1 / rps for a process that was saturated, and the
+      // only right figure for one that was not (nginx, whose chain is held back by the Node origin it proxies to).
+      processCpuUsPerHop: {
+        oneHop: round(one.cpu.usPerRequest - direct.cpu.usPerRequest, 1),
+        twoHopsEach: round((two.cpu.usPerRequest - direct.cpu.usPerRequest) / 2, 1)
       }
     }
   }).filter((x) => x !== undefined)
@@ -191,6 +229,7 @@ export async function runOverhead (ctx: Ctx) {
       latencyTwoHopsEach: round(sim.latencyUsPerHop.twoHopsEach / p.latencyUsPerHop.twoHopsEach, 2),
       cpuOneHop: round(sim.cpuUsPerHop.oneHop / p.cpuUsPerHop.oneHop, 2),
       cpuTwoHopsEach: round(sim.cpuUsPerHop.twoHopsEach / p.cpuUsPerHop.twoHopsEach, 2),
+      processCpuTwoHopsEach: round(sim.processCpuUsPerHop.twoHopsEach / p.processCpuUsPerHop.twoHopsEach, 2),
       throughputTwoHops: round((rows.find((r) => r.system === 'residency-sim' && r.hops === 2)?.throughputRps ?? 0) / (rows.find((r) => r.system === peer && r.hops === 2)?.throughputRps ?? 1), 2)
     }
   }

@@ -68,6 +68,9 @@ describe('bench --quick', () => {
     expect(typeof overhead.result.nginx).toBe('string')
     // Without nginx (CI has none), every variant is a Node server that keeps its connections: nothing to flag.
     if (/not installed/.test(overhead.result.nginx as string)) expect(overhead.result.timingWarnings).toEqual([])
+    // The serving processes' CPU time per request, measured, beside the figure inferred from the throughput.
+    for (const row of overhead.result.rows as { cpu: { usPerRequest: number } }[]) expect(row.cpu.usPerRequest).toBeGreaterThan(0)
+    for (const hop of overhead.result.perHop as { processCpuUsPerHop: { twoHopsEach: number } }[]) expect(Number.isFinite(hop.processCpuUsPerHop.twoHopsEach)).toBe(true)
     // How fast the machine ran: a probe per trial and before and after each scenario, in ms of a fixed piece of work.
     const probes = overhead.result.speedProbeMsTrials as number[]
     expect(probes.length).toBe(1)
@@ -98,6 +101,8 @@ describe('bench --quick', () => {
     expect(summary).toMatch(/The plain forwarder answering through residency-sim's buffered exchange: [\d.]+ µs latency/)
     expect(summary).toContain('| servers CPU | load gen CPU | speed probe ms | late (own count) | loop delay p99 ms |')
     expect(summary).toContain('**Real TLS through the TLS edge**')
+    expect(summary).toContain('| servers CPU | servers CPU µs per request | load gen CPU |')
+    expect(summary).toContain('| against | latency, 1 hop | latency, 2 hops | CPU, 1 hop | CPU, 2 hops | process CPU, 2 hops | throughput, 2 hops |')
     expect(summary).toContain('Timing check: in every run, the response times add up to no more than the time its connections had')
     for (const svg of ['added-latency.svg', 'fidelity.svg']) {
       const text = await readFile(join(dir, svg), 'utf8')
