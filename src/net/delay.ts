@@ -130,6 +130,15 @@ export function createDelay (opts: DelayOptions, clock: DelayClock = REAL_CLOCK)
   }
 }
 
+/**
+ * How far an exchange that started at `start` (a `nowMs()` time) has run past the `expected` ms it accounts for (its
+ * modelled outbound wait and the far end's reported time): the simulation's own time on the way, which the response
+ * direction's wait then leaves out, as the ingress's settling does for a whole request. Never negative.
+ */
+export function overrun (start: number, expected: number): number {
+  return Math.max(0, nowMs() - start - expected)
+}
+
 /** Monotonic ms, for measuring hops (performance.now is immune to wall-clock steps). */
 export function nowMs (): number {
   return performance.now()

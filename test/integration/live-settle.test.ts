@@ -5,6 +5,7 @@
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { buildControlApp } from '../../src/services/control/app.ts'
 import { errorCode, get, liveRuntimePerTest, type Answer } from './live-helpers.ts'
 
 const SLOW = 'slow-origin.example'
@@ -73,6 +74,41 @@ describe('settling a request against its modelled total', () => {
       expect(performance.now() - t).toBeLessThan(82.5 * 1.3 + 500)
     } finally {
       await new Promise((resolve) => liar.close(resolve))
+    }
+  })
+
+  it('takes the time an origin exchange overran its outbound wait and reported service time out of its response wait', async () => {
+    // An origin that says it served in 0 ms but answers 40 ms later: to the inspection PoP, 40 ms of the exchange are
+    // the simulation's own (sockets, late timers, a busy loop), which the response direction's wait leaves out.
+    const OVER_MS = 40
+    const quick = createServer((_req, res) => {
+      setTimeout(() => { res.setHeader('x-sim-origin-service-ms', '0.000'); res.end('ok') }, OVER_MS)
+    })
+    await new Promise<void>((resolve) => quick.listen(0, '127.0.0.1', resolve))
+    const far = { ...customer(SLOW), origin: { pop: 'SIN', responseBytes: 64, serviceTimeMs: 1 } }
+    try {
+      const rt = await live.start(
+        { latency: { enabled: true, timeScale: 1, jitter: 0 }, customers: [far, { ...customer(NEAR), host: 'honest.example', origin: { pop: 'SIN', responseBytes: 64, serviceTimeMs: 1 } }] },
+        // The control plane too, for the ledger's hop records.
+        { externalOrigins: new Map([[SLOW, `http://127.0.0.1:${(quick.address() as AddressInfo).port}`], ['honest.example', slowUrl]]), controlApp: buildControlApp, controlPort: 0 }
+      )
+      const originHop = async (host: string) => {
+        const a = await get(`${rt.edgeUrl}/`, { host, 'x-sim-client': 'FRA' })
+        expect(a.status).toBe(200)
+        const ledger = await get(`${rt.controlUrl}/api/ledger?host=${host}&limit=1`, {})
+        const hops = (JSON.parse(ledger.text) as { records: { hops: { kind: string, modelledMs: number, measuredMs: number }[] }[] }).records[0]?.hops ?? []
+        return hops.find((h) => h.kind === 'origin') as { modelledMs: number, measuredMs: number }
+      }
+      const overran = await originHop(SLOW)
+      expect(overran.modelledMs).toBeGreaterThan(2 * OVER_MS)
+      // The hop takes its modelled round trip (plus timer noise), not the round trip plus the 40 ms overrun.
+      expect(overran.measuredMs).toBeGreaterThan(overran.modelledMs - 5)
+      expect(overran.measuredMs).toBeLessThan(overran.modelledMs + OVER_MS / 2)
+      // An external origin that reports nothing keeps its whole time: the hop measures the model plus its 150 ms.
+      const honest = await originHop('honest.example')
+      expect(honest.measuredMs).toBeGreaterThan(honest.modelledMs + EXTRA_MS - 5)
+    } finally {
+      await new Promise((resolve) => quick.close(resolve))
     }
   })
 

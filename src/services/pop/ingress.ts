@@ -10,7 +10,7 @@ import type { Dispatcher } from 'undici'
 import { SimError, isSimError } from '../../core/errors.ts'
 import { normaliseHost } from '../../core/planner.ts'
 import type { ClientLocation, Hop, Plan, RefusedPlan, ServedPlan } from '../../core/types.ts'
-import { nowMs, type JitterRecord } from '../../net/delay.ts'
+import { nowMs, overrun, type JitterRecord } from '../../net/delay.ts'
 import { FWD_PREFIX, hasForwardHeaders, type ForwardFields } from '../../net/signing.ts'
 import { classifyUpstreamError, describeUpstreamError, exchange, type Exchange } from '../../net/upstream.ts'
 import { isLate } from '../../runtime/fidelity.ts'
@@ -148,6 +148,7 @@ export function createIngress (deps: PopDeps, inspect: Inspector) {
     const clientField = `${client.lat},${client.lon}${client.country ? `,${client.country}` : ''}`
     for (let attempt = 0; ; attempt++) {
       const relayHop = p.hops.find((h) => h.kind === 'relay') as Hop
+      const outbound = delay.oneWayMs(relayHop.rttMs)
       const url = deps.directory(p.inspection)
       const fields: ForwardFields = { ray, ingress: pop.id, inspection: p.inspection, client: clientField, host: p.host, plan: encodeForwardPlan(p) }
       const t = nowMs()
@@ -159,7 +160,7 @@ export function createIngress (deps: PopDeps, inspect: Inspector) {
           method: raw.method as Dispatcher.HttpMethod,
           headers,
           body,
-          sim: { delayMs: delay.oneWayMs(relayHop.rttMs), forward: fields }
+          sim: { delayMs: outbound, forward: fields }
         })
       } catch (err) {
         const kind = classifyUpstreamError(err)
@@ -180,11 +181,14 @@ export function createIngress (deps: PopDeps, inspect: Inspector) {
           : new SimError('SIM_ERR_UPSTREAM_UNREACHABLE', [p.inspection, describeUpstreamError(err)])
         return { plan: p, outcome: errorOutcome(sim, ray, [], { inspectedAt: p.inspection }) }
       }
-      // The jitter the inspection PoP's waits were given, for settling; then the response direction of the relay hop.
+      // The jitter the inspection PoP's waits were given, for settling; then the response direction of the relay hop,
+      // less what the exchange overran by: the time beyond the outbound wait and the inspection PoP's own (sockets,
+      // timers firing late, a busy event loop) is the relay's too, so the hop takes its modelled round trip in all.
       delay.addJitter(Number(res.headers['x-sim-fwd-jitter-ms'] ?? 0))
-      await delay.wait(delay.oneWayMs(relayHop.rttMs))
-      const inner = Number(res.headers['x-sim-fwd-inner-ms'] ?? 0)
-      const measured = Math.max(0, nowMs() - t - (Number.isFinite(inner) ? inner : 0))
+      const reported = Number(res.headers['x-sim-fwd-inner-ms'] ?? 0)
+      const inner = Number.isFinite(reported) ? reported : 0
+      await delay.wait(delay.oneWayMs(relayHop.rttMs) - overrun(t, outbound + inner))
+      const measured = Math.max(0, nowMs() - t - inner)
       const code = res.headers['x-sim-fwd-code']
       return {
         plan: p,

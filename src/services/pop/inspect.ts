@@ -5,7 +5,7 @@ import type { Readable } from 'node:stream'
 import type { Dispatcher } from 'undici'
 import { SimError } from '../../core/errors.ts'
 import type { Customer, Hop, KeyOperation } from '../../core/types.ts'
-import { nowMs } from '../../net/delay.ts'
+import { nowMs, overrun } from '../../net/delay.ts'
 import { classifyUpstreamError, describeUpstreamError, exchange } from '../../net/upstream.ts'
 import type { MeasuredHop } from '../../runtime/types.ts'
 import type { HandshakeResult } from '../keys/handshake.ts'
@@ -131,6 +131,7 @@ export function createInspector (deps: PopDeps) {
     if (ih) headers.push(ih.name, ih.value)
 
     const t = nowMs()
+    const outbound = delay.oneWayMs(originHop.rttMs)
     // Only a request with a body can outgrow the limit and need aborting mid-send.
     const abort = input.body === null ? undefined : new AbortController()
     let res
@@ -141,7 +142,7 @@ export function createInspector (deps: PopDeps) {
         headers,
         body: input.body === null || abort === undefined ? null : limitedBody(input.body, deps.limits.bodyLimitBytes, abort),
         ...(abort === undefined ? {} : { signal: abort.signal }),
-        sim: { delayMs: delay.oneWayMs(originHop.rttMs) }
+        sim: { delayMs: outbound }
       })
     } catch (err) {
       if (abort?.signal.aborted === true) throw abort.signal.reason
@@ -150,11 +151,15 @@ export function createInspector (deps: PopDeps) {
       if (kind === 'timeout') throw new SimError('SIM_ERR_UPSTREAM_TIMEOUT', [`origin of ${input.customer.host}`, 'the upstream timeout'])
       throw new SimError('SIM_ERR_ORIGIN_UNREACHABLE', [input.customer.host, describeUpstreamError(err)])
     }
-    // The jitter of the origin's service time, for settling; then the response direction of the origin hop.
+    // The jitter of the origin's service time, for settling; then the response direction of the origin hop. An origin
+    // of the simulation reports its service time, and what the exchange took beyond it and the outbound wait (sockets,
+    // timers firing late, a busy event loop) comes off this wait, so the hop takes its modelled round trip in all. An
+    // external origin reports nothing: its time is its own, and the hop waits in full.
     delay.addJitter(Number(res.headers[ORIGIN_JITTER_HEADER] ?? 0))
-    await delay.wait(delay.oneWayMs(originHop.rttMs))
-    const service = Number(res.headers['x-sim-origin-service-ms'] ?? 0)
-    hops.push({ from: originHop.from, to: originHop.to, kind: 'origin', modelledMs: originHop.rttMs, measuredMs: Math.max(0, nowMs() - t - (Number.isFinite(service) ? service : 0)) })
+    const reported = Number(res.headers['x-sim-origin-service-ms'])
+    const service = Number.isFinite(reported) ? reported : undefined
+    await delay.wait(delay.oneWayMs(originHop.rttMs) - (service === undefined ? 0 : overrun(t, outbound + service)))
+    hops.push({ from: originHop.from, to: originHop.to, kind: 'origin', modelledMs: originHop.rttMs, measuredMs: Math.max(0, nowMs() - t - (service ?? 0)) })
 
     const out: Record<string, string | string[] | undefined> = {}
     const answered = res.headers
