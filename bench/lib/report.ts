@@ -84,12 +84,18 @@ function fidelitySection (e: Envelope<FidelityResult>): string[] {
     const o = x as { simLateShare?: number, loopDelayP99Ms?: number }
     return own ? ` ${pct(o.simLateShare ?? Number.NaN)} | ${f(o.loopDelayP99Ms ?? Number.NaN, 1)} |` : ''
   }
-  const out = ['## 2. Fidelity under load', '', machineLine(e), '', `${r.settings.loadGenerator}. ${r.settings.criterion}. ${r.settings.trials} trial(s) of ${r.settings.stepSeconds} s per rate (first ${r.settings.warmupSeconds} s dropped); medians of trials.${probed ? ' Speed probe: a fixed piece of CPU work timed just before each step (median over the trials; higher is a slower machine).' : ''}${own ? ' Late (own count): the share of responses the simulation itself counted as leaving more than 1 ms and 5% after their modelled time (its fidelity monitor, warm-up included; it cannot see time a request spends queued before the simulation reads it); loop delay: the p99 of its event loop\'s delay over the step.' : ''}`, '']
+  // How many trials reached a rate, from the steps themselves (results written before rows counted them have steps).
+  const trialsOf = (workload: string, rate: number): number => r.steps.filter((x) => x.workload === workload && x.targetRps === rate).length
+  const verdict = (workload: string, x: { faithful: boolean, targetRps: number }): string => {
+    const n = trialsOf(workload, x.targetRps)
+    return `${x.faithful ? 'yes' : '**no**'}${n < r.settings.trials ? ` (${n} of ${r.settings.trials} trials)` : ''}`
+  }
+  const out = ['## 2. Fidelity under load', '', machineLine(e), '', `${r.settings.loadGenerator}. ${r.settings.criterion}. ${r.settings.trials} trial(s) of ${r.settings.stepSeconds} s per rate (first ${r.settings.warmupSeconds} s dropped); medians of trials. A trial stops climbing a workload once it collapses (p50 more than 50% over the model, under 80% of the rate achieved, or failed requests): a rate above that has fewer trials, as its verdict says.${probed ? ' Speed probe: a fixed piece of CPU work timed just before each step (median over the trials; higher is a slower machine).' : ''}${own ? ' Late (own count): the share of responses the simulation itself counted as leaving more than 1 ms and 5% after their modelled time (its fidelity monitor, warm-up included; it cannot see time a request spends queued before the simulation reads it); loop delay: the p99 of its event loop\'s delay over the step.' : ''}`, '']
   for (const w of r.workloads) {
     out.push(`**${w.workload}**: ${w.description}. Faithful up to **${w.faithfulUpToRps} rps**${w.firstUnfaithfulRps === null ? ' (every rate tested)' : `; first unfaithful rate ${w.firstUnfaithfulRps} rps`}. ` +
       `Error at the lowest rate (timer granularity, no load): ${f(w.idleErrorMs, 2)} ms; the error load adds on top of it stays within the criterion up to ${w.loadAddedErrorFaithfulUpToRps} rps.`, '',
     `| target rps | achieved | modelled p50 | p50 error | relative | p99 error | faithful | servers CPU | load gen CPU |${probed ? ' speed probe ms |' : ''}${own ? ' late (own count) | loop delay p99 ms |' : ''}`, `|---:|---:|---:|---:|---:|---:|---|---:|---:|${probed ? '---:|' : ''}${own ? '---:|---:|' : ''}`)
-    for (const x of w.rows) out.push(`| ${x.targetRps} | ${x.achievedRps} | ${f(x.modelledP50Ms, 1)} | ${f(x.p50ErrorMs, 2)} | ${pct(x.p50RelError)} | ${f(x.p99ErrorMs, 1)} | ${x.faithful ? 'yes' : '**no**'} | ${f(x.serversCpu, 2)} | ${f(x.loadgenCpu, 2)} |${probed ? ` ${f((x as { speedProbeMs?: number }).speedProbeMs ?? Number.NaN, 1)} |` : ''}${ownCells(x)}`)
+    for (const x of w.rows) out.push(`| ${x.targetRps} | ${x.achievedRps} | ${f(x.modelledP50Ms, 1)} | ${f(x.p50ErrorMs, 2)} | ${pct(x.p50RelError)} | ${f(x.p99ErrorMs, 1)} | ${verdict(w.workload, x)} | ${f(x.serversCpu, 2)} | ${f(x.loadgenCpu, 2)} |${probed ? ` ${f((x as { speedProbeMs?: number }).speedProbeMs ?? Number.NaN, 1)} |` : ''}${ownCells(x)}`)
     out.push('')
   }
   const ac = r.autocannon ?? []

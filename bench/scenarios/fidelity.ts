@@ -202,6 +202,8 @@ export async function runFidelity (ctx: Ctx) {
       const rel = median(s.map((x) => x.p50RelError))
       return {
         targetRps: rate,
+        /** Trials that reached this rate: a trial stops climbing a workload once it has collapsed (see `stopped`). */
+        trials: s.length,
         achievedRps: round(median(s.map((x) => x.achievedRps)), 0),
         p50ErrorMs: round(errMs, 2),
         p50RelError: round(rel, 4),

@@ -100,6 +100,10 @@ describe('bench --quick', () => {
     expect(summary).toContain('| plain, buffered (residency-sim\'s exchange) |')
     expect(summary).toMatch(/The plain forwarder answering through residency-sim's buffered exchange: [\d.]+ µs latency/)
     expect(summary).toContain('| servers CPU | load gen CPU | speed probe ms | late (own count) | loop delay p99 ms |')
+    expect(summary).toContain('A trial stops climbing a workload once it collapses')
+    const single = (fidelity.result.workloads as { workload: string, rows: { targetRps: number, trials: number }[] }[])[0]
+    // The quick run has one trial: every rate it reached, it reached once.
+    for (const row of single?.rows ?? []) expect(row.trials).toBe(1)
     expect(summary).toContain('**Real TLS through the TLS edge**')
     expect(summary).toContain('| servers CPU | servers CPU µs per request | load gen CPU |')
     expect(summary).toContain('| against | latency, 1 hop | latency, 2 hops | CPU, 1 hop | CPU, 2 hops | process CPU, 2 hops | throughput, 2 hops |')
