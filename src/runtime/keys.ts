@@ -5,7 +5,7 @@
 import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import type { World } from '../core/types.ts'
-import type { Delay } from '../net/delay.ts'
+import { nowMs, overrun, type Delay } from '../net/delay.ts'
 import type { ForwardSigner } from '../net/signing.ts'
 import type { Upstreams } from '../net/upstream.ts'
 import { KeyAuditLog } from '../services/keys/audit.ts'
@@ -80,11 +80,15 @@ export async function startKeys (opts: RuntimeKeysOptions): Promise<RuntimeKeys>
       timeoutMs: opts.timeoutMs,
       ...(base === undefined ? {} : { dispatcher: opts.upstreams.get(base) })
     })
-    await delay.wait(delay.oneWayMs(rtt))
+    const outbound = delay.oneWayMs(rtt)
+    const t = nowMs()
+    await delay.wait(outbound)
     try {
       return await client(server, host, digest, requester)
     } finally {
-      await delay.wait(delay.oneWayMs(rtt))
+      // Less what the exchange took beyond the outbound wait (the key server's signing, the sockets): the simulation's
+      // own time, which the modelled round trip already covers.
+      await delay.wait(delay.oneWayMs(rtt) - overrun(t, outbound))
     }
   }
   const handshaker = createHandshaker({

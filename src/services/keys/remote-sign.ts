@@ -7,7 +7,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { Dispatcher } from 'undici'
 import { SimError } from '../../core/errors.ts'
 import type { Topology, World } from '../../core/types.ts'
-import type { Delay } from '../../net/delay.ts'
+import { nowMs, overrun, type Delay } from '../../net/delay.ts'
 import type { ForwardSigner } from '../../net/signing.ts'
 import { sendRequest, type Upstreams } from '../../net/upstream.ts'
 import { sendError } from '../http-errors.ts'
@@ -85,16 +85,19 @@ export function httpRemoteSigner (opts: HttpRemoteSignerOptions): RemoteSigner {
     const base = opts.directory(signerPopId)
     if (base === undefined) throw new Error(`signer PoP ${signerPopId} is not listening`)
     const body = JSON.stringify({ host, digest: Buffer.from(digest).toString('base64') })
+    const outbound = delay.oneWayMs(rtt)
+    const t = nowMs()
     const res: Dispatcher.ResponseData = await sendRequest(opts.upstreams.get(base), {
       path: REMOTE_SIGN_PATH,
       method: 'POST',
       headers: { 'content-type': 'application/json', ...opts.signer.signBody(requester, body) },
       body,
-      sim: { delayMs: delay.oneWayMs(rtt) }
+      sim: { delayMs: outbound }
     })
     const payload = await res.body.json().catch(() => null) as { signature?: unknown, error?: { code?: string } } | null
-    // The response direction of the key hop.
-    await delay.wait(delay.oneWayMs(rtt))
+    // The response direction of the key hop, less what the exchange took beyond its outbound wait: the signing PoP's
+    // work and the sockets are the simulation's own time, which the modelled round trip already covers.
+    await delay.wait(delay.oneWayMs(rtt) - overrun(t, outbound))
     if (res.statusCode === 200 && typeof payload?.signature === 'string') return Buffer.from(payload.signature, 'base64')
     const code = payload?.error?.code
     if (code === 'SIM_ERR_KEY_REFUSED') throw new SimError('SIM_ERR_KEY_REFUSED', [signerPopId, host])
