@@ -4,7 +4,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
-import { FILES, writeReport } from '../../bench/lib/report.ts'
+import { FILES, withinOneMsUpTo, writeReport } from '../../bench/lib/report.ts'
 
 interface Step { workload: string, trial: number, targetRps: number }
 
@@ -31,5 +31,16 @@ describe('benchmark summary: fidelity trials per rate', () => {
     const others = section.split('\n').filter((l) => full.some((r) => r !== rate && l.startsWith(`| ${r} |`)))
     expect(others.length).toBe(full.length - 1)
     for (const l of others) expect(l).not.toContain('trials)')
+  })
+})
+
+describe('benchmark summary: the 1 ms reading of the fidelity criterion', () => {
+  const row = (targetRps: number, p50ErrorMs: number, faithful = true) => ({ targetRps, p50ErrorMs, faithful })
+
+  it('stops at the first rate over 1 ms, even one the 5% bound let through', () => {
+    expect(withinOneMsUpTo([row(100, 0.9), row(250, -0.4), row(500, 1.85), row(750, 0.8)])).toBe(250)
+    expect(withinOneMsUpTo([row(100, 0.9), row(250, 0.95, false)])).toBe(100)
+    expect(withinOneMsUpTo([row(100, 1.02), row(250, 0.5)])).toBe(0)
+    expect(withinOneMsUpTo([row(100, 1), row(250, 1)])).toBe(250)
   })
 })
