@@ -159,23 +159,17 @@ function bufferedKey (r: OverheadResult): string {
 
 function overheadSection (e: Envelope<OverheadResult>): string[] {
   const r = e.result
+  // Results written before the processes' CPU time was measured per request have none of its columns.
+  const measured = r.perHop.some((x) => (x as { processCpuUsPerHop?: unknown }).processCpuUsPerHop !== undefined)
   const out = ['## 3. Per-hop software overhead (latency off)', '', machineLine(e), '',
     `${r.settings.trials} interleaved trials of ${r.settings.runSeconds} s per variant; latency at 1 connection, throughput at ${r.settings.throughputConnections} connections; medians. ${r.settings.processes}. ${r.settings.timing}. nginx: ${r.nginx}`, '',
-    '| variant | route | p50 µs | p90 µs | p99 µs | throughput rps (spread) | servers CPU | load gen CPU |', '|---|---|---:|---:|---:|---:|---:|---:|']
-  // Results written before the processes' CPU time was measured per request have neither column.
-  const measured = r.perHop.some((x) => (x as { processCpuUsPerHop?: unknown }).processCpuUsPerHop !== undefined)
+    `| variant | route | p50 µs | p90 µs | p99 µs | throughput rps (spread) | servers CPU |${measured ? ' servers CPU µs per request |' : ''} load gen CPU |`, `|---|---|---:|---:|---:|---:|---:|${measured ? '---:|' : ''}---:|`]
   const servers = (x: typeof r.rows[number]): string => {
     const nginx = (x.cpu as { nginxAtThroughput?: number }).nginxAtThroughput
     return nginx === undefined ? f(x.cpu.serversAtThroughput, 2) : `${f(x.cpu.serversAtThroughput, 2)} + nginx ${f(nginx, 2)}`
   }
   const perRequest = (x: typeof r.rows[number]): string => measured ? ` ${f((x.cpu as { usPerRequest?: number }).usPerRequest ?? Number.NaN, 0)} |` : ''
   for (const x of r.rows) out.push(`| ${x.variant} | ${x.route} | ${f(x.latencyUs.p50, 0)} | ${f(x.latencyUs.p90, 0)} | ${f(x.latencyUs.p99, 0)} | ${x.throughputRps} (${pct(x.throughputSpread)}) | ${servers(x)} |${perRequest(x)} ${f(x.cpu.loadgenAtThroughput, 2)} |`)
-  if (measured) {
-    // The header of the table above, now that the rows know whether they have the column.
-    const at = out.findIndex((l) => l.startsWith('| variant |'))
-    out[at] = '| variant | route | p50 µs | p90 µs | p99 µs | throughput rps (spread) | servers CPU | servers CPU µs per request | load gen CPU |'
-    out[at + 1] = '|---|---|---:|---:|---:|---:|---:|---:|---:|'
-  }
   const processCpu = (x: typeof r.perHop[number], k: 'oneHop' | 'twoHopsEach'): string => measured ? ` ${f((x as { processCpuUsPerHop?: Record<string, number> }).processCpuUsPerHop?.[k] ?? Number.NaN, 0)} |` : ''
   out.push('', 'Added per hop (minus the direct path; two-hop figures divided by two). Latency: p50 at 1 connection. CPU: server time per request from saturated throughput, 10^6 / rps' +
     (measured ? '; process CPU: the CPU time the serving processes (nginx\'s included) used per request, measured, which is the same for a process that was saturated and the only right figure for one that was not.' : '.'), '',
