@@ -6,6 +6,7 @@ import type { AddedResult } from '../scenarios/added.ts'
 import type { FidelityResult } from '../scenarios/fidelity.ts'
 import type { HandshakeResult } from '../scenarios/handshake.ts'
 import type { OverheadResult } from '../scenarios/overhead.ts'
+import { bestOfTrials, type HopCosts } from './best-of.ts'
 import type { Machine } from './machine.ts'
 import { groupedBars, lineChart } from './svg.ts'
 
@@ -143,6 +144,22 @@ function pairedLines (r: OverheadResult): string[] {
   return [...out, `The same two-hop ratios computed within each trial (every variant measured within about a minute), median over the trials and their range: ${parts.join('; ')}. The range is how much the machine's drift between trials moves a ratio.`, '']
 }
 
+const PEER_NAMES: Record<string, string> = { plain: 'plain', 'plain-buffered': 'buffered plain', 'http-proxy': '@fastify/http-proxy', nginx: 'nginx' }
+
+/** Per-hop CPU from each variant's cheapest trial, and the second hop alone (computed from the rows for older results). */
+export function bestOfLines (r: OverheadResult): string[] {
+  const b = (r as Partial<OverheadResult>).bestOfTrials ?? bestOfTrials(r.rows)
+  const sim = b?.systems.find((x) => x.system === 'residency-sim')
+  if (b === null || b === undefined || sim === undefined) return []
+  const peers = b.systems.filter((x) => x.system !== 'residency-sim')
+  const list = (k: keyof HopCosts): string => peers.map((p) => `${PEER_NAMES[p.system] ?? p.system} ${f(p.cpuUs[k], 0)} (${f(sim.cpuUs[k] / p.cpuUs[k], 2)}x)`).join(', ')
+  const plain = peers.find((p) => p.system === 'plain')
+  return [`Best of ${b.trials} trials (each variant's cheapest trial: noise on a shared machine only adds time, so the minimum is the closest reading of the code's own cost), process CPU added per request: ` +
+    `per hop of two, residency-sim ${f(sim.cpuUs.twoHopsEach, 0)} µs against ${list('twoHopsEach')}; ` +
+    `the second hop alone (two hops minus one; for residency-sim the relay from the ingress to the inspection PoP, signed there and verified on arrival), residency-sim ${f(sim.cpuUs.secondHop, 0)} µs against ${list('secondHop')}; ` +
+    `the first hop, which for residency-sim also carries the work a request needs once (planning, inspection, its records), residency-sim ${f(sim.cpuUs.oneHop, 0)} µs${plain === undefined ? '' : ` against the plain forwarder's ${f(plain.cpuUs.oneHop, 0)}`}.`, '']
+}
+
 function pairedKey (r: OverheadResult): string {
   const p = (r as Partial<OverheadResult>).pairedRatios?.vsPlain
   if (p === undefined || p === null) return ''
@@ -183,7 +200,7 @@ function overheadSection (e: Envelope<OverheadResult>): string[] {
     ratio('plain undici + fastify', r.ratios.vsPlain),
     ...((r.ratios as { vsPlainBuffered?: typeof r.ratios.vsPlain }).vsPlainBuffered === undefined ? [] : [ratio('plain, buffered (residency-sim\'s exchange)', r.ratios.vsPlainBuffered)]),
     ratio('@fastify/http-proxy', r.ratios.vsHttpProxy), ratio('nginx', r.ratios.vsNginx), '',
-    ...pairedLines(r), ...timingLines((r as Partial<OverheadResult>).timingWarnings), `Targets: within 1.25x of the plain forwarder per hop (two-hop figures): latency ${r.targets.withinOneQuarterOfPlain?.latency ? 'met' : 'not met'}, CPU ${r.targets.withinOneQuarterOfPlain?.cpu ? 'met' : 'not met'}; ` +
+    ...pairedLines(r), ...bestOfLines(r), ...timingLines((r as Partial<OverheadResult>).timingWarnings), `Targets: within 1.25x of the plain forwarder per hop (two-hop figures): latency ${r.targets.withinOneQuarterOfPlain?.latency ? 'met' : 'not met'}, CPU ${r.targets.withinOneQuarterOfPlain?.cpu ? 'met' : 'not met'}; ` +
     `faster than @fastify/http-proxy: latency ${r.targets.fasterThanHttpProxy?.latency ? 'met' : 'not met'}, CPU ${r.targets.fasterThanHttpProxy?.cpu ? 'met' : 'not met'}. ` +
     `Load generator: ${r.loadGenerator.bottleneck} (highest CPU share ${r.loadGenerator.maxCpuAtThroughput}).`, '')
   return out

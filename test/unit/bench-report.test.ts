@@ -1,10 +1,13 @@
-// The benchmark summary's fidelity table (bench/lib/report.ts): a rate that fewer trials reached says so, since its
-// median is then over fewer runs. Rendered from the committed results with one rate's later trials removed.
+// The benchmark summary (bench/lib/report.ts): a fidelity rate that fewer trials reached says so, since its median is
+// then over fewer runs (rendered from the committed results with one rate's later trials removed); the 1 ms reading of
+// the fidelity criterion; per-hop costs from each variant's cheapest trial (bench/lib/best-of.ts).
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
-import { FILES, withinOneMsUpTo, writeReport } from '../../bench/lib/report.ts'
+import { bestOfTrials, DIRECT_PEERS, DIRECT_SIM, type TrialRow } from '../../bench/lib/best-of.ts'
+import { bestOfLines, FILES, withinOneMsUpTo, writeReport } from '../../bench/lib/report.ts'
+import type { OverheadResult } from '../../bench/scenarios/overhead.ts'
 
 interface Step { workload: string, trial: number, targetRps: number }
 
@@ -42,5 +45,43 @@ describe('benchmark summary: the 1 ms reading of the fidelity criterion', () => 
     expect(withinOneMsUpTo([row(100, 0.9), row(250, 0.95, false)])).toBe(100)
     expect(withinOneMsUpTo([row(100, 1.02), row(250, 0.5)])).toBe(0)
     expect(withinOneMsUpTo([row(100, 1), row(250, 1)])).toBe(250)
+  })
+})
+
+describe('benchmark summary: per-hop costs from each variant\'s cheapest trial', () => {
+  const row = (variant: string, system: string, hops: number, cpu: number[] | undefined, p50: number[]): TrialRow => ({
+    variant, system, hops, latencyUs: { p50Trials: p50 }, cpu: cpu === undefined ? {} : { usPerRequestTrials: cpu }
+  })
+  const rows = [
+    row(DIRECT_SIM, 'direct', 0, [50, 40, 60], [70, 60, 65]),
+    row(DIRECT_PEERS, 'direct', 0, [45, 30, Number.NaN], [50, 55, 52]),
+    row('residency-sim 1 hop', 'residency-sim', 1, [300, 190, 250], [300, 260, 280]),
+    row('residency-sim 2 hops', 'residency-sim', 2, [400, 320, 600], [500, 460, 470]),
+    row('plain 1 hop', 'plain', 1, [150, 110, 120], [150, 140, 145]),
+    row('plain 2 hops', 'plain', 2, [250, 190, 200], [260, 230, 240])
+  ]
+
+  it('subtracts the cheapest direct trial from the cheapest chain trials, per system', () => {
+    const b = bestOfTrials(rows)
+    expect(b?.trials).toBe(3)
+    expect(b?.systems.map((s) => s.system)).toEqual(['residency-sim', 'plain'])
+    // residency-sim: direct 40, one hop 190, two hops 320. plain: direct 30 (NaN skipped), 110, 190.
+    expect(b?.systems[0]?.cpuUs).toEqual({ oneHop: 150, twoHopsEach: 140, secondHop: 130 })
+    expect(b?.systems[1]?.cpuUs).toEqual({ oneHop: 80, twoHopsEach: 80, secondHop: 80 })
+    expect(b?.systems[0]?.latencyUs).toEqual({ oneHop: 200, twoHopsEach: 200, secondHop: 200 })
+    expect(b?.ratios.vsPlain).toEqual({ cpuTwoHopsEach: 1.75, cpuSecondHop: 1.63, latencyTwoHopsEach: 2.22, latencySecondHop: 2.22 })
+    expect(b?.ratios.vsHttpProxy).toBeNull()
+  })
+
+  it('has nothing to say without residency-sim\'s chain or without CPU time per trial', () => {
+    expect(bestOfTrials(rows.filter((r) => r.system !== 'residency-sim'))).toBeNull()
+    expect(bestOfTrials(rows.map((r) => ({ ...r, cpu: {} })))).toBeNull()
+  })
+
+  it('is in the summary of the committed results, which were written before it was stored', async () => {
+    const committed = JSON.parse(await readFile(new URL(`../../bench/results/${FILES.overhead}`, import.meta.url), 'utf8')) as { result: OverheadResult }
+    const lines = bestOfLines(committed.result)
+    expect(lines[0]).toMatch(/^Best of \d+ trials .* per hop of two, residency-sim \d+ µs against plain \d+ \(\d\.\d\dx\)/)
+    expect(lines[0]).toContain('the second hop alone')
   })
 })
