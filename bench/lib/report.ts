@@ -8,6 +8,7 @@ import type { HandshakeResult } from '../scenarios/handshake.ts'
 import type { OverheadResult } from '../scenarios/overhead.ts'
 import { bestOfTrials, type HopCosts } from './best-of.ts'
 import type { Machine } from './machine.ts'
+import { LOOP_DELAY_SAMPLE_MS } from './stats.ts'
 import { groupedBars, lineChart } from './svg.ts'
 
 export interface Envelope<T> {
@@ -94,9 +95,11 @@ function fidelitySection (e: Envelope<FidelityResult>): string[] {
   const probed = r.workloads.some((w) => w.rows.some((x) => (x as { speedProbeMs?: number }).speedProbeMs !== undefined))
   // Likewise the simulation's own count of late responses (runtime/fidelity.ts).
   const own = r.workloads.some((w) => w.rows.some((x) => (x as { simLateShare?: number }).simLateShare !== undefined))
+  // Results written before the sampling interval was taken off the loop delay (no `loopDelay` setting) hold it still.
+  const intervalIn = (r.settings as { loopDelay?: string }).loopDelay === undefined ? LOOP_DELAY_SAMPLE_MS : 0
   const ownCells = (x: object): string => {
     const o = x as { simLateShare?: number, loopDelayP99Ms?: number }
-    return own ? ` ${pct(o.simLateShare ?? Number.NaN)} | ${f(o.loopDelayP99Ms ?? Number.NaN, 1)} |` : ''
+    return own ? ` ${pct(o.simLateShare ?? Number.NaN)} | ${f(Math.max(0, (o.loopDelayP99Ms ?? Number.NaN) - intervalIn), 1)} |` : ''
   }
   // How many trials reached a rate, from the steps themselves (results written before rows counted them have steps).
   const trialsOf = (workload: string, rate: number): number => r.steps.filter((x) => x.workload === workload && x.targetRps === rate).length
@@ -104,7 +107,7 @@ function fidelitySection (e: Envelope<FidelityResult>): string[] {
     const n = trialsOf(workload, x.targetRps)
     return `${x.faithful ? 'yes' : '**no**'}${n < r.settings.trials ? ` (${n} of ${r.settings.trials} trials)` : ''}`
   }
-  const out = ['## 2. Fidelity under load', '', machineLine(e), '', `${r.settings.loadGenerator}. ${r.settings.criterion}. ${r.settings.trials} trial(s) of ${r.settings.stepSeconds} s per rate (first ${r.settings.warmupSeconds} s dropped); medians of trials. A trial stops climbing a workload once it collapses (p50 more than 50% over the model, under 80% of the rate achieved, or failed requests): a rate above that has fewer trials, as its verdict says.${probed ? ' Speed probe: a fixed piece of CPU work timed just before each step (median over the trials; higher is a slower machine).' : ''}${own ? ' Late (own count): the share of responses the simulation itself counted as leaving more than 1 ms and 5% after their modelled time (its fidelity monitor, warm-up included; it cannot see time a request spends queued before the simulation reads it); loop delay: the p99 of its event loop\'s delay over the step.' : ''}`, '']
+  const out = ['## 2. Fidelity under load', '', machineLine(e), '', `${r.settings.loadGenerator}. ${r.settings.criterion}. ${r.settings.trials} trial(s) of ${r.settings.stepSeconds} s per rate (first ${r.settings.warmupSeconds} s dropped); medians of trials. A trial stops climbing a workload once it collapses (p50 more than 50% over the model, under 80% of the rate achieved, or failed requests): a rate above that has fewer trials, as its verdict says.${probed ? ' Speed probe: a fixed piece of CPU work timed just before each step (median over the trials; higher is a slower machine).' : ''}${own ? ' Late (own count): the share of responses the simulation itself counted as leaving more than 1 ms and 5% after their modelled time (its fidelity monitor, warm-up included; it cannot see time a request spends queued before the simulation reads it); loop delay: the p99 of how late its event loop ran a ${LOOP_DELAY_SAMPLE_MS} ms sampling timer over the step (the interval itself not counted).' : ''}`, '']
   for (const w of r.workloads) {
     out.push(`**${w.workload}**: ${w.description}. Faithful up to **${w.faithfulUpToRps} rps**${w.firstUnfaithfulRps === null ? ' (every rate tested)' : `; first unfaithful rate ${w.firstUnfaithfulRps} rps`}; by the 1 ms bound alone, up to ${withinOneMsUpTo(w.rows)} rps. ` +
       `Error at the lowest rate (timer granularity, no load): ${f(w.idleErrorMs, 2)} ms; the error load adds on top of it stays within the criterion up to ${w.loadAddedErrorFaithfulUpToRps} rps.`, '',

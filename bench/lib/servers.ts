@@ -8,12 +8,14 @@ import type { FastifyInstance } from 'fastify'
 import { pino } from 'pino'
 import { parseScenario } from '../../src/config/load.ts'
 import { createDelay } from '../../src/net/delay.ts'
+import { loopDelayMs } from '../../src/runtime/fidelity.ts'
 import { startSimulation, type StartedSimulation } from '../../src/runtime/start.ts'
 import { buildApp as buildOriginApp } from '../../src/services/origin/app.ts'
 import { buildHttpProxy } from '../peers/http-proxy.ts'
 import { buildPlainForwarder } from '../peers/plain-forwarder.ts'
 import type { CpuProfile } from './profile-analysis.ts'
 import { serve } from './rpc.ts'
+import { LOOP_DELAY_SAMPLE_MS } from './stats.ts'
 
 export interface SimStartParams {
   readonly yaml: string
@@ -153,7 +155,7 @@ async function stopPeers (): Promise<void> {
 }
 
 // The event loop's delay over the same window as the CPU share: how far behind the servers' loop fell.
-const loopDelay = monitorEventLoopDelay({ resolution: 10 })
+const loopDelay = monitorEventLoopDelay({ resolution: LOOP_DELAY_SAMPLE_MS })
 
 /** Starts a CPU measurement window; `cpu` returns this process's CPU share since then (1 = one core). */
 function mark (): null {
@@ -176,8 +178,7 @@ export interface SimFidelity {
 function simFidelity (): SimFidelity | null {
   const f = sim?.fidelity?.snapshot()
   if (f === undefined) return null
-  const ms = (ns: number): number => Math.round(ns / 1e4) / 100
-  return { settled: f.settled, late: f.late, loopDelayP99Ms: ms(loopDelay.percentile(99)), loopDelayMaxMs: ms(loopDelay.max) }
+  return { settled: f.settled, late: f.late, loopDelayP99Ms: loopDelayMs(loopDelay.percentile(99), LOOP_DELAY_SAMPLE_MS), loopDelayMaxMs: loopDelayMs(loopDelay.max, LOOP_DELAY_SAMPLE_MS) }
 }
 
 function cpu (): number {

@@ -55,6 +55,9 @@ export function pool (parts: readonly ArrayLike<number>[]): Float64Array {
   return out
 }
 
+/** How often the bench servers sample their event loop's delay, ms (bench/lib/servers.ts, the fidelity scenario). */
+export const LOOP_DELAY_SAMPLE_MS = 10
+
 /** Response times adding up to more than this share of their connections' time cannot be right (loadgen `timedShare`). */
 export const TIMED_SHARE_LIMIT = 1.02
 

@@ -7,7 +7,7 @@ import type { JobResult, PacedResult, RatedResult } from '../lib/loadgen.ts'
 import { modelled, worldOf } from '../lib/model.ts'
 import { benchScenario, defaultYaml } from '../lib/scenario-yaml.ts'
 import type { SimFidelity, SimInfo } from '../lib/servers.ts'
-import { median, round, summarise } from '../lib/stats.ts'
+import { LOOP_DELAY_SAMPLE_MS, median, round, summarise } from '../lib/stats.ts'
 import { CITIES } from './added.ts'
 
 /** Faithful: the p50 error is within 1 ms, or within 5% of the modelled value (whichever allows more). */
@@ -241,7 +241,8 @@ export async function runFidelity (ctx: Ctx) {
     settings: {
       rates, trials, stepSeconds: stepS, warmupSeconds: warmS, latency: 'on', timeScale: 1,
       criterion: 'faithful when |p50(measured - modelled)| <= 1 ms or <= 5% of the modelled value; every request answered 2xx',
-      loadGenerator: 'open loop at a fixed rate (undici pool, uniform spacing), latency from each request\'s intended send time (coordinated omission corrected, like wrk2)'
+      loadGenerator: 'open loop at a fixed rate (undici pool, uniform spacing), latency from each request\'s intended send time (coordinated omission corrected, like wrk2)',
+      loopDelay: `how late the simulation's event loop ran a ${LOOP_DELAY_SAMPLE_MS} ms sampling timer, the interval itself not counted`
     },
     simulation: { pops: info.pops, startupMs: round(info.startupMs, 0), rssMiB: info.rssMiB, closeMs },
     workloads: table,

@@ -35,6 +35,18 @@ export interface FidelitySnapshot {
   readonly recent: { readonly responses: number, readonly late: number }
 }
 
+/** Interval of the loop-delay sampling timer, ms. */
+export const LOOP_SAMPLE_MS = 20
+
+/**
+ * How late the event loop ran a sampling timer of `resolutionMs`, in ms, from a reading of a `monitorEventLoopDelay`
+ * histogram (ns): Node records the whole time between the timer's runs, the interval included (an idle loop sampled
+ * every 20 ms reads about 20 ms), so the delay is what is beyond the interval.
+ */
+export function loopDelayMs (readingNs: number, resolutionMs: number): number {
+  return Math.round(Math.max(0, readingNs / 1e6 - resolutionMs) * 100) / 100
+}
+
 /** How many of the latest settled responses `recent` covers. */
 export const RECENT = 100
 
@@ -71,7 +83,7 @@ export function createFidelityMonitor (opts: FidelityOptions): FidelityMonitor {
   const ring = new Uint8Array(RECENT)
   let ringLate = 0
   // Sampled every 20 ms: coarse, cheap, and enough to tell a loop that stalls for tens of ms from one that keeps up.
-  const loopDelay: ELDHistogram = monitorEventLoopDelay({ resolution: 20 })
+  const loopDelay: ELDHistogram = monitorEventLoopDelay({ resolution: LOOP_SAMPLE_MS })
   loopDelay.enable()
 
   function onRequest (record: RequestRecord): void {
@@ -99,7 +111,7 @@ export function createFidelityMonitor (opts: FidelityOptions): FidelityMonitor {
         late: windowLate,
         lateShare: Math.round(windowLate / windowSettled * 1000) / 1000,
         maxLateMs: Math.round(windowMaxLateMs * 10) / 10,
-        eventLoopDelayP99Ms: Math.round(loopDelay.percentile(99) / 1e4) / 100
+        eventLoopDelayP99Ms: loopDelayMs(loopDelay.percentile(99), LOOP_SAMPLE_MS)
       }, 'simulation behind its model: most responses left later than their modelled time (the machine is too busy for this load; lower the request rate or the time scale)')
     }
     windowSettled = 0

@@ -58,7 +58,9 @@ describe('bench --quick', () => {
       expect(step.simulator?.settled).toBeGreaterThanOrEqual(step.samples)
       expect(step.simulator?.lateShare).toBeGreaterThanOrEqual(0)
       expect(step.simulator?.lateShare).toBeLessThanOrEqual(1)
-      expect(step.simulator?.loopDelayP99Ms).toBeGreaterThan(0)
+      // How late the loop ran its sampling timer, the interval itself not counted: 0 on a loop that kept up.
+      expect(step.simulator?.loopDelayP99Ms).toBeGreaterThanOrEqual(0)
+      expect(step.simulator?.loopDelayP99Ms).toBeLessThan(10_000)
     }
     const overhead = await json(dir, 'overhead.json')
     expect((overhead.result.rows as { variant: string }[]).map((r) => r.variant)).toContain('residency-sim 2 hops')
