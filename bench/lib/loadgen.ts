@@ -3,8 +3,10 @@
 // - cannon: closed-loop autocannon streams, many at once; each response's time comes from autocannon's `response`
 //   event (hrtime, fractional ms), recorded into our own sample arrays, since autocannon's histograms and tables are in
 //   whole milliseconds.
-// - paced: open-loop requests at a fixed rate, each timed from its intended send time (the coordinated-omission
-//   correction of wrk2), with undici.
+// - paced: open-loop requests at a fixed rate with undici, each timed from its intended send time (the
+//   coordinated-omission correction of wrk2) and from the moment it was actually sent: Node's timers run at whole
+//   milliseconds and late, so the generator sends a request about half a millisecond after its schedule, which is
+//   the generator's own lag, kept apart from the latency of what it measures.
 // - sequential: one request at a time, either each on a new connection or all on one kept-alive connection.
 // - rated: autocannon's own fixed rate (`overallRate`) with its coordinated-omission correction, as a cross-check of
 //   the paced engine.
@@ -137,6 +139,8 @@ export interface PacedJob {
 export interface PacedResult {
   /** Latency from each request's intended send time, ms. */
   readonly samplesMs: Float64Array
+  /** How long after its intended time each of those requests was sent, ms: the generator's own lag. */
+  readonly sendLagMs: Float64Array
   /** Index into `requests` of each sample. */
   readonly route: Uint16Array
   readonly sent: number
@@ -154,6 +158,7 @@ function paced (job: PacedJob): Promise<JobResult<PacedResult>> {
   const total = Math.round(job.rate * job.durationS)
   const interval = 1000 / job.rate
   const samples = new Samples(total)
+  const lags = new Float64Array(total)
   const routes = new Uint16Array(total)
   let done = 0
   let non2xx = 0
@@ -175,6 +180,7 @@ function paced (job: PacedJob): Promise<JobResult<PacedResult>> {
       Promise.allSettled(pools.map((p) => p.close())).finally(() => resolve({
         results: {
           samplesMs: samples.values,
+          sendLagMs: lags.slice(0, kept),
           route: routes.slice(0, kept),
           sent: i,
           non2xx,
@@ -190,6 +196,7 @@ function paced (job: PacedJob): Promise<JobResult<PacedResult>> {
       const r = k % job.requests.length
       const req = job.requests[r] as PacedRequest
       const pool = pools[r] as Pool
+      const sent = performance.now()
       pool.request({ path: '/', method: 'GET', headers: req.headers }).then(async (res) => {
         await res.body.dump()
         const end = performance.now()
@@ -198,6 +205,7 @@ function paced (job: PacedJob): Promise<JobResult<PacedResult>> {
           if (firstKept < 0) firstKept = intended
           lastEnd = end
           routes[samples.n] = r
+          lags[samples.n] = sent - intended
           samples.push(end - intended)
         }
       }, () => { errors++ }).finally(() => {

@@ -29,12 +29,21 @@ export interface FidelityStep {
   readonly samples: number
   readonly non2xx: number
   readonly errors: number
-  /** Median over requests of measured minus modelled (ms), and of that error over the modelled value. */
+  /**
+   * Median over requests of measured minus modelled (ms), measured from the moment each request was sent, and of that
+   * error over the modelled value.
+   */
   readonly p50ErrorMs: number
   readonly p50RelError: number
   readonly p99ErrorMs: number
   readonly modelledP50Ms: number
   readonly measuredP50Ms: number
+  /** The same errors measured from each request's intended send time: the generator's lag included (ms). */
+  readonly scheduleP50ErrorMs: number
+  readonly scheduleP99ErrorMs: number
+  /** How long after its intended time the generator sent a request: median and p99 (ms). */
+  readonly sendLagP50Ms: number
+  readonly sendLagP99Ms: number
   readonly faithful: boolean
   readonly cpu: { readonly servers: number, readonly loadgen: number }
   readonly maxSendLagMs: number
@@ -125,16 +134,25 @@ export async function runFidelity (ctx: Ctx) {
         const serversCpu = await ctx.servers.call<number>('cpu')
         const after = await ctx.servers.call<SimFidelity | null>('simFidelity')
         const p = res.results
-        const err = new Float64Array(p.samplesMs.length)
-        const rel = new Float64Array(p.samplesMs.length)
-        const mod = new Float64Array(p.samplesMs.length)
-        for (let i = 0; i < err.length; i++) {
+        // Each request's latency from the moment the generator sent it: the generator's own lag behind its schedule
+        // (Node's millisecond timers) is not the simulation's. From the schedule itself (the coordinated-omission view,
+        // that lag included) as well, beside it.
+        const n = p.samplesMs.length
+        const err = new Float64Array(n)
+        const rel = new Float64Array(n)
+        const mod = new Float64Array(n)
+        const fromSchedule = new Float64Array(n)
+        const lag = p.sendLagMs
+        for (let i = 0; i < n; i++) {
           const m = (w.routes[p.route[i] as number] as { modelledMs: number }).modelledMs
           mod[i] = m
-          err[i] = (p.samplesMs[i] as number) - m
+          fromSchedule[i] = (p.samplesMs[i] as number) - m
+          err[i] = (fromSchedule[i] as number) - (lag[i] as number)
           rel[i] = (err[i] as number) / m
         }
         const e = summarise(err)
+        const sched = summarise(fromSchedule)
+        const lagged = summarise(lag)
         const relP50 = summarise(rel).p50
         const modP50 = summarise(mod).p50
         const step: FidelityStep = {
@@ -149,7 +167,11 @@ export async function runFidelity (ctx: Ctx) {
           p50RelError: round(relP50, 4),
           p99ErrorMs: round(e.p99, 2),
           modelledP50Ms: round(modP50, 2),
-          measuredP50Ms: round(summarise(p.samplesMs).p50, 2),
+          measuredP50Ms: round(summarise(p.samplesMs).p50 - lagged.p50, 2),
+          scheduleP50ErrorMs: round(sched.p50, 2),
+          scheduleP99ErrorMs: round(sched.p99, 2),
+          sendLagP50Ms: round(lagged.p50, 3),
+          sendLagP99Ms: round(lagged.p99, 3),
           faithful: p.errors === 0 && p.non2xx === 0 && (Math.abs(e.p50) <= 1 || Math.abs(relP50) <= 0.05),
           speedProbeMs: probe,
           cpu: { servers: serversCpu, loadgen: res.cpu },
@@ -158,7 +180,7 @@ export async function runFidelity (ctx: Ctx) {
         }
         steps.push(step)
         const own = step.simulator === undefined ? '' : `; the simulation counted ${(step.simulator.lateShare * 100).toFixed(1)}% of its responses late, loop delay p99 ${step.simulator.loopDelayP99Ms} ms`
-        ctx.progress('fidelity', `${w.name} ${rate} rps: achieved ${step.achievedRps}, p50 error ${step.p50ErrorMs} ms (${(step.p50RelError * 100).toFixed(1)}%), ${step.faithful ? 'faithful' : 'NOT faithful'}; CPU servers ${serversCpu}, load generator ${res.cpu}${own}`)
+        ctx.progress('fidelity', `${w.name} ${rate} rps: achieved ${step.achievedRps}, p50 error ${step.p50ErrorMs} ms (${(step.p50RelError * 100).toFixed(1)}%; ${step.scheduleP50ErrorMs} ms from the schedule, generator lag p50 ${step.sendLagP50Ms} ms), ${step.faithful ? 'faithful' : 'NOT faithful'}; CPU servers ${serversCpu}, load generator ${res.cpu}${own}`)
         if (t === 0 && w.name === 'single') {
           // The same rate through autocannon's own fixed-rate mode, as a cross-check of the paced engine.
           const route = w.routes[0] as { client: string, host: string, modelledMs: number }
@@ -208,6 +230,8 @@ export async function runFidelity (ctx: Ctx) {
         p50ErrorMs: round(errMs, 2),
         p50RelError: round(rel, 4),
         p99ErrorMs: round(median(s.map((x) => x.p99ErrorMs)), 2),
+        scheduleP50ErrorMs: round(median(s.map((x) => x.scheduleP50ErrorMs)), 2),
+        sendLagP50Ms: round(median(s.map((x) => x.sendLagP50Ms)), 3),
         modelledP50Ms: s[0]?.modelledP50Ms ?? Number.NaN,
         faithful: s.every((x) => x.faithful) || (Math.abs(errMs) <= 1 || Math.abs(rel) <= 0.05) && s.every((x) => x.errors === 0 && x.non2xx === 0),
         serversCpu: round(median(s.map((x) => x.cpu.servers)), 2),
@@ -241,7 +265,7 @@ export async function runFidelity (ctx: Ctx) {
     settings: {
       rates, trials, stepSeconds: stepS, warmupSeconds: warmS, latency: 'on', timeScale: 1,
       criterion: 'faithful when |p50(measured - modelled)| <= 1 ms or <= 5% of the modelled value; every request answered 2xx',
-      loadGenerator: 'open loop at a fixed rate (undici pool, uniform spacing), latency from each request\'s intended send time (coordinated omission corrected, like wrk2)',
+      loadGenerator: 'open loop at a fixed rate (undici pool, uniform spacing); latency from the moment each request was sent, and from its intended send time (the coordinated-omission correction of wrk2), which adds the generator\'s own lag behind its schedule (Node\'s timers run at whole milliseconds and late)',
       loopDelay: `how late the simulation's event loop ran a ${LOOP_DELAY_SAMPLE_MS} ms sampling timer, the interval itself not counted`
     },
     simulation: { pops: info.pops, startupMs: round(info.startupMs, 0), rssMiB: info.rssMiB, closeMs },

@@ -52,8 +52,11 @@ describe('bench --quick', () => {
     expect(cross[0]?.targetRps).toBe(50)
     expect(cross.length).toBeLessThanOrEqual(2)
     for (const x of cross) expect(Number.isFinite(x.correctedP50ErrorMs) && Number.isFinite(x.pacedP50ErrorMs)).toBe(true)
-    for (const step of fidelity.result.steps as { speedProbeMs: number, samples: number, simulator?: { settled: number, late: number, lateShare: number, loopDelayP99Ms: number } }[]) {
+    for (const step of fidelity.result.steps as { speedProbeMs: number, samples: number, p50ErrorMs: number, scheduleP50ErrorMs: number, sendLagP50Ms: number, simulator?: { settled: number, late: number, lateShare: number, loopDelayP99Ms: number } }[]) {
       expect(step.speedProbeMs).toBeGreaterThan(0)
+      // Measured from the schedule, an error also holds the generator's lag behind it, which is never negative.
+      expect(step.sendLagP50Ms).toBeGreaterThanOrEqual(0)
+      expect(step.scheduleP50ErrorMs).toBeGreaterThanOrEqual(step.p50ErrorMs - 0.01)
       // The simulation's own count over the step: every answered request was held to its model, warm-up included.
       expect(step.simulator?.settled).toBeGreaterThanOrEqual(step.samples)
       expect(step.simulator?.lateShare).toBeGreaterThanOrEqual(0)
@@ -102,6 +105,7 @@ describe('bench --quick', () => {
     expect(summary).toContain('| plain, buffered (residency-sim\'s exchange) |')
     expect(summary).toMatch(/The plain forwarder answering through residency-sim's buffered exchange: [\d.]+ µs latency/)
     expect(summary).toContain('| servers CPU | load gen CPU | speed probe ms | late (own count) | loop delay p99 ms |')
+    expect(summary).toContain('| p99 error | p50 error from schedule | generator lag p50 | faithful |')
     expect(summary).toContain('A trial stops climbing a workload once it collapses')
     const single = (fidelity.result.workloads as { workload: string, rows: { targetRps: number, trials: number }[] }[])[0]
     // The quick run has one trial: every rate it reached, it reached once.

@@ -5,7 +5,7 @@
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { JobResult, StreamResult } from '../../bench/lib/loadgen.ts'
+import type { JobResult, PacedResult, StreamResult } from '../../bench/lib/loadgen.ts'
 import { spawnChild, type Child } from '../../bench/lib/rpc.ts'
 import { TIMED_SHARE_LIMIT, timingMismatch } from '../../bench/lib/stats.ts'
 
@@ -23,19 +23,28 @@ function listen (closeAfter: number): Promise<Server> {
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)))
 }
 
+/** A server answering `ok` after `ms`. */
+function listenSlow (ms: number): Promise<Server> {
+  const server = createServer((_req, res) => { setTimeout(() => res.end('ok'), ms) })
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)))
+}
+
 describe('load generator timing check', () => {
   let loadgen: Child
   let keeps: Server
   let closes: Server
+  let slow: Server
   beforeAll(async () => {
     loadgen = spawnChild(new URL('../../bench/lib/loadgen.ts', import.meta.url))
     keeps = await listen(0)
     closes = await listen(20)
+    slow = await listenSlow(5)
   })
   afterAll(async () => {
     await loadgen.stop()
     keeps.close()
     closes.close()
+    slow.close()
   })
 
   async function cannon (server: Server, connections: number): Promise<StreamResult> {
@@ -60,5 +69,23 @@ describe('load generator timing check', () => {
     expect(r.responses).toBeGreaterThan(100)
     expect(r.timedShare).toBeGreaterThan(TIMED_SHARE_LIMIT)
     expect(timingMismatch('closes, 1 connection', [{ timedShare: 0.5 }, r])).toMatch(/^closes, 1 connection: in 1 of 2 runs .* not valid$/)
+  })
+
+  it('keeps the paced engine\'s own lag behind its schedule apart from the latency it measures', async () => {
+    const url = `http://127.0.0.1:${(slow.address() as AddressInfo).port}`
+    const res = await loadgen.call<JobResult<PacedResult>>('paced', { url, requests: [{ headers: {} }], rate: 200, durationS: 1.5, warmupS: 0.25, connections: 8 })
+    const p = res.results
+    expect(p.errors).toBe(0)
+    expect(p.samplesMs.length).toBeGreaterThan(150)
+    expect(p.sendLagMs.length).toBe(p.samplesMs.length)
+    // Node's timers run at whole milliseconds: some requests go out after their schedule, and the lag says by how much.
+    expect(Math.max(...p.sendLagMs)).toBeGreaterThan(0)
+    for (let i = 0; i < p.samplesMs.length; i++) {
+      const lag = p.sendLagMs[i] as number
+      expect(lag).toBeGreaterThanOrEqual(0)
+      // From the moment it was sent, no answer can come sooner than the server's 5 ms timer allows (it counts from its
+      // event loop's millisecond clock, so it may end up to 1 ms early); from the schedule, it comes the lag later.
+      expect((p.samplesMs[i] as number) - lag).toBeGreaterThanOrEqual(4)
+    }
   })
 })
