@@ -142,12 +142,14 @@ export async function runFidelity (ctx: Ctx) {
         const rel = new Float64Array(n)
         const mod = new Float64Array(n)
         const fromSchedule = new Float64Array(n)
+        const fromSend = new Float64Array(n)
         const lag = p.sendLagMs
         for (let i = 0; i < n; i++) {
           const m = (w.routes[p.route[i] as number] as { modelledMs: number }).modelledMs
           mod[i] = m
+          fromSend[i] = (p.samplesMs[i] as number) - (lag[i] as number)
           fromSchedule[i] = (p.samplesMs[i] as number) - m
-          err[i] = (fromSchedule[i] as number) - (lag[i] as number)
+          err[i] = (fromSend[i] as number) - m
           rel[i] = (err[i] as number) / m
         }
         const e = summarise(err)
@@ -167,7 +169,7 @@ export async function runFidelity (ctx: Ctx) {
           p50RelError: round(relP50, 4),
           p99ErrorMs: round(e.p99, 2),
           modelledP50Ms: round(modP50, 2),
-          measuredP50Ms: round(summarise(p.samplesMs).p50 - lagged.p50, 2),
+          measuredP50Ms: round(summarise(fromSend).p50, 2),
           scheduleP50ErrorMs: round(sched.p50, 2),
           scheduleP99ErrorMs: round(sched.p99, 2),
           sendLagP50Ms: round(lagged.p50, 3),
