@@ -169,6 +169,14 @@ export function bestOfLines (r: OverheadResult): string[] {
     `the first hop, which for residency-sim also carries the work a request needs once (planning, inspection, its records), residency-sim ${f(sim.cpuUs.oneHop, 0)} µs${plain === undefined ? '' : ` against the plain forwarder's ${f(plain.cpuUs.oneHop, 0)}`}.`, '']
 }
 
+function bestOfKey (r: OverheadResult): string {
+  const b = (r as Partial<OverheadResult>).bestOfTrials ?? bestOfTrials(r.rows)
+  const plain = b?.ratios.vsPlain
+  const proxy = b?.ratios.vsHttpProxy
+  if (b === null || b === undefined || plain === null || plain === undefined) return ''
+  return ` Best of ${b.trials} trials, process CPU per hop: ${f(plain.cpuTwoHopsEach, 2)}x the plain forwarder${proxy === null || proxy === undefined ? '' : `, ${f(proxy.cpuTwoHopsEach, 2)}x @fastify/http-proxy`}.`
+}
+
 function pairedKey (r: OverheadResult): string {
   const p = (r as Partial<OverheadResult>).pairedRatios?.vsPlain
   if (p === undefined || p === null) return ''
@@ -253,7 +261,7 @@ function keyFigures (added?: Envelope<AddedResult>, fidelity?: Envelope<Fidelity
     const proxy = r.perHop.find((x) => x.system === 'http-proxy')
     out.push(`- Per hop, latency off (two-hop chains, per hop): residency-sim ${f(sim?.latencyUsPerHop.twoHopsEach ?? Number.NaN, 0)} µs latency / ${f(sim?.cpuUsPerHop.twoHopsEach ?? Number.NaN, 0)} µs CPU; plain forwarder ${f(plain?.latencyUsPerHop.twoHopsEach ?? Number.NaN, 0)} / ${f(plain?.cpuUsPerHop.twoHopsEach ?? Number.NaN, 0)} µs; @fastify/http-proxy ${f(proxy?.latencyUsPerHop.twoHopsEach ?? Number.NaN, 0)} / ${f(proxy?.cpuUsPerHop.twoHopsEach ?? Number.NaN, 0)} µs. ` +
       `Ratio to the plain forwarder ${f(r.ratios.vsPlain?.latencyTwoHopsEach ?? Number.NaN, 2)}x latency, ${f(r.ratios.vsPlain?.cpuTwoHopsEach ?? Number.NaN, 2)}x CPU (target 1.25x: ${r.targets.withinOneQuarterOfPlain?.latency && r.targets.withinOneQuarterOfPlain.cpu ? 'met' : 'not met'}); to @fastify/http-proxy ${f(r.ratios.vsHttpProxy?.latencyTwoHopsEach ?? Number.NaN, 2)}x latency, ${f(r.ratios.vsHttpProxy?.cpuTwoHopsEach ?? Number.NaN, 2)}x CPU (target below 1: ${r.targets.fasterThanHttpProxy?.latency && r.targets.fasterThanHttpProxy.cpu ? 'met' : 'not met'}). nginx: ${r.ratios.vsNginx ? `${f(r.ratios.vsNginx.latencyTwoHopsEach, 2)}x latency` : 'not measured'}.` +
-      pairedKey(r) + bufferedKey(r))
+      pairedKey(r) + bestOfKey(r) + bufferedKey(r))
   }
   if (handshake) {
     const h = handshake.result

@@ -83,5 +83,14 @@ describe('benchmark summary: per-hop costs from each variant\'s cheapest trial',
     const lines = bestOfLines(committed.result)
     expect(lines[0]).toMatch(/^Best of \d+ trials .* per hop of two, residency-sim \d+ µs against plain \d+ \(\d\.\d\dx\)/)
     expect(lines[0]).toContain('the second hop alone')
+    // And in the key figures at the top of the summary.
+    const dir = await mkdtemp(join(tmpdir(), 'rsim-report-'))
+    try {
+      await writeFile(join(dir, FILES.overhead), JSON.stringify(committed))
+      await writeReport(dir)
+      expect(await readFile(join(dir, 'summary.md'), 'utf8')).toMatch(/Best of \d+ trials, process CPU per hop: \d\.\d\dx the plain forwarder, \d\.\d\dx @fastify\/http-proxy\./)
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
   })
 })
