@@ -7,7 +7,8 @@ import { SimError } from '../core/errors.ts'
 import type { FastifyInstance } from 'fastify'
 import { pino, type Logger } from 'pino'
 import type { Scenario } from '../config/schema.ts'
-import { plan } from '../core/planner.ts'
+import { memoisePlanner } from '../core/plan-memo.ts'
+import { plan as planAfresh } from '../core/planner.ts'
 import type { IpLocator, Pop } from '../core/types.ts'
 import { buildWorld } from '../core/world.ts'
 import { createDelay } from '../net/delay.ts'
@@ -150,6 +151,9 @@ async function startAll (scenario: Scenario, options: StartOptions, apps: Fastif
   const server = scenario.server
   const { world, notes } = buildWorld(scenario)
   for (const note of notes) logger.info({ note }, 'scenario note')
+  // One memo for the whole data path (edge, TLS edge, every PoP): a request's two plans are one lookup each, and the
+  // records of repeated requests share their plan.
+  const plan = memoisePlanner(planAfresh)
   const events = new EventEmitter<RuntimeEvents>()
   // Every completed request is an event; the control plane and tests subscribe, possibly many at once.
   events.setMaxListeners(0)
