@@ -1,9 +1,10 @@
 // Plans repeat: every request from the same client location to the same host, through the same ingress and with the
 // same health, gets the same plan, and the live simulation plans twice per request (at the anycast edge and at the
-// ingress). The memo hands back the plan it computed before, the same frozen object, so a request neither recomputes
-// nor allocates one, and the records that keep it (the control plane's ledger) share it instead of each holding a
-// copy that the garbage collector has to carry. Exact: every input of plan() is in the key, and the world's health
-// is compared with a snapshot on every call, so a change made anywhere (a PoP down, a load set) is seen at once.
+// ingress). The memo hands back the plan it computed before, the same object, so a request neither recomputes nor
+// allocates one, and the records that keep it (the control plane's ledger) share it instead of each holding a copy
+// that the garbage collector has to carry. Plans are read-only (their types say so), so sharing one is safe. Exact:
+// every input of plan() is in the key or compared, and the world's health is compared with a snapshot on every call,
+// so a change made anywhere (a PoP down, a load set) is seen at once.
 import type { Plan, PlanRequest, World } from './types.ts'
 
 export type Planner = (req: PlanRequest, world: World) => Plan
@@ -13,21 +14,19 @@ export interface PlanMemoOptions {
   readonly maxEntries?: number
 }
 
-/** Freezes a plan and everything in it: a shared plan must never be changed by one of its users. */
-function deepFreeze<T> (value: T): T {
-  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
-    Object.freeze(value)
-    for (const v of Object.values(value as object)) deepFreeze(v)
-  }
-  return value
+/**
+ * The request's identity for planning, apart from the client's coordinates and country: those are compared with the
+ * remembered plan's own copy of them, which is cheaper than formatting numbers into the key. Free-text fields are
+ * length-prefixed, so no two requests share a key.
+ */
+function keyOf (req: PlanRequest): string {
+  return `${req.newConnection === false ? 0 : 1}|${req.ingress ?? ''}|${req.host.length}:${req.host}|${req.client.input}`
 }
 
-/** The request's identity for planning: free-text fields are length-prefixed, so no two requests share a key. */
-function keyOf (req: PlanRequest): string {
-  const c = req.client
-  // An empty country is not an absent one: the plan keeps the field.
-  const country = c.country === undefined ? '-' : `${c.country.length}:${c.country}`
-  return `${req.newConnection === false ? 0 : 1}|${req.ingress ?? ''}|${c.lat}|${c.lon}|${country}|${req.host.length}:${req.host}|${c.input}`
+/** A remembered plan answers a request only from the very same client point (the plan records it). */
+function sameClient (p: Plan, c: PlanRequest['client']): boolean {
+  const k = p.client
+  return k.lat === c.lat && k.lon === c.lon && k.country === c.country
 }
 
 export function memoisePlanner (planner: Planner, opts: PlanMemoOptions = {}): Planner {
@@ -64,12 +63,11 @@ export function memoisePlanner (planner: Planner, opts: PlanMemoOptions = {}): P
       snapshot(w)
     }
     const key = keyOf(req)
-    let p = cache.get(key)
-    if (p === undefined) {
-      p = deepFreeze(planner(req, w))
-      if (cache.size >= maxEntries) cache.delete(cache.keys().next().value as string)
-      cache.set(key, p)
-    }
+    const known = cache.get(key)
+    if (known !== undefined && sameClient(known, req.client)) return known
+    const p = planner(req, w)
+    if (known === undefined && cache.size >= maxEntries) cache.delete(cache.keys().next().value as string)
+    cache.set(key, p)
     return p
   }
 }
