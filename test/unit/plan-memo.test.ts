@@ -42,7 +42,7 @@ describe('memoisePlanner', () => {
       kind: fc.constant('plan' as const),
       client: fc.oneof(
         pop.map((p) => at(p.id)),
-        // Inputs and countries that would run together in an unprefixed key.
+        // Points that share an input text, and inputs and hosts that would run together in an unprefixed key.
         fc.record({
           lat: fc.constantFrom(48.1, -33.9),
           lon: fc.constantFrom(11.6, 151.2),
@@ -102,11 +102,12 @@ describe('memoisePlanner', () => {
   it('keeps apart requests whose fields would run together', () => {
     const memo = memoisePlanner(plan)
     const client = at('LHR')
-    // Without length prefixes both keys would read "...|X|1:a|1:b|in".
+    // Countries that would run into the host and input if they were part of a key.
     const a = { client: { ...client, country: 'X|1:a', input: 'in' }, host: 'b' }
     const b = { client: { ...client, country: 'X', input: '1:b|in' }, host: 'a' }
     expect(memo(a, world)).toEqual(plan(a, world))
     expect(memo(b, world)).toEqual(plan(b, world))
+    // Without the host's length prefix both keys would read "...|b|in|x".
     const c = { client: { ...client, input: 'x' }, host: 'b|in' }
     const d = { client: { ...client, input: 'in|x' }, host: 'b' }
     expect(memo(c, world)).toEqual(plan(c, world))
