@@ -1,5 +1,5 @@
 // Authentication of inter-PoP forwarding: an HMAC-SHA256 (RFC 2104) with a per-run random secret over the forwarding
-// headers, with a timestamp window and a replay cache, so a client can neither claim "already inspected" nor pick its
+// fields, with a timestamp window and a replay cache, so a client can neither claim "already inspected" nor pick its
 // inspection PoP (DESIGN.md invariant 5). Also signs shipped log batches, so a log sink accepts records only from PoPs.
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
 import type { IncomingHttpHeaders } from 'node:http'
@@ -8,14 +8,17 @@ import { hmacSha256 } from './hmac.ts'
 /** Every forwarding header starts with this; clients may never send one. */
 export const FWD_PREFIX = 'x-sim-fwd'
 
+/**
+ * The one header a relay carries: `<signature>;<timestamp>;<length>:<ray>;<length>:<ingress>;...`, the fields in
+ * FIELD_ORDER, each prefixed with its length in characters. The signature (64 hex digits) is the HMAC of everything
+ * after its `;`, which is all the verifier needs to check before it reads any field.
+ */
+export const FWD_HEADER = FWD_PREFIX
+
+/** Headers of signed log batches and key calls (signBody). */
 export const FWD = {
-  ray: 'x-sim-fwd-ray',
-  ingress: 'x-sim-fwd-ingress',
-  inspection: 'x-sim-fwd-inspection',
-  client: 'x-sim-fwd-client',
-  host: 'x-sim-fwd-host',
-  plan: 'x-sim-fwd-plan',
   ts: 'x-sim-fwd-ts',
+  pop: 'x-sim-fwd-pop',
   sig: 'x-sim-fwd-sig'
 } as const
 
@@ -52,6 +55,26 @@ export interface SignerOptions {
 
 const FIELD_ORDER = ['ray', 'ingress', 'inspection', 'client', 'host', 'plan'] as const
 
+/** The timestamp and the length-prefixed fields of a relay header, from `at` on; a reason when it is malformed. */
+function parseFields (value: string, at: number): { ts: string, fields: ForwardFields } | string {
+  const semi = value.indexOf(';', at)
+  if (semi < 0) return 'malformed forwarding header'
+  const ts = value.slice(at, semi)
+  const out: Partial<Record<typeof FIELD_ORDER[number], string>> = {}
+  let i = semi + 1
+  for (const k of FIELD_ORDER) {
+    const colon = value.indexOf(':', i)
+    const text = value.slice(i, colon)
+    if (colon < 0 || !/^\d{1,6}$/.test(text)) return 'malformed forwarding header'
+    const end = colon + 1 + Number(text)
+    if (end > value.length || (end < value.length && value.charCodeAt(end) !== 59)) return 'malformed forwarding header'
+    out[k] = value.slice(colon + 1, end)
+    i = end + 1
+  }
+  if (i < value.length) return 'malformed forwarding header'
+  return { ts, fields: out as ForwardFields }
+}
+
 function single (v: string | string[] | undefined): string | undefined {
   return Array.isArray(v) ? undefined : v
 }
@@ -70,12 +93,12 @@ export function createForwardSigner (opts: SignerOptions): ForwardSigner {
   let previous = new Set<string>()
   let rotatedAt = now()
 
-  const hmac = hmacSha256(secret)
-  function mac (parts: readonly string[]): Buffer {
-    // Length-prefixed parts: no two different field lists give the same input.
+  const mac = hmacSha256(secret)
+  function macParts (parts: readonly string[]): Buffer {
+    // Length-prefixed parts: no two different field lists give the same input (nor a relay's, which starts `fwd;`).
     let input = ''
     for (const p of parts) input += `${Buffer.byteLength(p)}:${p}\n`
-    return hmac(input)
+    return mac(input)
   }
 
   function checkTime (tsText: string | undefined): number | string {
@@ -101,39 +124,37 @@ export function createForwardSigner (opts: SignerOptions): ForwardSigner {
 
   return {
     sign (fields) {
-      const ts = String(now())
-      const sig = mac(['fwd', ...FIELD_ORDER.map((k) => fields[k]), ts]).toString('hex')
-      const out: Record<string, string> = { [FWD.ts]: ts, [FWD.sig]: sig }
-      for (const k of FIELD_ORDER) out[FWD[k]] = fields[k]
-      return out
+      let payload = `fwd;${now()}`
+      for (const k of FIELD_ORDER) {
+        const v = fields[k]
+        payload += `;${v.length}:${v}`
+      }
+      return { [FWD_HEADER]: `${mac(payload).toString('hex')};${payload.slice(4)}` }
     },
     verify (headers) {
-      const values: Partial<Record<typeof FIELD_ORDER[number], string>> = {}
-      for (const k of FIELD_ORDER) {
-        const v = single(headers[FWD[k]])
-        if (v === undefined) return { ok: false, reason: `${FWD[k]} missing` }
-        values[k] = v
-      }
-      const ts = checkTime(single(headers[FWD.ts]))
+      const value = single(headers[FWD_HEADER])
+      if (value === undefined) return { ok: false, reason: `${FWD_HEADER} missing` }
+      // The signature first: nothing of an unauthenticated relay is read.
+      if (value.charCodeAt(64) !== 59 /* ; */ || !equal(mac(`fwd;${value.slice(65)}`), value.slice(0, 64))) return { ok: false, reason: 'bad signature' }
+      const parsed = parseFields(value, 65)
+      if (typeof parsed === 'string') return { ok: false, reason: parsed }
+      const ts = checkTime(parsed.ts)
       if (typeof ts === 'string') return { ok: false, reason: ts }
-      const fields = values as ForwardFields
-      const sig = single(headers[FWD.sig])
-      if (!equal(mac(['fwd', ...FIELD_ORDER.map((k) => fields[k]), String(ts)]), sig)) return { ok: false, reason: 'bad signature' }
-      if (!notReplayed(sig as string)) return { ok: false, reason: 'replayed signature' }
-      return { ok: true, fields, ts }
+      if (!notReplayed(value.slice(0, 64))) return { ok: false, reason: 'replayed signature' }
+      return { ok: true, fields: parsed.fields, ts }
     },
     signBody (pop, body) {
       const ts = String(now())
       const digest = createHash('sha256').update(body).digest('hex')
-      return { [FWD.ts]: ts, 'x-sim-fwd-pop': pop, [FWD.sig]: mac(['body', pop, digest, ts]).toString('hex') }
+      return { [FWD.ts]: ts, [FWD.pop]: pop, [FWD.sig]: macParts(['body', pop, digest, ts]).toString('hex') }
     },
     verifyBody (headers, body) {
-      const pop = single(headers['x-sim-fwd-pop'])
-      if (pop === undefined) return { ok: false, reason: 'x-sim-fwd-pop missing' }
+      const pop = single(headers[FWD.pop])
+      if (pop === undefined) return { ok: false, reason: `${FWD.pop} missing` }
       const ts = checkTime(single(headers[FWD.ts]))
       if (typeof ts === 'string') return { ok: false, reason: ts }
       const digest = createHash('sha256').update(body).digest('hex')
-      if (!equal(mac(['body', pop, digest, String(ts)]), single(headers[FWD.sig]))) return { ok: false, reason: 'bad signature' }
+      if (!equal(macParts(['body', pop, digest, String(ts)]), single(headers[FWD.sig]))) return { ok: false, reason: 'bad signature' }
       return { ok: true, pop }
     }
   }

@@ -1,6 +1,9 @@
-// Forwarding-header signatures: authentic relays verify once, anything altered, stale, replayed or unsigned does not.
+// Forwarding-header signatures: authentic relays verify once; anything altered, stale, replayed, malformed or unsigned
+// does not, and nothing throws.
 import { describe, expect, it } from 'vitest'
-import { createForwardSigner, hasForwardHeaders, type ForwardFields } from '../../src/net/signing.ts'
+import fc from 'fast-check'
+import { hmacSha256 } from '../../src/net/hmac.ts'
+import { createForwardSigner, FWD_HEADER, hasForwardHeaders, type ForwardFields } from '../../src/net/signing.ts'
 
 const fields: ForwardFields = {
   ray: '0123456789abcdef-SYD',
@@ -25,16 +28,18 @@ describe('forward signer', () => {
     expect(s.verify(headers)).toEqual({ ok: false, reason: 'replayed signature' })
   })
 
+  // Each field in turn replaced in the signed header, its length prefix kept consistent.
   it.each([
-    ['x-sim-fwd-inspection', 'SYD'],
-    ['x-sim-fwd-host', 'de-gov.example'],
-    ['x-sim-fwd-client', '48.1,11.6,DE'],
-    ['x-sim-fwd-plan', '[]'],
-    ['x-sim-fwd-ts', '1000001']
-  ])('refuses a relay whose %s was changed', (name, value) => {
+    ['inspection', '3:FRA', '3:SYD'],
+    ['host', '15:eu-shop.example', '14:de-gov.example'],
+    ['client', '16:-33.87,151.21,AU', '12:48.1,11.6,DE'],
+    ['plan', '47:[["origin","FRA","origin:eu-shop.example",1.2]]', '2:[]'],
+    ['timestamp', ';1000000;', ';1000001;']
+  ])('refuses a relay whose %s was changed', (_name, from, to) => {
     const s = createForwardSigner({ windowMs: 30_000, now: clock().now })
-    const headers = { ...s.sign(fields), [name]: value }
-    expect(s.verify(headers)).toMatchObject({ ok: false, reason: 'bad signature' })
+    const value = s.sign(fields)[FWD_HEADER] as string
+    expect(value).toContain(from)
+    expect(s.verify({ [FWD_HEADER]: value.replace(from, to) })).toMatchObject({ ok: false, reason: 'bad signature' })
   })
 
   it('refuses signatures outside the window, and those of another run', () => {
@@ -47,13 +52,40 @@ describe('forward signer', () => {
     expect(other.verify(s.sign(fields))).toMatchObject({ ok: false, reason: 'bad signature' })
   })
 
-  it('refuses missing fields and malformed signatures without throwing', () => {
-    const s = createForwardSigner({ windowMs: 1000, now: clock().now })
-    const headers = s.sign(fields)
-    const { 'x-sim-fwd-ray': _ray, ...noRay } = headers
-    expect(s.verify(noRay)).toMatchObject({ ok: false, reason: 'x-sim-fwd-ray missing' })
-    expect(s.verify({ ...headers, 'x-sim-fwd-sig': 'zz' })).toMatchObject({ ok: false, reason: 'bad signature' })
-    expect(s.verify({ ...headers, 'x-sim-fwd-ts': 'soon' })).toMatchObject({ ok: false, reason: 'missing or malformed timestamp' })
+  it('refuses a missing header, malformed signatures and malformed fields without throwing', () => {
+    const secret = Buffer.alloc(32, 7)
+    const s = createForwardSigner({ secret, windowMs: 1000, now: clock().now })
+    const value = s.sign(fields)[FWD_HEADER] as string
+    expect(s.verify({ host: 'a' })).toMatchObject({ ok: false, reason: 'x-sim-fwd missing' })
+    expect(s.verify({ [FWD_HEADER]: [value, value] })).toMatchObject({ ok: false, reason: 'x-sim-fwd missing' })
+    expect(s.verify({ [FWD_HEADER]: `zz${value.slice(2)}` })).toMatchObject({ ok: false, reason: 'bad signature' })
+    expect(s.verify({ [FWD_HEADER]: value.slice(0, 64) })).toMatchObject({ ok: false, reason: 'bad signature' })
+    expect(s.verify({ [FWD_HEADER]: '' })).toMatchObject({ ok: false, reason: 'bad signature' })
+    // Correctly signed with the run's secret, yet not the shape a PoP writes: refused, never read past the fault.
+    const mac = hmacSha256(secret)
+    const signed = (rest: string) => ({ [FWD_HEADER]: `${mac(`fwd;${rest}`).toString('hex')};${rest}` })
+    for (const rest of ['1000000', '1000000;2:ab', '1000000;x:ab', '1000000;99:ab', '1000000;1:a;1:b;1:c;1:d;1:e;1:f;1:g', '1000000;1:ab;1:c;1:d;1:e;1:f;1:g']) {
+      expect(s.verify(signed(rest))).toMatchObject({ ok: false, reason: 'malformed forwarding header' })
+    }
+    expect(s.verify(signed('soon;1:a;1:b;1:c;1:d;1:e;1:f'))).toMatchObject({ ok: false, reason: 'missing or malformed timestamp' })
+    expect(s.verify(signed('1000000;1:a;1:b;1:c;1:d;1:e;0:'))).toMatchObject({ ok: true, fields: { ray: 'a', plan: '' } })
+  })
+
+  it('round-trips any field text, separators included, and refuses any single changed character', () => {
+    const text = fc.string({ unit: fc.constantFrom('a', 'Z', '0', '9', ':', ';', ',', '[', '"', ' ', '-', '.'), maxLength: 24 })
+    fc.assert(fc.property(
+      fc.record({ ray: text, ingress: text, inspection: text, client: text, host: text, plan: text }),
+      fc.nat(),
+      fc.constantFrom('0', '1', ':', ';', 'a'),
+      (f, at, ch) => {
+        const s = createForwardSigner({ windowMs: 1000, now: clock().now })
+        const value = s.sign(f)[FWD_HEADER] as string
+        const i = at % value.length
+        const changed = value.slice(0, i) + ch + value.slice(i + 1)
+        if (changed !== value) expect(s.verify({ [FWD_HEADER]: changed }).ok).toBe(false)
+        expect(s.verify({ [FWD_HEADER]: value })).toEqual({ ok: true, fields: f, ts: 1_000_000 })
+      }
+    ), { numRuns: 300 })
   })
 
   it('signs bodies for a PoP: any changed byte or PoP fails', () => {

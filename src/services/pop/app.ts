@@ -2,7 +2,7 @@
 // route: a request signed by another PoP is relayed traffic to inspect; anything else is a client request and this
 // PoP is its ingress.
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
-import { FWD } from '../../net/signing.ts'
+import { FWD_HEADER } from '../../net/signing.ts'
 import { clientErrorHandler, installErrorHandling } from '../http-errors.ts'
 import { REMOTE_SIGN_PATH, remoteSignRoute } from '../keys/remote-sign.ts'
 import type { PopDeps } from './deps.ts'
@@ -66,12 +66,12 @@ export function buildApp (deps: PopDeps & { readonly handlers?: PopHandlers }): 
   // Geo Key Manager: other PoPs ask this one to sign when it is inside a customer's key policy (signed calls only).
   if (deps.tls !== undefined) app.post(REMOTE_SIGN_PATH, remoteSignRoute(deps.pop.id, deps.tls.locality, deps.signer))
   app.all('/*', function popEntry (request, reply) {
-    if (request.headers[FWD.sig] !== undefined) return handlers.handleRelayed(request, reply)
+    if (request.headers[FWD_HEADER] !== undefined) return handlers.handleRelayed(request, reply)
     return handlers.handleClient(request, reply, clientHandoff(request.raw.socket))
   })
   // The bare root is not matched by '/*' in find-my-way.
   app.all('/', function popRoot (request, reply) {
-    if (request.headers[FWD.sig] !== undefined) return handlers.handleRelayed(request, reply)
+    if (request.headers[FWD_HEADER] !== undefined) return handlers.handleRelayed(request, reply)
     return handlers.handleClient(request, reply, clientHandoff(request.raw.socket))
   })
   return app
