@@ -1,6 +1,6 @@
 // The load generator, run as its own process (bench/run.ts forks it) so that it never shares an event loop with the
 // servers it measures. Three engines:
-// - cannon: closed-loop autocannon streams, many at once; each response's time comes from autocannon's `response`
+// - cannon: autocannon streams, many at once, closed-loop or each at a fixed rate; each response's time comes from autocannon's `response`
 //   event (hrtime, fractional ms), recorded into our own sample arrays, since autocannon's histograms and tables are in
 //   whole milliseconds.
 // - paced: open-loop requests at a fixed rate with undici, each timed from its intended send time (the
@@ -19,6 +19,8 @@ export interface CannonStream {
   readonly url: string
   readonly headers: Record<string, string>
   readonly connections: number
+  /** Requests per second over all the stream's connections (autocannon's `overallRate`); unset: a closed loop. */
+  readonly rate?: number
 }
 
 export interface CannonJob {
@@ -86,7 +88,8 @@ function runCannon (s: CannonStream, durationS: number, maxSamples: number, onRe
       duration: durationS,
       // Fastify answers 1 KiB bodies with content-length; no pipelining, like browsers and the PoPs' own pools.
       pipelining: 1,
-      timeout: 30
+      timeout: 30,
+      ...(s.rate === undefined ? {} : { overallRate: s.rate })
     }, (err, res) => {
       if (err) { reject(err); return }
       resolve({

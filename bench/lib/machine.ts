@@ -76,6 +76,35 @@ export function which (name: string): string | undefined {
   }
 }
 
+/**
+ * Pins every thread of each process to a CPU list with taskset (util-linux), and returns what puts each back on the
+ * CPUs it had; a reason instead where it cannot (no taskset, one CPU, a list outside the processes' allowed set).
+ */
+export function pinProcesses (placement: readonly { readonly pid: number, readonly cpus: string }[]): { restore: () => void } | { reason: string } {
+  if (cpus().length < 2) return { reason: 'one CPU only' }
+  const taskset = which('taskset')
+  if (taskset === undefined) return { reason: 'taskset is not installed (util-linux)' }
+  const run = (args: string[]): string => execFileSync(taskset, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
+  const before: { pid: number, mask: string }[] = []
+  const restore = (): void => {
+    for (const b of before) {
+      try { run(['-a', '-p', b.mask, String(b.pid)]) } catch { /* the process has gone */ }
+    }
+  }
+  try {
+    for (const p of placement) {
+      // "pid 123's current affinity mask: 3"
+      const mask = run(['-p', String(p.pid)]).trim().split(/\s+/).pop() as string
+      before.push({ pid: p.pid, mask })
+      run(['-a', '-p', '-c', p.cpus, String(p.pid)])
+    }
+    return { restore }
+  } catch (err) {
+    restore()
+    return { reason: `taskset failed: ${((err as { stderr?: string }).stderr ?? (err as Error).message).trim().split('\n')[0] ?? ''}` }
+  }
+}
+
 let ticksPerSecond: number | undefined
 
 /**

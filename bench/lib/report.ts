@@ -153,6 +153,27 @@ function pairedLines (r: OverheadResult): string[] {
   return [...out, `The same two-hop ratios computed within each trial (every variant measured within about a minute), median over the trials and their range: ${parts.join('; ')}. The range is how much the machine's drift between trials moves a ratio.`, '']
 }
 
+type Concurrent = NonNullable<OverheadResult['concurrent']['vsPlain']>
+
+/** Per-hop CPU ratios from residency-sim and a peer loaded at the same time (results before it have none). */
+function concurrentLines (r: OverheadResult): string[] {
+  const c = (r as Partial<OverheadResult>).concurrent
+  if (c === undefined) return []
+  const one = (name: string, x: Concurrent | null): string => x === null
+    ? ''
+    : `against ${name} ${f(x.cpuTwoHopsEach.median, 2)}x (95% interval ${f(x.cpuTwoHopsEach.ci95[0] ?? Number.NaN, 2)} to ${f(x.cpuTwoHopsEach.ci95[1] ?? Number.NaN, 2)}; residency-sim ${f(x.simUsPerHop, 0)} µs per hop, the peer ${f(x.peerUsPerHop, 0)})`
+  const parts = [one('the plain forwarder', c.vsPlain), one('the buffered plain forwarder', c.vsPlainBuffered), one('@fastify/http-proxy', c.vsHttpProxy)].filter((x) => x !== '')
+  if (parts.length === 0) return []
+  return [`Concurrent pairs (residency-sim's two-hop chain and a peer's loaded at the same time, ${c.rateRps} requests/s each, ${c.runSeconds} s, each process's CPU time per request over the same seconds, the direct paths measured the same way just before each pair${c.pinning === undefined ? '' : `; ${c.pinning}`}; ${c.rounds} round${c.rounds === 1 ? '' : 's'}): process CPU per hop of two ${parts.join('; ')}. Both sides of each ratio ran under the same machine conditions, so the drift between trials above does not enter it; the interval is a bootstrap of the median over the rounds.`, '']
+}
+
+function concurrentKey (r: OverheadResult): string {
+  const c = (r as Partial<OverheadResult>).concurrent
+  if (c === undefined || c.vsPlain === null) return ''
+  const proxy = c.vsHttpProxy === null ? '' : `, ${f(c.vsHttpProxy.cpuTwoHopsEach.median, 2)}x @fastify/http-proxy (${f(c.vsHttpProxy.cpuTwoHopsEach.ci95[0] ?? Number.NaN, 2)} to ${f(c.vsHttpProxy.cpuTwoHopsEach.ci95[1] ?? Number.NaN, 2)})`
+  return ` Loaded at the same time at ${c.rateRps} requests/s each, process CPU per hop: ${f(c.vsPlain.cpuTwoHopsEach.median, 2)}x the plain forwarder (95% interval ${f(c.vsPlain.cpuTwoHopsEach.ci95[0] ?? Number.NaN, 2)} to ${f(c.vsPlain.cpuTwoHopsEach.ci95[1] ?? Number.NaN, 2)})${proxy}.`
+}
+
 const PEER_NAMES: Record<string, string> = { plain: 'plain', 'plain-buffered': 'buffered plain', 'http-proxy': '@fastify/http-proxy', nginx: 'nginx' }
 
 /** Per-hop CPU from each variant's cheapest trial, and the second hop alone (computed from the rows for older results). */
@@ -217,7 +238,7 @@ function overheadSection (e: Envelope<OverheadResult>): string[] {
     ratio('plain undici + fastify', r.ratios.vsPlain),
     ...((r.ratios as { vsPlainBuffered?: typeof r.ratios.vsPlain }).vsPlainBuffered === undefined ? [] : [ratio('plain, buffered (residency-sim\'s exchange)', r.ratios.vsPlainBuffered)]),
     ratio('@fastify/http-proxy', r.ratios.vsHttpProxy), ratio('nginx', r.ratios.vsNginx), '',
-    ...pairedLines(r), ...bestOfLines(r), ...timingLines((r as Partial<OverheadResult>).timingWarnings), `Targets: within 1.25x of the plain forwarder per hop (two-hop figures): latency ${r.targets.withinOneQuarterOfPlain?.latency ? 'met' : 'not met'}, CPU ${r.targets.withinOneQuarterOfPlain?.cpu ? 'met' : 'not met'}; ` +
+    ...pairedLines(r), ...concurrentLines(r), ...bestOfLines(r), ...timingLines((r as Partial<OverheadResult>).timingWarnings), `Targets: within 1.25x of the plain forwarder per hop (two-hop figures): latency ${r.targets.withinOneQuarterOfPlain?.latency ? 'met' : 'not met'}, CPU ${r.targets.withinOneQuarterOfPlain?.cpu ? 'met' : 'not met'}; ` +
     `faster than @fastify/http-proxy: latency ${r.targets.fasterThanHttpProxy?.latency ? 'met' : 'not met'}, CPU ${r.targets.fasterThanHttpProxy?.cpu ? 'met' : 'not met'}. ` +
     `Load generator: ${r.loadGenerator.bottleneck} (highest CPU share ${r.loadGenerator.maxCpuAtThroughput}).`, '')
   return out
@@ -261,7 +282,7 @@ function keyFigures (added?: Envelope<AddedResult>, fidelity?: Envelope<Fidelity
     const proxy = r.perHop.find((x) => x.system === 'http-proxy')
     out.push(`- Per hop, latency off (two-hop chains, per hop): residency-sim ${f(sim?.latencyUsPerHop.twoHopsEach ?? Number.NaN, 0)} µs latency / ${f(sim?.cpuUsPerHop.twoHopsEach ?? Number.NaN, 0)} µs CPU; plain forwarder ${f(plain?.latencyUsPerHop.twoHopsEach ?? Number.NaN, 0)} / ${f(plain?.cpuUsPerHop.twoHopsEach ?? Number.NaN, 0)} µs; @fastify/http-proxy ${f(proxy?.latencyUsPerHop.twoHopsEach ?? Number.NaN, 0)} / ${f(proxy?.cpuUsPerHop.twoHopsEach ?? Number.NaN, 0)} µs. ` +
       `Ratio to the plain forwarder ${f(r.ratios.vsPlain?.latencyTwoHopsEach ?? Number.NaN, 2)}x latency, ${f(r.ratios.vsPlain?.cpuTwoHopsEach ?? Number.NaN, 2)}x CPU (target 1.25x: ${r.targets.withinOneQuarterOfPlain?.latency && r.targets.withinOneQuarterOfPlain.cpu ? 'met' : 'not met'}); to @fastify/http-proxy ${f(r.ratios.vsHttpProxy?.latencyTwoHopsEach ?? Number.NaN, 2)}x latency, ${f(r.ratios.vsHttpProxy?.cpuTwoHopsEach ?? Number.NaN, 2)}x CPU (target below 1: ${r.targets.fasterThanHttpProxy?.latency && r.targets.fasterThanHttpProxy.cpu ? 'met' : 'not met'}). nginx: ${r.ratios.vsNginx ? `${f(r.ratios.vsNginx.latencyTwoHopsEach, 2)}x latency` : 'not measured'}.` +
-      pairedKey(r) + bestOfKey(r) + bufferedKey(r))
+      pairedKey(r) + concurrentKey(r) + bestOfKey(r) + bufferedKey(r))
   }
   if (handshake) {
     const h = handshake.result

@@ -72,3 +72,30 @@ export function timingMismatch (what: string, runs: readonly { readonly timedSha
   const worst = Math.max(...bad.map((r) => r.timedShare))
   return `${what}: in ${bad.length} of ${runs.length} runs the response times add up to more than the time its connections had (up to ${round(worst, 2)}x), so they are not the requests' own (the server closed kept-alive connections and autocannon kept requests queued from them): its latency figures are not valid`
 }
+
+/**
+ * A percentile bootstrap confidence interval for the median of `xs` (`level` 0.95: the 2.5th and 97.5th percentiles of
+ * the medians of `resamples` resamples drawn with replacement). Seeded, so one result always gives the same interval.
+ */
+export function medianCi (xs: readonly number[], level = 0.95, resamples = 4000, seed = 1): [number, number] {
+  const s = xs.filter((x) => Number.isFinite(x))
+  if (s.length === 0) return [Number.NaN, Number.NaN]
+  // mulberry32: a small, well-mixed 32-bit generator.
+  let state = seed >>> 0
+  const next = (): number => {
+    state = (state + 0x6d2b79f5) >>> 0
+    let t = state
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+  const medians = new Float64Array(resamples)
+  const draw = new Array<number>(s.length)
+  for (let k = 0; k < resamples; k++) {
+    for (let i = 0; i < s.length; i++) draw[i] = s[Math.floor(next() * s.length)] as number
+    medians[k] = median(draw)
+  }
+  medians.sort()
+  const tail = (1 - level) / 2
+  return [percentileSorted(medians, tail * 100), percentileSorted(medians, (1 - tail) * 100)]
+}

@@ -2,15 +2,17 @@
 // through two hops, for residency-sim and for peer forwarders measured in the same run: a plain undici + fastify
 // forwarder (the floor for Node), the same answering through residency-sim's buffered exchange (so that it differs
 // from residency-sim's hop by the simulator's features alone), @fastify/http-proxy, and nginx when it is installed.
+// Interleaved trials measure each variant alone; then concurrent pairs load residency-sim and one Node peer at the same
+// time, at one fixed rate, so that a ratio's two sides share the machine's conditions.
 import { request } from 'undici'
 import { bestOfTrials, DIRECT_PEERS, DIRECT_SIM } from '../lib/best-of.ts'
 import { sized, type Ctx } from '../lib/context.ts'
 import type { JobResult, StreamResult } from '../lib/loadgen.ts'
-import { speedProbe, which } from '../lib/machine.ts'
+import { pinProcesses, speedProbe, which } from '../lib/machine.ts'
 import { spawnChild, type Child } from '../lib/rpc.ts'
 import { benchScenario, defaultYaml } from '../lib/scenario-yaml.ts'
 import type { PeerUrls, SimInfo } from '../lib/servers.ts'
-import { median, round, spread, summarise, timingMismatch } from '../lib/stats.ts'
+import { median, medianCi, round, spread, summarise, timingMismatch } from '../lib/stats.ts'
 import { NGINX_HINT, startNginx, type NginxPeer } from '../peers/nginx.ts'
 
 const HOST = 'eu-shop.example'
@@ -153,6 +155,78 @@ export async function runOverhead (ctx: Ctx) {
     }
     ctx.progress('overhead', `trial ${t + 1}/${trials} done`)
   }
+  // Concurrent pairs: residency-sim and one Node peer loaded at the same time, each at the same fixed rate, and each
+  // process's CPU time per request taken over the same seconds. The machine's drift between trials (the speed probe
+  // above) then reaches both sides of a ratio alike, which the interleaved trials cannot give. The rate leaves both
+  // servers and the load generator room on the machine: a third of the slowest two-hop chain's closed-loop throughput.
+  // Each pair is measured right after the two direct paths, which its per-hop figures subtract.
+  const twoHopRps = variants.filter((v) => v.hops === 2 && v.system !== 'nginx').map((v) => median((results.get(v.name) ?? []).map((x) => x.throughput.rps)))
+  const concurrentRate = Math.max(50, Math.floor(Math.min(...twoHopRps) / 3 / 50) * 50)
+  const concurrentRounds = q ? 1 : Math.max(1, Math.round(sized(ctx.settings, 8, 1)))
+  const concurrentS = sized(ctx.settings, 2, 1, 0.5)
+  const pairPeers = (['plain', 'plain-buffered', 'http-proxy'] as const).filter((p) => variants.some((v) => v.system === p && v.hops === 2))
+  const byName = (name: string): Variant => variants.find((v) => v.name === name) as Variant
+  const twoHops = (system: Variant['system']): Variant => variants.find((v) => v.system === system && v.hops === 2) as Variant
+  async function together (a: Variant, b: Variant, label: string): Promise<[number, number]> {
+    const done = ctx.watch('overhead', label)
+    try {
+      await Promise.all([a.proc.call('mark'), b.proc.call('mark')])
+      const res = await ctx.loadgen.call<JobResult<StreamResult[]>>('cannon', {
+        streams: [a, b].map((v) => ({ id: v.name, url: v.url, headers: v.headers, connections: 16, rate: concurrentRate })),
+        durationS: concurrentS,
+        maxSamples: 200_000
+      })
+      const [ma, mb] = await Promise.all([a.proc.call<number>('cpuTime'), b.proc.call<number>('cpuTime')])
+      const [ra, rb] = res.results as [StreamResult, StreamResult]
+      if (ra.non2xx + ra.errors + rb.non2xx + rb.errors > 0) throw new Error(`${label}: ${ra.non2xx + rb.non2xx} non-2xx answers, ${ra.errors + rb.errors} errors`)
+      return [ma * 1000 / ra.responses, mb * 1000 / rb.responses]
+    } finally { done() }
+  }
+  const concurrentRatios = new Map<string, { ratio: number, simUs: number, peerUs: number }[]>(pairPeers.map((p) => [p, []]))
+  // Both servers share one CPU and the load generator has the other, so that a CPU slowed by a neighbour (a busy
+  // hyperthread sibling on a shared host) slows both sides of a ratio alike instead of whichever process was on it.
+  const pin = pinProcesses([{ pid: sp.pid, cpus: '1' }, { pid: peerProc.pid, cpus: '1' }, { pid: ctx.loadgen.pid, cpus: '0' }])
+  const pinning = 'restore' in pin ? 'both servers on CPU 1, the load generator on CPU 0 (taskset)' : `not pinned: ${pin.reason}`
+  ctx.progress('overhead', `concurrent pairs at ${concurrentRate} rps each: ${pinning}`)
+  try {
+    await together(byName('residency-sim 2 hops'), twoHops('plain'), 'concurrent pairs: warm-up')
+    for (let round = 0; round < concurrentRounds; round++) {
+      for (let k = 0; k < pairPeers.length; k++) {
+        const peer = pairPeers[(k + round) % pairPeers.length] as typeof pairPeers[number]
+        const at = `concurrent round ${round + 1}/${concurrentRounds}, ${concurrentRate} rps each`
+        // The direct paths right before each chain, so that the subtraction spans seconds of drift, not a whole round.
+        const [simDirect, peersDirect] = await together(byName(DIRECT_SIM), byName(DIRECT_PEERS), `${at}: the direct paths`)
+        const [sim2, peer2] = await together(byName('residency-sim 2 hops'), twoHops(peer), `${at}: residency-sim and ${peer}, two hops`)
+        const simUs = (sim2 - simDirect) / 2
+        const peerUs = (peer2 - peersDirect) / 2
+        concurrentRatios.get(peer)?.push({ ratio: simUs / peerUs, simUs, peerUs })
+      }
+    }
+  } finally {
+    if ('restore' in pin) pin.restore()
+  }
+  const concurrentOf = (peer: string) => {
+    const xs = concurrentRatios.get(peer) ?? []
+    if (xs.length === 0) return null
+    const ratios = xs.map((x) => x.ratio)
+    const [lo, hi] = medianCi(ratios)
+    return {
+      rounds: xs.length,
+      cpuTwoHopsEach: { median: round(median(ratios), 2), ci95: [round(lo, 2), round(hi, 2)], rounds: ratios.map((x) => round(x, 3)) },
+      simUsPerHop: round(median(xs.map((x) => x.simUs)), 1),
+      peerUsPerHop: round(median(xs.map((x) => x.peerUs)), 1)
+    }
+  }
+  const concurrent = {
+    rateRps: concurrentRate,
+    rounds: concurrentRounds,
+    pinning,
+    runSeconds: concurrentS,
+    vsPlain: concurrentOf('plain'),
+    vsPlainBuffered: concurrentOf('plain-buffered'),
+    vsHttpProxy: concurrentOf('http-proxy')
+  }
+
   await nginx?.stop()
   await peerProc.call('stopPeers')
   await peerProc.stop()
@@ -296,6 +370,11 @@ export async function runOverhead (ctx: Ctx) {
     speedProbeMsTrials: probes,
     /** Two-hop per-hop ratios computed within each trial: their median and range over the trials. */
     pairedRatios: { vsPlain: paired('plain'), vsPlainBuffered: paired('plain-buffered'), vsHttpProxy: paired('http-proxy') },
+    /**
+     * Process CPU per hop of two, residency-sim and each Node peer loaded at the same time at the same fixed rate, per
+     * round each pair right after the direct paths: the ratio's median over the rounds with a bootstrap 95% interval.
+     */
+    concurrent,
     /** Per-hop costs from each variant's cheapest trial, with the second hop alone (bench/lib/best-of.ts). */
     bestOfTrials: bestOfTrials(rows),
     targets: {

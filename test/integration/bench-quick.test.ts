@@ -83,6 +83,16 @@ describe('bench --quick', () => {
     expect((overhead.machine as { speedProbeMs?: number }).speedProbeMs).toBeGreaterThan(0)
     const paired = overhead.result.pairedRatios as { vsPlain: { trials: number, cpuTwoHopsEach: { median: number } } | null }
     expect(paired.vsPlain?.trials).toBe(1)
+    // Concurrent pairs: one round in a quick run, at a rate derived from the measured throughputs.
+    const concurrent = overhead.result.concurrent as { rateRps: number, pinning: string, vsPlain: { rounds: number, cpuTwoHopsEach: { median: number, ci95: number[] } } | null, vsHttpProxy: { rounds: number } | null }
+    expect(concurrent.rateRps).toBeGreaterThanOrEqual(50)
+    // Pinned where taskset can (CI's Debian has it); otherwise the reason, never silence.
+    expect(concurrent.pinning).toMatch(/^(both servers on CPU 1, the load generator on CPU 0 \(taskset\)|not pinned: .+)$/)
+    expect(concurrent.rateRps % 50).toBe(0)
+    expect(concurrent.vsPlain?.rounds).toBe(1)
+    expect(concurrent.vsHttpProxy?.rounds).toBe(1)
+    expect(Number.isFinite(concurrent.vsPlain?.cpuTwoHopsEach.median)).toBe(true)
+    expect(concurrent.vsPlain?.cpuTwoHopsEach.ci95).toHaveLength(2)
     const handshake = await json(dir, 'handshake.json')
     expect(typeof handshake.result.status).toBe('string')
     expect((handshake.result.rows as unknown[]).length).toBe(3)

@@ -1,0 +1,60 @@
+// The bootstrap interval of a median (bench/lib/stats.ts medianCi) that the benchmark's concurrent pairs report.
+import { describe, expect, it } from 'vitest'
+import { median, medianCi } from '../../bench/lib/stats.ts'
+
+/** Seeded uniform numbers in [0, 1), so the data of every test is the same on every run. */
+function uniform (seed: number): () => number {
+  let x = seed
+  return () => {
+    x = (Math.imul(x, 1103515245) + 12345) >>> 0
+    return x / 4294967296
+  }
+}
+
+describe('medianCi', () => {
+  it('is the same interval for the same rounds, and brackets their median', () => {
+    const xs = [1.31, 1.52, 1.47, 1.9, 1.44, 1.6, 1.38, 1.55]
+    const [lo, hi] = medianCi(xs)
+    expect(medianCi(xs)).toEqual([lo, hi])
+    expect(lo).toBeLessThanOrEqual(median(xs))
+    expect(hi).toBeGreaterThanOrEqual(median(xs))
+    // Every bound is one of the resampled medians, so it lies within the data.
+    expect(lo).toBeGreaterThanOrEqual(Math.min(...xs))
+    expect(hi).toBeLessThanOrEqual(Math.max(...xs))
+  })
+
+  it('is one point for identical rounds, NaN for none, and ignores rounds that are not numbers', () => {
+    expect(medianCi([1.2, 1.2, 1.2])).toEqual([1.2, 1.2])
+    expect(medianCi([])).toEqual([Number.NaN, Number.NaN])
+    expect(medianCi([1.2, Number.NaN, 1.2, Number.POSITIVE_INFINITY])).toEqual([1.2, 1.2])
+  })
+
+  it('narrows with more rounds and widens with more scatter', () => {
+    const next = uniform(7)
+    const draw = (n: number, scale: number): number[] => Array.from({ length: n }, () => 1.5 + (next() - 0.5) * scale)
+    const width = ([lo, hi]: [number, number]): number => hi - lo
+    expect(width(medianCi(draw(80, 0.4)))).toBeLessThan(width(medianCi(draw(8, 0.4))))
+    expect(width(medianCi(draw(20, 0.1)))).toBeLessThan(width(medianCi(draw(20, 0.8))))
+  })
+
+  it('covers the true median in most of many samples (a 95% interval)', () => {
+    const next = uniform(11)
+    let covered = 0
+    const samples = 200
+    for (let k = 0; k < samples; k++) {
+      // Uniform on [1, 2]: the true median is 1.5.
+      const xs = Array.from({ length: 15 }, () => 1 + next())
+      const [lo, hi] = medianCi(xs, 0.95, 1000, k + 1)
+      if (lo <= 1.5 && 1.5 <= hi) covered++
+    }
+    expect(covered / samples).toBeGreaterThan(0.85)
+    // A 50% interval covers it less often: the level is honoured, not ignored.
+    let coveredHalf = 0
+    for (let k = 0; k < samples; k++) {
+      const xs = Array.from({ length: 15 }, () => 1 + next())
+      const [lo, hi] = medianCi(xs, 0.5, 1000, k + 1)
+      if (lo <= 1.5 && 1.5 <= hi) coveredHalf++
+    }
+    expect(coveredHalf).toBeLessThan(covered)
+  })
+})
