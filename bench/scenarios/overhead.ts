@@ -159,6 +159,8 @@ export async function runOverhead (ctx: Ctx) {
   // process's CPU time per request taken over the same seconds. The machine's drift between trials (the speed probe
   // above) then reaches both sides of a ratio alike, which the interleaved trials cannot give. The rate leaves both
   // servers and the load generator room on the machine: a third of the slowest two-hop chain's closed-loop throughput.
+  // autocannon's overallRate sends each connection's quota for a second as the second starts (see the fidelity
+  // scenario): bursts, not an even spacing, but the same for both sides of a pair.
   // Each pair is measured right after the two direct paths, which its per-hop figures subtract.
   const twoHopRps = variants.filter((v) => v.hops === 2 && v.system !== 'nginx').map((v) => median((results.get(v.name) ?? []).map((x) => x.throughput.rps)))
   const concurrentRate = Math.max(50, Math.floor(Math.min(...twoHopRps) / 3 / 50) * 50)
