@@ -1,8 +1,8 @@
 // The load generator, run as its own process (bench/run.ts forks it) so that it never shares an event loop with the
 // servers it measures. Three engines:
-// - cannon: autocannon streams, many at once, closed-loop or each at a fixed rate; each response's time comes from autocannon's `response`
-//   event (hrtime, fractional ms), recorded into our own sample arrays, since autocannon's histograms and tables are in
-//   whole milliseconds.
+// - cannon: autocannon streams, many at once, closed-loop or each at a fixed rate; each response's time comes from
+//   autocannon's `response` event (hrtime, fractional ms), recorded into our own sample arrays, since autocannon's
+//   histograms and tables are in whole milliseconds.
 // - paced: open-loop requests at a fixed rate with undici, each timed from its intended send time (the
 //   coordinated-omission correction of wrk2) and from the moment it was actually sent: Node's timers run at whole
 //   milliseconds and late, so the generator sends a request about half a millisecond after its schedule, which is

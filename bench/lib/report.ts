@@ -306,7 +306,7 @@ export async function writeReport (dir: string): Promise<string[]> {
   const fidelity = await readJson<Envelope<FidelityResult>>(join(dir, FILES.fidelity))
   const overhead = await readJson<Envelope<OverheadResult>>(join(dir, FILES.overhead))
   const handshake = await readJson<Envelope<HandshakeResult>>(join(dir, FILES.handshake))
-  const md = ['# residency-sim benchmark results', '', 'Reproduce with `npm run bench` (everything, under 20 minutes) or `node bench/run.ts --only added|fidelity|overhead|handshake`; `--help` lists the options. Every figure below is in the JSON files next to this one.', '']
+  const md = ['# residency-sim benchmark results', '', 'Reproduce with `npm run bench` (everything, about 21 minutes) or `node bench/run.ts --only added|fidelity|overhead|handshake`; `--help` lists the options. Every figure below is in the JSON files next to this one.', '']
   md.push(...keyFigures(added, fidelity, overhead, handshake))
   const written: string[] = []
   if (added) {
