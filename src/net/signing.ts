@@ -39,7 +39,9 @@ export type VerifyResult =
   | { readonly ok: false, readonly reason: string }
 
 export interface ForwardSigner {
+  /** The relay's one header (FWD_HEADER), timestamped and signed. */
   sign (fields: ForwardFields): Record<string, string>
+  /** Checks the relay header's signature, then its fields, timestamp window and replay cache; never throws. */
   verify (headers: IncomingHttpHeaders): VerifyResult
   /** Headers authenticating a body sent by `pop` (log batches): HMAC over the timestamp, the PoP and the body digest. */
   signBody (pop: string, body: Buffer | string): Record<string, string>
