@@ -1,7 +1,7 @@
 // The small pure parts of the data path: modelled delay, WAF rules, trace context and Server-Timing.
 import { describe, expect, it } from 'vitest'
 import { createDelay, createWaiter } from '../../src/net/delay.ts'
-import { decodeHops, encodeHops, serverTiming } from '../../src/services/pop/server-timing.ts'
+import { decodeHops, decodeRelayResult, encodeHops, encodeRelayResult, serverTiming } from '../../src/services/pop/server-timing.ts'
 import { childTraceparent, parseTraceparent } from '../../src/services/pop/trace.ts'
 import { wafCheck } from '../../src/services/pop/waf.ts'
 
@@ -61,6 +61,18 @@ describe('Server-Timing', () => {
     expect(serverTiming(hops)).toBe('access;desc="client->SYD";dur=5.12, relay;desc="SYD->FRA";dur=251.50')
     expect(decodeHops(encodeHops(hops))).toEqual(hops)
     expect(decodeHops('not json')).toEqual([])
+  })
+
+  it('round-trips the relay result header and reads a malformed one as nothing reported', () => {
+    const hops = [{ from: 'FRA', to: 'origin', kind: 'origin' as const, modelledMs: 12, measuredMs: 12.345 }]
+    expect(decodeRelayResult(encodeRelayResult(1.23456, -0.5, undefined, hops))).toEqual({ innerMs: 1.235, jitterMs: -0.5, hops })
+    expect(decodeRelayResult(encodeRelayResult(0.25, 0, 'SIM_ERR_WAF_BLOCKED', []))).toEqual({ innerMs: 0.25, jitterMs: 0, code: 'SIM_ERR_WAF_BLOCKED', hops: [] })
+    const nothing = { innerMs: 0, jitterMs: 0, hops: [] }
+    for (const bad of [undefined, ['1;0;;[]'], '', '1;2', '1;2;X', 'abc;NaN;;[]', 'Infinity;;;not json']) {
+      expect(decodeRelayResult(bad)).toEqual(nothing)
+    }
+    // A code that is not one of ours is dropped, the rest still read.
+    expect(decodeRelayResult('2;0;<script>;[]')).toEqual({ innerMs: 2, jitterMs: 0, hops: [] })
   })
 })
 

@@ -18,7 +18,7 @@ import type { MeasuredHop, RequestHandshake, SettleRecord } from '../../runtime/
 import { newRay, toSimError } from '../http-errors.ts'
 import { HANDSHAKE_HEADER, HOP_BY_HOP, SIGNER_HEADER, TICKET_HEADER, type PopDeps } from './deps.ts'
 import type { InspectInput, Inspector } from './inspect.ts'
-import { decodeHops, serverTiming } from './server-timing.ts'
+import { RELAY_RESULT_HEADER, decodeRelayResult, serverTiming } from './server-timing.ts'
 import type { TlsHandoff } from './tls-terminate.ts'
 import { childTraceparent, newTrace } from './trace.ts'
 
@@ -78,9 +78,15 @@ export function encodeDownstream (hops: readonly Hop[]): string {
   return JSON.stringify(hops.map((h) => [h.kind, h.from, h.to, h.rttMs]))
 }
 
+// Plans are shared, read-only objects (the planner's memo hands back the same one for the same request), so each
+// one's relay field is encoded once.
+const forwardPlans = new WeakMap<ServedPlan, string>()
+
 /** The signed plan field of a relay: the planned key operation (`none`: no handshake) and the downstream hops. */
 export function encodeForwardPlan (p: ServedPlan): string {
-  return `{"tls":${JSON.stringify(p.tls.key)},"hops":${encodeDownstream(downstreamOf(p))}}`
+  let text = forwardPlans.get(p)
+  if (text === undefined) forwardPlans.set(p, text = `{"tls":${JSON.stringify(p.tls.key)},"hops":${encodeDownstream(downstreamOf(p))}}`)
+  return text
 }
 
 const FULL_HANDSHAKES = new Set(['local', 'remote', 'keyless'])
@@ -184,22 +190,22 @@ export function createIngress (deps: PopDeps, inspect: Inspector) {
       // The jitter the inspection PoP's waits were given, for settling; then the response direction of the relay hop,
       // less what the exchange overran by: the time beyond the outbound wait and the inspection PoP's own (sockets,
       // timers firing late, a busy event loop) is the relay's too, so the hop takes its modelled round trip in all.
-      delay.addJitter(Number(res.headers['x-sim-fwd-jitter-ms'] ?? 0))
-      const reported = Number(res.headers['x-sim-fwd-inner-ms'] ?? 0)
-      const inner = Number.isFinite(reported) ? reported : 0
+      const result = decodeRelayResult(res.headers[RELAY_RESULT_HEADER])
+      delay.addJitter(result.jitterMs)
+      const inner = result.innerMs
       await delay.wait(delay.oneWayMs(relayHop.rttMs) - overrun(t, outbound + inner))
       const measured = Math.max(0, nowMs() - t - inner)
-      const code = res.headers['x-sim-fwd-code']
+      const code = result.code
       return {
         plan: p,
         outcome: {
           status: res.statusCode,
           headers: res.headers,
           body: res.body,
-          downstream: decodeHops(res.headers['x-sim-fwd-timing']),
+          downstream: result.hops,
           relay: { from: relayHop.from, to: relayHop.to, kind: 'relay', modelledMs: relayHop.rttMs, measuredMs: measured },
           inspectedAt: p.inspection,
-          ...(typeof code === 'string' ? { code } : {})
+          ...(code === undefined ? {} : { code })
         }
       }
     }

@@ -10,12 +10,14 @@ import { sendError, toSimError } from '../http-errors.ts'
 import type { PopDeps } from './deps.ts'
 import { requestParts } from './ingress.ts'
 import type { Inspector } from './inspect.ts'
-import { encodeHops } from './server-timing.ts'
+import { RELAY_RESULT_HEADER, encodeRelayResult } from './server-timing.ts'
 
 const KEY_OPS = new Set<string>(['local', 'remote', 'keyless', 'none'])
 
+interface Downstream { readonly hops: readonly Hop[], readonly tlsKey?: KeyOperation }
+
 /** The signed plan field: `{ tls, hops }` (see encodeDownstream in ingress.ts); a bare hop list carries no TLS mode. */
-function parseDownstream (text: string): { hops: Hop[], tlsKey?: KeyOperation } {
+function parseDownstream (text: string): Downstream {
   try {
     const v = JSON.parse(text) as { tls?: string, hops?: unknown } | unknown[]
     const rows = (Array.isArray(v) ? v : v.hops) as [Hop['kind'], string, string, number][]
@@ -27,8 +29,22 @@ function parseDownstream (text: string): { hops: Hop[], tlsKey?: KeyOperation } 
   }
 }
 
+/** How many distinct plan fields a PoP keeps parsed: routes repeat, so a handful covers a run. */
+const PLAN_CACHE_ENTRIES = 512
+
 export function createRelayed (deps: PopDeps, inspect: Inspector) {
   const { pop, world } = deps
+  // Parsed plan fields by their text (read-only once parsed): a relay of a route seen before parses nothing. The
+  // text was authenticated before it is looked up, and the cache is emptied when full, so it stays bounded.
+  const plans = new Map<string, Downstream>()
+  function downstreamOf (text: string): Downstream {
+    let d = plans.get(text)
+    if (d === undefined) {
+      if (plans.size >= PLAN_CACHE_ENTRIES) plans.clear()
+      plans.set(text, d = parseDownstream(text))
+    }
+    return d
+  }
 
   return async function handleRelayed (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
     const t0 = nowMs()
@@ -51,9 +67,10 @@ export function createRelayed (deps: PopDeps, inspect: Inspector) {
 
     let hops: MeasuredHop[] = []
     let status: number
-    const planned = parseDownstream(f.plan)
+    const planned = downstreamOf(f.plan)
     try {
-      // With jitter, the waits here are drawn here: the ingress settles the request against them (x-sim-fwd-jitter-ms).
+      // With jitter, the waits here are drawn here: the ingress settles the request against them (reported in
+      // RELAY_RESULT_HEADER).
       const { out, jitterMs } = await deps.delay.tracked(async (record) => {
         const result = await inspect({
           ray: f.ray,
@@ -64,7 +81,6 @@ export function createRelayed (deps: PopDeps, inspect: Inspector) {
         })
         return { out: result, jitterMs: record.jitterMs }
       })
-      if (jitterMs !== 0) reply.header('x-sim-fwd-jitter-ms', jitterMs.toFixed(3))
       hops = out.hops
       status = out.status
       reply.code(out.status)
@@ -74,16 +90,13 @@ export function createRelayed (deps: PopDeps, inspect: Inspector) {
         if (val !== undefined) reply.header(k, val)
       }
       reply.header('traceparent', out.traceparent)
-        .header('x-sim-fwd-timing', encodeHops(hops))
-        .header('x-sim-fwd-inner-ms', (nowMs() - t0).toFixed(3))
+        .header(RELAY_RESULT_HEADER, encodeRelayResult(nowMs() - t0, jitterMs, undefined, hops))
       request.log.info({ ray: f.ray, host: customer.host, pop: pop.id, role: 'inspection', ingress: f.ingress, status }, 'request inspected')
       return reply.send(out.body)
     } catch (err) {
       const sim = toSimError(err)
       request.log.info({ ray: f.ray, host: customer.host, pop: pop.id, role: 'inspection', ingress: f.ingress, code: sim.code }, 'request refused at inspection')
-      reply.header('x-sim-fwd-code', sim.code)
-        .header('x-sim-fwd-timing', encodeHops(hops))
-        .header('x-sim-fwd-inner-ms', (nowMs() - t0).toFixed(3))
+      reply.header(RELAY_RESULT_HEADER, encodeRelayResult(nowMs() - t0, 0, sim.code, hops))
       return sendError(reply, sim, pop.id)
     }
   }
