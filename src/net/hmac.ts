@@ -25,3 +25,32 @@ export function hmacSha256 (key: Buffer): Mac {
     return hash('sha256', outerInput, 'buffer')
   }
 }
+
+/**
+ * The same HMAC as lowercase hex, for a key whose pads are ASCII (every byte of a key of at most 64 bytes below 0x80):
+ * the inner hash then takes the pad and the message as one string, which crypto.hash encodes itself, and the outer
+ * one writes hex, so a call allocates one 32-byte digest instead of four buffers. Other keys take hmacSha256's path.
+ */
+export function hmacSha256Hex (key: Buffer): (message: string) => string {
+  const mac = hmacSha256(key)
+  if (key.length > BLOCK || key.some((b) => b >= 0x80)) return (message) => mac(message).toString('hex')
+  let ipad = ''
+  const outerInput = Buffer.alloc(BLOCK + 32)
+  for (let i = 0; i < BLOCK; i++) {
+    const k = i < key.length ? key[i] as number : 0
+    ipad += String.fromCharCode(k ^ 0x36)
+    outerInput[i] = k ^ 0x5c
+  }
+  return function macHex (message) {
+    hash('sha256', ipad + message, 'buffer').copy(outerInput, BLOCK)
+    return hash('sha256', outerInput, 'hex')
+  }
+}
+
+/** Equality of two strings in time that depends on their length only, not on where they differ. */
+export function sameText (a: string, b: string): boolean {
+  if (a.length !== b.length) return false
+  let diff = 0
+  for (let i = 0; i < a.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i)
+  return diff === 0
+}

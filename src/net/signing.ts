@@ -1,9 +1,9 @@
 // Authentication of inter-PoP forwarding: an HMAC-SHA256 (RFC 2104) with a per-run random secret over the forwarding
 // fields, with a timestamp window and a replay cache, so a client can neither claim "already inspected" nor pick its
 // inspection PoP (DESIGN.md invariant 5). Also signs shipped log batches, so a log sink accepts records only from PoPs.
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
 import type { IncomingHttpHeaders } from 'node:http'
-import { hmacSha256 } from './hmac.ts'
+import { hmacSha256Hex, sameText } from './hmac.ts'
 
 /** Every forwarding header starts with this; clients may never send one. */
 export const FWD_PREFIX = 'x-sim-fwd'
@@ -49,7 +49,7 @@ export interface ForwardSigner {
 }
 
 export interface SignerOptions {
-  /** Defaults to 32 random bytes: a per-run secret that never leaves the process. */
+  /** Defaults to newSecret(): a per-run secret that never leaves the process. */
   readonly secret?: Buffer
   readonly windowMs: number
   readonly now?: () => number
@@ -65,10 +65,17 @@ function parseFields (value: string, at: number): { ts: string, fields: ForwardF
   const out: Partial<Record<typeof FIELD_ORDER[number], string>> = {}
   let i = semi + 1
   for (const k of FIELD_ORDER) {
-    const colon = value.indexOf(':', i)
-    const text = value.slice(i, colon)
-    if (colon < 0 || !/^\d{1,6}$/.test(text)) return 'malformed forwarding header'
-    const end = colon + 1 + Number(text)
+    // The length: one to six decimal digits, then a colon.
+    let length = 0
+    let colon = i
+    for (; colon < value.length && colon - i <= 6; colon++) {
+      const c = value.charCodeAt(colon)
+      if (c === 58 /* : */) break
+      if (c < 48 || c > 57) return 'malformed forwarding header'
+      length = length * 10 + c - 48
+    }
+    if (colon === i || colon - i > 6 || value.charCodeAt(colon) !== 58) return 'malformed forwarding header'
+    const end = colon + 1 + length
     if (end > value.length || (end < value.length && value.charCodeAt(end) !== 59)) return 'malformed forwarding header'
     out[k] = value.slice(colon + 1, end)
     i = end + 1
@@ -86,8 +93,18 @@ export function hasForwardHeaders (headers: IncomingHttpHeaders): boolean {
   return false
 }
 
+/**
+ * A per-run secret: 32 random bytes of 7 bits each (224 bits), so the HMAC's pads are ASCII and signing takes the
+ * fast path of hmacSha256Hex.
+ */
+export function newSecret (): Buffer {
+  const secret = randomBytes(32)
+  for (let i = 0; i < secret.length; i++) secret[i] = (secret[i] as number) & 0x7f
+  return secret
+}
+
 export function createForwardSigner (opts: SignerOptions): ForwardSigner {
-  const secret = opts.secret ?? randomBytes(32)
+  const secret = opts.secret ?? newSecret()
   const now = opts.now ?? Date.now
   const windowMs = opts.windowMs
   // Signatures seen within the window: a captured relay cannot be replayed, even inside it.
@@ -95,8 +112,8 @@ export function createForwardSigner (opts: SignerOptions): ForwardSigner {
   let previous = new Set<string>()
   let rotatedAt = now()
 
-  const mac = hmacSha256(secret)
-  function macParts (parts: readonly string[]): Buffer {
+  const mac = hmacSha256Hex(secret)
+  function macParts (parts: readonly string[]): string {
     // Length-prefixed parts: no two different field lists give the same input (nor a relay's, which starts `fwd;`).
     let input = ''
     for (const p of parts) input += `${Buffer.byteLength(p)}:${p}\n`
@@ -110,9 +127,8 @@ export function createForwardSigner (opts: SignerOptions): ForwardSigner {
     return ts
   }
 
-  function equal (expected: Buffer, given: string | undefined): boolean {
-    if (given === undefined || !/^[0-9a-f]{64}$/.test(given)) return false
-    return timingSafeEqual(expected, Buffer.from(given, 'hex'))
+  function equal (expected: string, given: string | undefined): boolean {
+    return given !== undefined && sameText(expected, given)
   }
 
   function notReplayed (sig: string): boolean {
@@ -131,7 +147,7 @@ export function createForwardSigner (opts: SignerOptions): ForwardSigner {
         const v = fields[k]
         payload += `;${v.length}:${v}`
       }
-      return { [FWD_HEADER]: `${mac(payload).toString('hex')};${payload.slice(4)}` }
+      return { [FWD_HEADER]: `${mac(payload)};${payload.slice(4)}` }
     },
     verify (headers) {
       const value = single(headers[FWD_HEADER])
@@ -148,7 +164,7 @@ export function createForwardSigner (opts: SignerOptions): ForwardSigner {
     signBody (pop, body) {
       const ts = String(now())
       const digest = createHash('sha256').update(body).digest('hex')
-      return { [FWD.ts]: ts, [FWD.pop]: pop, [FWD.sig]: macParts(['body', pop, digest, ts]).toString('hex') }
+      return { [FWD.ts]: ts, [FWD.pop]: pop, [FWD.sig]: macParts(['body', pop, digest, ts]) }
     },
     verifyBody (headers, body) {
       const pop = single(headers[FWD.pop])

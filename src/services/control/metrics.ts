@@ -1,8 +1,9 @@
 // Prometheus metrics of the live simulation, fed by the runtime's request records. Each control app owns its own
 // Registry (not prom-client's global one) so that several simulations, or tests, in one process never share series.
-import { Counter, Gauge, Histogram, Registry } from 'prom-client'
+import { Counter, Gauge, Registry } from 'prom-client'
 import type { World } from '../../core/types.ts'
 import type { RequestRecord } from '../../runtime/types.ts'
+import { CellHistogram, type HistogramCell } from './histogram.ts'
 
 /** How a request ended, as a bounded label value. */
 export type RequestOutcome = 'served' | 'rejected' | 'refused' | 'error'
@@ -41,17 +42,18 @@ export function createControlMetrics (world: () => World): ControlMetrics {
     labelNames: ['pop', 'role', 'outcome'] as const,
     registers: [registry]
   })
-  const hops = new Histogram({
+  // Observed several times per request: histograms whose cells are looked up once (histogram.ts).
+  const hops = new CellHistogram({
     name: 'rsim_hop_duration_seconds',
     help: 'Measured round trip of each hop of live requests (access: client to ingress; relay: ingress to inspection; origin; key: remote signer).',
-    labelNames: ['kind'] as const,
+    labelName: 'kind',
     buckets: HOP_BUCKETS,
     registers: [registry]
   })
-  const duration = new Histogram({
+  const duration = new CellHistogram({
     name: 'rsim_request_duration_seconds',
     help: 'Measured total time of client requests, by outcome.',
-    labelNames: ['outcome'] as const,
+    labelName: 'outcome',
     buckets: REQUEST_BUCKETS,
     registers: [registry]
   })
@@ -67,12 +69,12 @@ export function createControlMetrics (world: () => World): ControlMetrics {
     labelNames: ['timing'] as const,
     registers: [registry]
   })
-  const lateness = new Histogram({
+  const lateness = new CellHistogram({
     name: 'rsim_response_lateness_seconds',
     help: 'How long after its modelled time each settled response left the ingress (0 when on time).',
     buckets: LATENESS_BUCKETS,
     registers: [registry]
-  })
+  }).cell()
   new Gauge({
     name: 'rsim_pops_down',
     help: 'PoPs currently down (not answering).',
@@ -91,18 +93,20 @@ export function createControlMetrics (world: () => World): ControlMetrics {
     collect () { this.set(world().topology.pops.length) }
   })
 
-  // Labelled children, looked up once per label set: observing with a labels object hashes the labels every call,
-  // and this runs for every request.
-  type Child = { inc (): void } | { observe (v: number): void }
-  const children = new Map<string, Child>()
-  function child<C extends Child> (key: string, make: () => C): C {
-    let c = children.get(key) as C | undefined
-    if (c === undefined) children.set(key, c = make())
+  // Labelled counter children, looked up once per label set: counting with a labels object hashes the labels every
+  // call, and this runs for every request.
+  const counters = new Map<string, { inc (): void }>()
+  function counter (key: string, make: () => { inc (): void }): { inc (): void } {
+    let c = counters.get(key)
+    if (c === undefined) counters.set(key, c = make())
     return c
   }
   function countRequest (pop: string, role: 'ingress' | 'inspection', outcome: RequestOutcome): void {
-    child(`r\0${pop}\0${role}\0${outcome}`, () => requests.labels(pop, role, outcome)).inc()
+    counter(`${pop}\0${role}\0${outcome}`, () => requests.labels(pop, role, outcome)).inc()
   }
+  // Hop kinds and outcomes are a handful of values each.
+  const hopCells: Partial<Record<string, HistogramCell>> = {}
+  const durationCells: Partial<Record<RequestOutcome, HistogramCell>> = {}
 
   return {
     registry,
@@ -115,12 +119,12 @@ export function createControlMetrics (world: () => World): ControlMetrics {
         countRequest(plan.inspection, 'inspection', outcome)
         if (plan.violations.length > 0) violations.inc({ host: record.host })
       }
-      for (const hop of record.hops) child(`h\0${hop.kind}`, () => hops.labels(hop.kind)).observe(hop.measuredMs / 1000)
-      child(`d\0${outcome}`, () => duration.labels(outcome)).observe(record.measuredMs / 1000)
+      for (const hop of record.hops) (hopCells[hop.kind] ??= hops.cell(hop.kind)).observe(hop.measuredMs / 1000)
+      ;(durationCells[outcome] ??= duration.cell(outcome)).observe(record.measuredMs / 1000)
       const settle = record.settle
       if (settle !== undefined) {
         const timing = settle.late ? 'late' : 'on_time'
-        child(`s\0${timing}`, () => settled.labels(timing)).inc()
+        counter(`\0${timing}`, () => settled.labels(timing)).inc()
         lateness.observe(settle.lateMs / 1000)
       }
     },
