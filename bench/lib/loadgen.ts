@@ -3,7 +3,8 @@
 // - cannon: autocannon streams, many at once, closed-loop or each at a fixed rate; each response's time comes from
 //   autocannon's `response` event (hrtime, fractional ms), recorded into our own sample arrays, since autocannon's
 //   histograms and tables are in whole milliseconds.
-// - paced: open-loop requests at a fixed rate with undici, each timed from its intended send time (the
+// - paced: open-loop requests at a fixed rate with undici (round-robin over routes, which may be on different servers),
+//   each timed from its intended send time (the
 //   coordinated-omission correction of wrk2) and from the moment it was actually sent: Node's timers run at whole
 //   milliseconds and late, so the generator sends a request about half a millisecond after its schedule, which is
 //   the generator's own lag, kept apart from the latency of what it measures.
@@ -125,7 +126,11 @@ async function cannon (job: CannonJob): Promise<JobResult<StreamResult[]>> {
   }
 }
 
-export interface PacedRequest { readonly headers: Record<string, string> }
+export interface PacedRequest {
+  readonly headers: Record<string, string>
+  /** The server this request goes to; the job's `url` when unset. Two servers in one job are loaded evenly interleaved. */
+  readonly url?: string
+}
 
 export interface PacedJob {
   readonly url: string
@@ -157,7 +162,7 @@ export interface PacedResult {
 function paced (job: PacedJob): Promise<JobResult<PacedResult>> {
   // One pool per route: a client connection carries one host, as a TLS connection carries one SNI, so each
   // connection pays one handshake and then runs resumed, whatever the mix of routes.
-  const pools = job.requests.map(() => new Pool(job.url, { connections: job.connections, pipelining: 1, keepAliveTimeout: 30_000 }))
+  const pools = job.requests.map((r) => new Pool(r.url ?? job.url, { connections: job.connections, pipelining: 1, keepAliveTimeout: 30_000 }))
   const total = Math.round(job.rate * job.durationS)
   const interval = 1000 / job.rate
   const samples = new Samples(total)

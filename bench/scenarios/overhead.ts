@@ -7,7 +7,7 @@
 import { request } from 'undici'
 import { bestOfTrials, DIRECT_PEERS, DIRECT_SIM } from '../lib/best-of.ts'
 import { sized, type Ctx } from '../lib/context.ts'
-import type { JobResult, StreamResult } from '../lib/loadgen.ts'
+import type { JobResult, PacedResult, StreamResult } from '../lib/loadgen.ts'
 import { pinProcesses, speedProbe, which } from '../lib/machine.ts'
 import { spawnChild, type Child } from '../lib/rpc.ts'
 import { benchScenario, defaultYaml } from '../lib/scenario-yaml.ts'
@@ -159,12 +159,13 @@ export async function runOverhead (ctx: Ctx) {
   // process's CPU time per request taken over the same seconds. The machine's drift between trials (the speed probe
   // above) then reaches both sides of a ratio alike, which the interleaved trials cannot give. The rate leaves both
   // servers and the load generator room on the machine: a third of the slowest two-hop chain's closed-loop throughput.
-  // autocannon's overallRate sends each connection's quota for a second as the second starts (see the fidelity
-  // scenario): bursts, not an even spacing, but the same for both sides of a pair.
+  // The load is the paced engine's: evenly spaced requests, alternating between the two servers (autocannon's
+  // overallRate would send each connection's quota for a second as the second starts, in bursts where the two
+  // processes contend for their CPU; see the fidelity scenario).
   // Each pair is measured right after the two direct paths, which its per-hop figures subtract.
   const twoHopRps = variants.filter((v) => v.hops === 2 && v.system !== 'nginx').map((v) => median((results.get(v.name) ?? []).map((x) => x.throughput.rps)))
   const concurrentRate = Math.max(50, Math.floor(Math.min(...twoHopRps) / 3 / 50) * 50)
-  const concurrentRounds = q ? 1 : Math.max(1, Math.round(sized(ctx.settings, 8, 1)))
+  const concurrentRounds = q ? 1 : Math.max(1, Math.round(sized(ctx.settings, 12, 1)))
   const concurrentS = sized(ctx.settings, 2, 1, 0.5)
   const pairPeers = (['plain', 'plain-buffered', 'http-proxy'] as const).filter((p) => variants.some((v) => v.system === p && v.hops === 2))
   const byName = (name: string): Variant => variants.find((v) => v.name === name) as Variant
@@ -173,15 +174,22 @@ export async function runOverhead (ctx: Ctx) {
     const done = ctx.watch('overhead', label)
     try {
       await Promise.all([a.proc.call('mark'), b.proc.call('mark')])
-      const res = await ctx.loadgen.call<JobResult<StreamResult[]>>('cannon', {
-        streams: [a, b].map((v) => ({ id: v.name, url: v.url, headers: v.headers, connections: 16, rate: concurrentRate })),
+      const res = await ctx.loadgen.call<JobResult<PacedResult>>('paced', {
+        url: a.url,
+        requests: [a, b].map((v) => ({ url: v.url, headers: v.headers })),
+        rate: 2 * concurrentRate,
         durationS: concurrentS,
-        maxSamples: 200_000
+        warmupS: 0,
+        connections: 16
       })
       const [ma, mb] = await Promise.all([a.proc.call<number>('cpuTime'), b.proc.call<number>('cpuTime')])
-      const [ra, rb] = res.results as [StreamResult, StreamResult]
-      if (ra.non2xx + ra.errors + rb.non2xx + rb.errors > 0) throw new Error(`${label}: ${ra.non2xx + rb.non2xx} non-2xx answers, ${ra.errors + rb.errors} errors`)
-      return [ma * 1000 / ra.responses, mb * 1000 / rb.responses]
+      const r = res.results
+      if (r.non2xx + r.errors > 0) throw new Error(`${label}: ${r.non2xx} non-2xx answers, ${r.errors} errors`)
+      let na = 0
+      for (const k of r.route) if (k === 0) na++
+      const nb = r.route.length - na
+      if (na === 0 || nb === 0) throw new Error(`${label}: no answers from ${na === 0 ? a.name : b.name}`)
+      return [ma * 1000 / na, mb * 1000 / nb]
     } finally { done() }
   }
   const concurrentRatios = new Map<string, { ratio: number, simUs: number, peerUs: number }[]>(pairPeers.map((p) => [p, []]))
@@ -221,6 +229,8 @@ export async function runOverhead (ctx: Ctx) {
   }
   const concurrent = {
     rateRps: concurrentRate,
+    // Results before this field were loaded by autocannon's overallRate.
+    load: 'paced' as 'paced' | 'overallRate',
     rounds: concurrentRounds,
     pinning,
     runSeconds: concurrentS,

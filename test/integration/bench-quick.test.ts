@@ -86,6 +86,7 @@ describe('bench --quick', () => {
     // Concurrent pairs: one round in a quick run, at a rate derived from the measured throughputs.
     const concurrent = overhead.result.concurrent as { rateRps: number, pinning: string, vsPlain: { rounds: number, cpuTwoHopsEach: { median: number, ci95: number[] } } | null, vsHttpProxy: { rounds: number } | null }
     expect(concurrent.rateRps).toBeGreaterThanOrEqual(50)
+    expect((concurrent as { load?: string }).load).toBe('paced')
     // Pinned where taskset can (CI's Debian has it); otherwise the reason, never silence.
     expect(concurrent.pinning).toMatch(/^(both servers on CPU 1, the load generator on CPU 0 \(taskset\)|not pinned: .+)$/)
     expect(concurrent.rateRps % 50).toBe(0)

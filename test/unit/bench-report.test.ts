@@ -115,6 +115,10 @@ describe('benchmark summary: concurrent pairs', () => {
       expect(summary).toContain('just before each pair; both servers on CPU 1, the load generator on CPU 0 (taskset); 8 rounds): process CPU per hop of two against the plain forwarder 1.60x (95% interval 1.52 to 1.71; residency-sim 160 µs per hop, the peer 100); against @fastify/http-proxy 1.21x (95% interval 1.10 to 1.30; residency-sim 160 µs per hop, the peer 132).')
       expect(summary).not.toContain('against the buffered plain forwarder 1.')
       expect(summary).toContain('Loaded at the same time at 850 requests/s each, process CPU per hop: 1.60x the plain forwarder (95% interval 1.52 to 1.71), 1.21x @fastify/http-proxy (1.10 to 1.30).')
+      // Results of the paced engine say so.
+      await writeFile(join(dir, FILES.overhead), JSON.stringify({ ...committed, result: { ...committed.result, concurrent: { ...concurrent, load: 'paced' } } }))
+      await writeReport(dir)
+      expect(await readFile(join(dir, 'summary.md'), 'utf8')).toContain('loaded at the same time, 850 requests/s each, evenly spaced and alternating between the two (the paced engine), 2 s,')
     } finally {
       await rm(dir, { recursive: true, force: true })
     }
