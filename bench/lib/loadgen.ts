@@ -4,10 +4,9 @@
 //   autocannon's `response` event (hrtime, fractional ms), recorded into our own sample arrays, since autocannon's
 //   histograms and tables are in whole milliseconds.
 // - paced: open-loop requests at a fixed rate with undici (round-robin over routes, which may be on different servers),
-//   each timed from its intended send time (the
-//   coordinated-omission correction of wrk2) and from the moment it was actually sent: Node's timers run at whole
-//   milliseconds and late, so the generator sends a request about half a millisecond after its schedule, which is
-//   the generator's own lag, kept apart from the latency of what it measures.
+//   each timed from its intended send time (the coordinated-omission correction of wrk2) and from the moment it was
+//   actually sent: Node's timers run at whole milliseconds and late, so the generator sends a request about half a
+//   millisecond after its schedule, which is the generator's own lag, kept apart from the latency of what it measures.
 // - sequential: one request at a time, either each on a new connection or all on one kept-alive connection.
 // - rated: autocannon's own fixed rate (`overallRate`) with its coordinated-omission correction, as a cross-check of
 //   the paced engine.
