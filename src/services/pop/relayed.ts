@@ -37,7 +37,7 @@ export function createRelayed (deps: PopDeps, inspect: Inspector) {
   // Parsed plan fields by their text (read-only once parsed): a relay of a route seen before parses nothing. The
   // text was authenticated before it is looked up, and the cache is emptied when full, so it stays bounded.
   const plans = new Map<string, Downstream>()
-  function downstreamOf (text: string): Downstream {
+  function plannedDownstream (text: string): Downstream {
     let d = plans.get(text)
     if (d === undefined) {
       if (plans.size >= PLAN_CACHE_ENTRIES) plans.clear()
@@ -67,7 +67,7 @@ export function createRelayed (deps: PopDeps, inspect: Inspector) {
 
     let hops: MeasuredHop[] = []
     let status: number
-    const planned = downstreamOf(f.plan)
+    const planned = plannedDownstream(f.plan)
     try {
       // With jitter, the waits here are drawn here: the ingress settles the request against them (reported in
       // RELAY_RESULT_HEADER).
