@@ -25,7 +25,8 @@ export interface RequestHandshake {
   readonly signer?: string
 }
 
-/** One completed (or refused) client request, as recorded by the ingress PoP. */
+/** One completed (or refused) client request, as recorded by the ingress PoP. The ingress always sets every field
+ * (absent ones as undefined), so that its listeners see one object shape. */
 export interface RequestRecord {
   readonly ray: string
   /** Epoch ms when the request arrived (from the runtime clock). */
@@ -34,16 +35,16 @@ export interface RequestRecord {
   readonly method: string
   readonly status: number
   /** SIM_ERR_* code when the request was refused or failed. */
-  readonly code?: string
+  readonly code?: string | undefined
   readonly plan: Plan
   readonly hops: readonly MeasuredHop[]
   readonly measuredMs: number
   /** The handshake, when TLS was terminated for it (the key operation in the ledger's words). */
-  readonly handshake?: RequestHandshake
+  readonly handshake?: RequestHandshake | undefined
   /** Where the request's log record was shipped (log sink id), if anywhere. */
-  readonly logSink?: string
+  readonly logSink?: string | undefined
   /** With latency on, for a request served along its whole plan: how it kept to the model (see runtime/fidelity.ts). */
-  readonly settle?: SettleRecord
+  readonly settle?: SettleRecord | undefined
 }
 
 /** How far after its modelled time a response left the ingress. */

@@ -3,6 +3,7 @@
 import { EventEmitter } from 'node:events'
 import { request as httpRequest } from 'node:http'
 import type { IncomingMessage } from 'node:http'
+import fc from 'fast-check'
 import { pino } from 'pino'
 import { afterEach, beforeAll, describe, expect, it } from 'vitest'
 import type { FastifyInstance } from 'fastify'
@@ -266,8 +267,12 @@ describe('control plane: ledger and metrics', () => {
     const global = plan({ client: client(world, 'SYD'), host: 'global.example' }, world)
     const records = [shop, global, shop, global, shop].map((p) => recordFor(p))
     for (const r of records) runtime.events.emit('request', r)
-    const body = (await app.inject('/api/ledger')).json()
+    const res = await app.inject('/api/ledger')
+    expect(res.headers['content-type']).toBe('application/json; charset=utf-8')
+    const body = res.json()
     expect(body).toMatchObject({ capacity: 3, total: 5 })
+    // Held as text, answered as the records themselves.
+    expect(body.records).toEqual(records.slice(2).map((r) => JSON.parse(JSON.stringify(r))))
     expect(body.records.map((r: RequestRecord) => r.ray)).toEqual(records.slice(2).map((r) => r.ray))
     const byHost = (await app.inject('/api/ledger?host=Global.Example')).json()
     expect(byHost.records.map((r: RequestRecord) => r.ray)).toEqual([records[3]?.ray])
@@ -285,6 +290,38 @@ describe('control plane: ledger and metrics', () => {
       expect(store.list().map((x) => x.ray)).toEqual(rs.slice(Math.max(0, i - 1), i + 1).map((x) => x.ray))
     })
     expect(() => createLedgerStore(0)).toThrow(RangeError)
+  })
+
+  it('keeps any record as JSON that reads back as the record, whichever optional fields it has', () => {
+    const { world } = buildWorld(scenario)
+    const plans = [
+      plan({ client: client(world, 'SYD'), host: 'eu-shop.example' }, world),
+      plan({ client: client(world, 'FRA'), host: 'de-gov.example', down: popsOf(world, 'de') }, world)
+    ]
+    const hop = fc.record({
+      from: fc.string(), to: fc.string(), kind: fc.constantFrom('access', 'relay', 'origin', 'key'), modelledMs: fc.double({ noNaN: true, noDefaultInfinity: true }), measuredMs: fc.double({ noNaN: true, noDefaultInfinity: true })
+    })
+    const record = fc.record({
+      ray: fc.string(),
+      at: fc.integer({ min: 0 }),
+      host: fc.string(),
+      method: fc.string(),
+      status: fc.integer({ min: 100, max: 599 }),
+      code: fc.option(fc.string(), { nil: undefined }),
+      plan: fc.constantFrom(...plans),
+      hops: fc.array(hop, { maxLength: 5 }),
+      measuredMs: fc.double({ min: 0, max: 1e6, noNaN: true }),
+      handshake: fc.option(fc.record({ at: fc.string(), op: fc.string(), signer: fc.string() }, { requiredKeys: ['at', 'op'] }), { nil: undefined }),
+      logSink: fc.option(fc.string(), { nil: undefined }),
+      settle: fc.option(fc.record({ lateMs: fc.double({ min: 0, max: 1e6, noNaN: true }), late: fc.boolean() }), { nil: undefined })
+    }, { requiredKeys: ['ray', 'at', 'host', 'method', 'status', 'plan', 'hops', 'measuredMs'] })
+    fc.assert(fc.property(fc.array(record, { minLength: 1, maxLength: 6 }), fc.integer({ min: 1, max: 4 }), (rs, capacity) => {
+      const store = createLedgerStore(capacity)
+      for (const r of rs) store.add(r as RequestRecord)
+      const held = store.list()
+      expect(held.map((e) => JSON.parse(e.json))).toEqual(rs.slice(-capacity).map((r) => JSON.parse(JSON.stringify(r))))
+      expect(held.map((e) => e.host)).toEqual(rs.slice(-capacity).map((r) => r.plan.host))
+    }))
   })
 
   it('exposes Prometheus series after request events', async () => {

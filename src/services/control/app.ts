@@ -13,7 +13,7 @@ import { LATE_FRACTION, LATE_MIN_MS } from '../../runtime/fidelity.ts'
 import type { RequestRecord, SimRuntime } from '../../runtime/types.ts'
 import { installErrorHandling } from '../http-errors.ts'
 import { keyAuditRoutes } from '../keys/audit-routes.ts'
-import { createLedgerStore } from './ledger-store.ts'
+import { createLedgerStore, type LedgerEntry } from './ledger-store.ts'
 import { createControlMetrics } from './metrics.ts'
 import { loadBasemap } from './basemap.ts'
 import { registerPage } from './page.ts'
@@ -219,10 +219,12 @@ export function buildControlApp (runtime: SimRuntime, deps: ControlDeps): Fastif
 
   app.get<{ Querystring: Static<typeof LedgerQuery> }>('/api/ledger', {
     schema: { querystring: LedgerQuery }
-  }, async function getLedger (request) {
+  }, async function getLedger (request, reply) {
     const { host, limit } = request.query
-    const records = ledger.list({ ...(host !== undefined ? { host: normaliseHost(host) } : {}), ...(limit !== undefined ? { limit } : {}) })
-    return { capacity: ledger.capacity, total: ledger.total, records }
+    const held = ledger.list({ ...(host !== undefined ? { host: normaliseHost(host) } : {}), ...(limit !== undefined ? { limit } : {}) })
+    // The records are held as JSON text already.
+    const body = `{"capacity":${ledger.capacity},"total":${ledger.total},"records":[${held.map((e) => e.json).join(',')}]}`
+    return reply.type('application/json; charset=utf-8').send(body)
   })
 
   app.get<{ Querystring: Static<typeof StreamQuery> }>('/api/ledger/stream', {
@@ -232,7 +234,7 @@ export function buildControlApp (runtime: SimRuntime, deps: ControlDeps): Fastif
     // A reconnecting EventSource sends the last id it saw: resend what came after it, or everything held when that
     // id is gone (overwritten, or from a previous run). https://html.spec.whatwg.org/multipage/server-sent-events.html#the-last-event-id-header
     const last = request.headers['last-event-id']
-    let replay: RequestRecord[] = []
+    let replay: LedgerEntry[] = []
     if (typeof last === 'string' && last !== '') {
       const held = ledger.list(host !== undefined ? { host } : {})
       const i = held.findIndex((r) => r.ray === last)
@@ -240,7 +242,7 @@ export function buildControlApp (runtime: SimRuntime, deps: ControlDeps): Fastif
     }
     stream.attach(request, reply, {
       ...(host !== undefined ? { topic: host } : {}),
-      replay: replay.map((r) => ({ event: 'request', id: r.ray, data: r }))
+      replay: replay.map((e) => ({ event: 'request', id: e.ray, json: e.json }))
     })
   })
 

@@ -11,13 +11,17 @@ export interface SseClientOptions {
   readonly replay?: readonly SseEvent[]
 }
 
-export interface SseEvent {
+export type SseEvent = {
   readonly event: string
-  readonly data: unknown
   readonly id?: string
   /** Events with a topic (a host) reach only clients that asked for it, or asked for no topic. */
   readonly topic?: string
-}
+} & (
+  /** The payload, sent as JSON. */
+  { readonly data: unknown } |
+  /** The payload already as JSON text (one line). */
+  { readonly json: string }
+)
 
 export interface SseHub {
   readonly size: number
@@ -43,7 +47,7 @@ export interface SseHubOptions {
 
 function encode (event: SseEvent): string {
   // JSON.stringify escapes line breaks, so the payload fits on one `data:` line.
-  return `${event.id !== undefined ? `id: ${event.id}\n` : ''}event: ${event.event}\ndata: ${JSON.stringify(event.data)}\n\n`
+  return `${event.id !== undefined ? `id: ${event.id}\n` : ''}event: ${event.event}\ndata: ${'json' in event ? event.json : JSON.stringify(event.data)}\n\n`
 }
 
 export function createSseHub (options: SseHubOptions): SseHub {

@@ -242,15 +242,15 @@ export function createIngress (deps: PopDeps, inspect: Inspector) {
     /** When the request reached this handler (`nowMs()`): the settling counts from here. */
     readonly t0: number
     readonly tlsIn: TlsHandoff | undefined
-    planned?: Plan
-    located?: ClientLocation
+    planned: Plan | undefined
+    located: ClientLocation | undefined
     accessRtt: number
     /** Time spent on the access hop, both directions. */
     accessSpent: number
-    outcome?: Outcome
-    handshake?: RequestHandshake
+    outcome: Outcome | undefined
+    handshake: RequestHandshake | undefined
     /** How the response kept to the model, when it was settled against it. */
-    settle?: SettleRecord
+    settle: SettleRecord | undefined
   }
 
   /**
@@ -401,7 +401,19 @@ export function createIngress (deps: PopDeps, inspect: Inspector) {
     // Through the TLS edge, the ingress is the PoP that took the connection in, which relayed the ciphertext here.
     const ingressId = tlsIn?.ingress ?? pop.id
     const r: InFlight = {
-      raw, ray: newRay(ingressId), host: raw.headers.host ?? '', t0: nowMs(), tlsIn, accessRtt: world.latency.params.accessMs, accessSpent: 0
+      raw,
+      ray: newRay(ingressId),
+      host: raw.headers.host ?? '',
+      t0: nowMs(),
+      tlsIn,
+      // Every field from the start: one object shape for every request.
+      planned: undefined,
+      located: undefined,
+      accessRtt: world.latency.params.accessMs,
+      accessSpent: 0,
+      outcome: undefined,
+      handshake: undefined,
+      settle: undefined
     }
     const hops: MeasuredHop[] = []
 
@@ -417,18 +429,31 @@ export function createIngress (deps: PopDeps, inspect: Inspector) {
       const inspectedAt = r.outcome?.inspectedAt
       const clientIp = String(raw.headers['x-sim-client-ip'] ?? raw.socket.remoteAddress ?? '')
       const shipped = sink !== undefined && deps.shipper.ship(sink, {
-        ray: r.ray, at, clientIp, host: plan.host, pop: pop.id, status, ms: Math.round(measuredMs * 1000) / 1000,
-        ...(inspectedAt ? { inspectedAt } : {}),
-        ...(code ? { code } : {})
+        ray: r.ray,
+        at,
+        clientIp,
+        host: plan.host,
+        pop: pop.id,
+        inspectedAt: inspectedAt || undefined,
+        status,
+        code: code || undefined,
+        ms: Math.round(measuredMs * 1000) / 1000
       })
       // Metadata only: host, PoP, outcome and timing. Never the path, query, headers or body.
       request.log.info({ ray: r.ray, host: plan.host, pop: pop.id, status, code, ms: Math.round(measuredMs) }, 'request completed')
       deps.events.emit('request', {
-        ray: r.ray, at, host: plan.host, method: raw.method ?? '', status, plan, hops, measuredMs,
-        ...(code ? { code } : {}),
-        ...(r.handshake ? { handshake: r.handshake } : {}),
-        ...(shipped ? { logSink: sink } : {}),
-        ...(r.settle ? { settle: r.settle } : {})
+        ray: r.ray,
+        at,
+        host: plan.host,
+        method: raw.method ?? '',
+        status,
+        code: code || undefined,
+        plan,
+        hops,
+        measuredMs,
+        handshake: r.handshake,
+        logSink: shipped ? sink : undefined,
+        settle: r.settle
       })
     })
 

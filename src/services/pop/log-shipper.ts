@@ -1,13 +1,15 @@
 // Ships each request's log record (metadata only) to the log sink of the customer's log region, in batches: one
 // queue per (sink, PoP) flushed every quarter of a second (or at 1,000 records), each batch HMAC-signed as coming from
-// its PoP. A batch is an HTTP exchange with the sink, so fewer, larger batches cost less per record.
+// its PoP. A batch is an HTTP exchange with the sink, so fewer, larger batches cost less per record. A record is
+// queued as its NDJSON line, written when it is shipped, so the queue holds one string per record rather than
+// objects that would outlive the young generation while they wait.
 import type { Logger } from 'pino'
 import type { ForwardSigner } from '../../net/signing.ts'
 import type { Upstreams } from '../../net/upstream.ts'
 import type { LogRecord } from '../logs/app.ts'
 
 export interface LogShipper {
-  /** Queues a record for `sink` (a log core PoP id). Returns false when the sink is unknown. */
+  /** Queues a record for `sink` (a log core PoP id), as JSON. Returns false when the sink is unknown. */
   ship (sink: string, record: LogRecord): boolean
   /** Sends everything queued now. */
   flush (): Promise<void>
@@ -26,14 +28,14 @@ export interface ShipperOptions {
 export function createLogShipper (opts: ShipperOptions): LogShipper {
   const flushMs = opts.flushMs ?? 250
   const maxBatch = opts.maxBatch ?? 1000
-  const queues = new Map<string, { sink: string, pop: string, records: LogRecord[] }>()
+  const queues = new Map<string, { sink: string, pop: string, lines: string[] }>()
   const inFlight = new Set<Promise<void>>()
   let timer: NodeJS.Timeout | undefined
 
-  async function send (sink: string, pop: string, records: LogRecord[]): Promise<void> {
+  async function send (sink: string, pop: string, lines: string[]): Promise<void> {
     const url = opts.sinkUrl(sink)
     if (!url) return
-    const body = records.map((r) => JSON.stringify(r)).join('\n') + '\n'
+    const body = lines.join('\n') + '\n'
     try {
       const res = await opts.upstreams.get(url).request({
         path: '/logs',
@@ -58,7 +60,7 @@ export function createLogShipper (opts: ShipperOptions): LogShipper {
     timer = undefined
     for (const [key, q] of queues) {
       queues.delete(key)
-      track(send(q.sink, q.pop, q.records))
+      track(send(q.sink, q.pop, q.lines))
     }
   }
 
@@ -67,11 +69,11 @@ export function createLogShipper (opts: ShipperOptions): LogShipper {
       if (!opts.sinkUrl(sink)) return false
       const key = `${sink}\0${record.pop}`
       let q = queues.get(key)
-      if (!q) { q = { sink, pop: record.pop, records: [] }; queues.set(key, q) }
-      q.records.push(record)
-      if (q.records.length >= maxBatch) {
+      if (!q) { q = { sink, pop: record.pop, lines: [] }; queues.set(key, q) }
+      q.lines.push(JSON.stringify(record))
+      if (q.lines.length >= maxBatch) {
         queues.delete(key)
-        track(send(q.sink, q.pop, q.records))
+        track(send(q.sink, q.pop, q.lines))
       } else if (timer === undefined) {
         timer = setTimeout(flushNow, flushMs)
         timer.unref()
