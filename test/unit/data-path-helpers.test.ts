@@ -74,6 +74,32 @@ describe('Server-Timing', () => {
     // A code that is not one of ours is dropped, the rest still read.
     expect(decodeRelayResult('2;0;<script>;[]')).toEqual({ innerMs: 2, jitterMs: 0, hops: [] })
   })
+
+  it('reports hops that went as planned by their times alone, and any other hops in full', () => {
+    const planned = [
+      { from: 'FRA', to: 'keyless:IAD', kind: 'key' as const, rttMs: 80.25 },
+      { from: 'FRA', to: 'origin:eu-shop.example', kind: 'origin' as const, rttMs: 12 }
+    ]
+    const asPlanned = planned.map((h, i) => ({ from: h.from, to: h.to, kind: h.kind, modelledMs: h.rttMs, measuredMs: [81.0004, 12.3456][i] as number }))
+    const text = encodeHops(asPlanned, planned)
+    expect(text).toBe('=81,12.346')
+    expect(decodeHops(text, planned)).toEqual([{ ...asPlanned[0], measuredMs: 81 }, { ...asPlanned[1], measuredMs: 12.346 }])
+    expect(decodeRelayResult(encodeRelayResult(3, 0, undefined, asPlanned, planned), planned).hops).toHaveLength(2)
+    // No downstream hops at all (a refusal before the origin).
+    expect(decodeHops(encodeHops([], []), [])).toEqual([])
+    // Another signer than planned, another modelled time, another order or count: the hops go in full.
+    const otherSigner = [{ ...asPlanned[0] as typeof asPlanned[number], to: 'keyless:SIN' }, asPlanned[1] as typeof asPlanned[number]]
+    const otherTime = [{ ...asPlanned[0] as typeof asPlanned[number], modelledMs: 90 }, asPlanned[1] as typeof asPlanned[number]]
+    for (const hops of [otherSigner, otherTime, [...asPlanned].reverse(), asPlanned.slice(1)]) {
+      const full = encodeHops(hops, planned)
+      expect(full.startsWith('[')).toBe(true)
+      expect(decodeHops(full, planned)).toEqual(hops.map((h) => ({ ...h, measuredMs: Math.round(h.measuredMs * 1000) / 1000 })))
+    }
+    // Times without the plan to read them by, the wrong count or a time that is no number read as no hops.
+    for (const [bad, by] of [['=1,2', undefined], ['=1', planned], ['=1,2,3', planned], ['=1,', planned], ['=1,x', planned], ['=1,Infinity', planned], ['=', planned]] as const) {
+      expect(decodeHops(bad, by)).toEqual([])
+    }
+  })
 })
 
 describe('delay compensation for late timers', () => {

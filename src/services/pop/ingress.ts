@@ -70,16 +70,21 @@ export function requestParts (raw: IncomingMessage): Pick<InspectInput, 'method'
   }
 }
 
-export function downstreamOf (p: ServedPlan): Hop[] {
-  return p.hops.filter((h) => h.kind === 'key' || h.kind === 'origin')
+// Plans are shared, read-only objects (the planner's memo hands back the same one for the same request), so what is
+// derived from one is derived once: its downstream hops and its relay field.
+const downstreams = new WeakMap<ServedPlan, readonly Hop[]>()
+
+/** The hops after the inspection PoP: the key operation's, if any, then the origin's. */
+export function downstreamOf (p: ServedPlan): readonly Hop[] {
+  let hops = downstreams.get(p)
+  if (hops === undefined) downstreams.set(p, hops = p.hops.filter((h) => h.kind === 'key' || h.kind === 'origin'))
+  return hops
 }
 
 export function encodeDownstream (hops: readonly Hop[]): string {
   return JSON.stringify(hops.map((h) => [h.kind, h.from, h.to, h.rttMs]))
 }
 
-// Plans are shared, read-only objects (the planner's memo hands back the same one for the same request), so each
-// one's relay field is encoded once.
 const forwardPlans = new WeakMap<ServedPlan, string>()
 
 /** The signed plan field of a relay: the planned key operation (`none`: no handshake) and the downstream hops. */
@@ -190,7 +195,7 @@ export function createIngress (deps: PopDeps, inspect: Inspector) {
       // The jitter the inspection PoP's waits were given, for settling; then the response direction of the relay hop,
       // less what the exchange overran by: the time beyond the outbound wait and the inspection PoP's own (sockets,
       // timers firing late, a busy event loop) is the relay's too, so the hop takes its modelled round trip in all.
-      const result = decodeRelayResult(res.headers[RELAY_RESULT_HEADER])
+      const result = decodeRelayResult(res.headers[RELAY_RESULT_HEADER], downstreamOf(p))
       delay.addJitter(result.jitterMs)
       const inner = result.innerMs
       await delay.wait(delay.oneWayMs(relayHop.rttMs) - overrun(t, outbound + inner))

@@ -55,14 +55,15 @@ export function createRelayed (deps: PopDeps, inspect: Inspector) {
       return sendError(reply, new SimError('SIM_ERR_FORWARD_UNAUTHENTICATED', [v.reason]), pop.id)
     }
     const f = v.fields
-    reply.header('x-sim-ray', f.ray)
-    if (f.inspection !== pop.id) return sendError(reply, new SimError('SIM_ERR_FORWARD_UNAUTHENTICATED', [`signed for ${f.inspection}, not ${pop.id}`]), pop.id)
+    // An error answer carries the request's ray; a served one does not need it (the ingress, which made it, adds it).
+    const refuse = (err: SimError) => sendError(reply.header('x-sim-ray', f.ray), err, pop.id)
+    if (f.inspection !== pop.id) return refuse(new SimError('SIM_ERR_FORWARD_UNAUTHENTICATED', [`signed for ${f.inspection}, not ${pop.id}`]))
     const customer = world.customers.get(f.host)
-    if (!customer) return sendError(reply, new SimError('SIM_ERR_HOST_UNKNOWN', [f.host]), pop.id)
+    if (!customer) return refuse(new SimError('SIM_ERR_HOST_UNKNOWN', [f.host]))
     // Defence in depth for invariant 1: even an authentic relay is not decrypted outside the customer's region
     // (with failover open, the ingress inspects itself; it never relays out of the region).
     if (customer.region !== null && customer.region.members[pop.index] !== 1) {
-      return sendError(reply, new SimError('SIM_ERR_REGION_UNAVAILABLE', [customer.region.id, customer.host]), pop.id)
+      return refuse(new SimError('SIM_ERR_REGION_UNAVAILABLE', [customer.region.id, customer.host]))
     }
 
     let hops: MeasuredHop[] = []
@@ -90,14 +91,14 @@ export function createRelayed (deps: PopDeps, inspect: Inspector) {
         if (val !== undefined) reply.header(k, val)
       }
       reply.header('traceparent', out.traceparent)
-        .header(RELAY_RESULT_HEADER, encodeRelayResult(nowMs() - t0, jitterMs, undefined, hops))
+        .header(RELAY_RESULT_HEADER, encodeRelayResult(nowMs() - t0, jitterMs, undefined, hops, planned.hops))
       request.log.info({ ray: f.ray, host: customer.host, pop: pop.id, role: 'inspection', ingress: f.ingress, status }, 'request inspected')
       return reply.send(out.body)
     } catch (err) {
       const sim = toSimError(err)
       request.log.info({ ray: f.ray, host: customer.host, pop: pop.id, role: 'inspection', ingress: f.ingress, code: sim.code }, 'request refused at inspection')
-      reply.header(RELAY_RESULT_HEADER, encodeRelayResult(nowMs() - t0, 0, sim.code, hops))
-      return sendError(reply, sim, pop.id)
+      reply.header(RELAY_RESULT_HEADER, encodeRelayResult(nowMs() - t0, 0, sim.code, hops, planned.hops))
+      return refuse(sim)
     }
   }
 }

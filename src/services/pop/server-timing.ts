@@ -2,6 +2,7 @@
 // its description naming the two ends ("SYD->FRA") and its measured duration in ms. Also the inspection PoP's report
 // to its ingress on a relay's answer (its own time, the jitter it drew, its error code and its hops), on one internal
 // header that the ingress strips.
+import type { Hop } from '../../core/types.ts'
 import type { MeasuredHop } from '../../runtime/types.ts'
 
 function quoted (s: string): string {
@@ -13,13 +14,53 @@ export function serverTiming (hops: readonly MeasuredHop[]): string {
   return hops.map((h) => `${h.kind};desc=${quoted(`${h.from}->${h.to}`)};dur=${h.measuredMs.toFixed(2)}`).join(', ')
 }
 
-/** Hop timings sent from an inspection PoP back to its ingress on an internal header: compact, no request data. */
-export function encodeHops (hops: readonly MeasuredHop[]): string {
-  return JSON.stringify(hops.map((h) => [h.kind, h.from, h.to, h.modelledMs, Math.round(h.measuredMs * 1000) / 1000]))
+/** Measured ms as reported: to the microsecond. */
+function reported (ms: number): number {
+  return Math.round(ms * 1000) / 1000
 }
 
-export function decodeHops (text: string | string[] | undefined): MeasuredHop[] {
+/** Whether measured hops are exactly the planned ones (same order, ends, kind and modelled time). */
+function asPlanned (hops: readonly MeasuredHop[], planned: readonly Hop[]): boolean {
+  if (hops.length !== planned.length) return false
+  for (let i = 0; i < hops.length; i++) {
+    const h = hops[i] as MeasuredHop
+    const p = planned[i] as Hop
+    if (h.kind !== p.kind || h.from !== p.from || h.to !== p.to || h.modelledMs !== p.rttMs) return false
+  }
+  return true
+}
+
+/**
+ * Hop timings sent from an inspection PoP back to its ingress on an internal header: compact, no request data. When
+ * the hops are the planned downstream ones, which both ends know from the signed plan, only their measured times are
+ * sent (`=<ms>,<ms>`); otherwise (a remote signer other than the planned one) every hop in full, as JSON.
+ */
+export function encodeHops (hops: readonly MeasuredHop[], planned?: readonly Hop[]): string {
+  if (planned !== undefined && asPlanned(hops, planned)) {
+    let text = '='
+    for (let i = 0; i < hops.length; i++) text += `${i === 0 ? '' : ','}${reported((hops[i] as MeasuredHop).measuredMs)}`
+    return text
+  }
+  return JSON.stringify(hops.map((h) => [h.kind, h.from, h.to, h.modelledMs, reported(h.measuredMs)]))
+}
+
+/** Reads encodeHops' text (`planned`: the same planned hops); anything malformed reads as no hops. */
+export function decodeHops (text: string | string[] | undefined, planned?: readonly Hop[]): MeasuredHop[] {
   if (typeof text !== 'string') return []
+  if (text.startsWith('=')) {
+    if (planned === undefined) return []
+    const times = text.length === 1 ? [] : text.slice(1).split(',')
+    if (times.length !== planned.length) return []
+    const hops: MeasuredHop[] = []
+    for (let i = 0; i < times.length; i++) {
+      const t = times[i] as string
+      const measuredMs = Number(t)
+      if (t === '' || !Number.isFinite(measuredMs)) return []
+      const p = planned[i] as Hop
+      hops.push({ from: p.from, to: p.to, kind: p.kind as MeasuredHop['kind'], modelledMs: p.rttMs, measuredMs })
+    }
+    return hops
+  }
   try {
     const rows = JSON.parse(text) as [MeasuredHop['kind'], string, string, number, number][]
     return rows.map(([kind, from, to, modelledMs, measuredMs]) => ({ kind, from, to, modelledMs, measuredMs }))
@@ -41,8 +82,9 @@ export interface RelayResult {
   readonly hops: MeasuredHop[]
 }
 
-export function encodeRelayResult (innerMs: number, jitterMs: number, code: string | undefined, hops: readonly MeasuredHop[]): string {
-  return `${innerMs.toFixed(3)};${jitterMs === 0 ? '0' : jitterMs.toFixed(3)};${code ?? ''};${encodeHops(hops)}`
+/** `planned`: the downstream hops of the signed plan, which the ingress knows too (see encodeHops). */
+export function encodeRelayResult (innerMs: number, jitterMs: number, code: string | undefined, hops: readonly MeasuredHop[], planned?: readonly Hop[]): string {
+  return `${innerMs.toFixed(3)};${jitterMs === 0 ? '0' : jitterMs.toFixed(3)};${code ?? ''};${encodeHops(hops, planned)}`
 }
 
 const NOTHING: RelayResult = { innerMs: 0, jitterMs: 0, hops: [] }
@@ -52,15 +94,18 @@ function finite (text: string): number {
   return text !== '' && Number.isFinite(n) ? n : 0
 }
 
-/** Reads the report; a missing or malformed one reads as nothing reported (no time, no jitter, no hops). */
-export function decodeRelayResult (text: string | string[] | undefined): RelayResult {
+/**
+ * Reads the report (`planned`: the downstream hops of the plan the relay was signed with); a missing or malformed one
+ * reads as nothing reported (no time, no jitter, no hops).
+ */
+export function decodeRelayResult (text: string | string[] | undefined, planned?: readonly Hop[]): RelayResult {
   if (typeof text !== 'string') return NOTHING
   const a = text.indexOf(';')
   const b = text.indexOf(';', a + 1)
   const c = text.indexOf(';', b + 1)
   if (a < 0 || b < 0 || c < 0) return NOTHING
   const code = text.slice(b + 1, c)
-  const hops = decodeHops(text.slice(c + 1))
+  const hops = decodeHops(text.slice(c + 1), planned)
   const result = { innerMs: finite(text.slice(0, a)), jitterMs: finite(text.slice(a + 1, b)), hops }
   return /^[A-Z][A-Z0-9_]*$/.test(code) ? { ...result, code } : result
 }
