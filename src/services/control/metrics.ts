@@ -1,8 +1,9 @@
 // Prometheus metrics of the live simulation, fed by the runtime's request records. Each control app owns its own
 // Registry (not prom-client's global one) so that several simulations, or tests, in one process never share series.
-import { Counter, Gauge, Registry } from 'prom-client'
+import { Gauge, Registry } from 'prom-client'
 import type { World } from '../../core/types.ts'
 import type { RequestRecord } from '../../runtime/types.ts'
+import { CellCounter, type CounterCell } from './counter.ts'
 import { CellHistogram, type HistogramCell } from './histogram.ts'
 
 /** How a request ended, as a bounded label value. */
@@ -36,13 +37,14 @@ export function outcomeOf (record: RequestRecord): RequestOutcome {
 export function createControlMetrics (world: () => World): ControlMetrics {
   const registry = new Registry()
 
-  const requests = new Counter({
+  // Counted and observed several times per request: counters and histograms whose cells are looked up once (counter.ts,
+  // histogram.ts).
+  const requests = new CellCounter({
     name: 'rsim_requests_total',
     help: 'Client requests seen by a PoP, by the role it played (ingress: anycast entry; inspection: TLS terminated and inspected) and outcome.',
-    labelNames: ['pop', 'role', 'outcome'] as const,
+    labelNames: ['pop', 'role', 'outcome'],
     registers: [registry]
   })
-  // Observed several times per request: histograms whose cells are looked up once (histogram.ts).
   const hops = new CellHistogram({
     name: 'rsim_hop_duration_seconds',
     help: 'Measured round trip of each hop of live requests (access: client to ingress; relay: ingress to inspection; origin; key: remote signer).',
@@ -57,16 +59,16 @@ export function createControlMetrics (world: () => World): ControlMetrics {
     buckets: REQUEST_BUCKETS,
     registers: [registry]
   })
-  const violations = new Counter({
+  const violations = new CellCounter({
     name: 'rsim_residency_violations_total',
     help: 'Requests served in breach of the customer\'s residency policy (only customers with failover: open), by host.',
-    labelNames: ['host'] as const,
+    labelNames: ['host'],
     registers: [registry]
   })
-  const settled = new Counter({
+  const settled = new CellCounter({
     name: 'rsim_settled_responses_total',
     help: 'Responses held to their modelled time (latency on, served along the whole plan), by whether they left on time or late (more than 1 ms and 5% after it: the machine could not keep up).',
-    labelNames: ['timing'] as const,
+    labelNames: ['timing'],
     registers: [registry]
   })
   const lateness = new CellHistogram({
@@ -93,17 +95,15 @@ export function createControlMetrics (world: () => World): ControlMetrics {
     collect () { this.set(world().topology.pops.length) }
   })
 
-  // Labelled counter children, looked up once per label set: counting with a labels object hashes the labels every
-  // call, and this runs for every request.
-  const counters = new Map<string, { inc (): void }>()
-  function counter (key: string, make: () => { inc (): void }): { inc (): void } {
-    let c = counters.get(key)
-    if (c === undefined) counters.set(key, c = make())
-    return c
-  }
+  // Request counts by role, PoP and outcome, the outcomes a handful of values each.
+  const requestCells = { ingress: new Map<string, Partial<Record<RequestOutcome, CounterCell>>>(), inspection: new Map<string, Partial<Record<RequestOutcome, CounterCell>>>() }
   function countRequest (pop: string, role: 'ingress' | 'inspection', outcome: RequestOutcome): void {
-    counter(`${pop}\0${role}\0${outcome}`, () => requests.labels(pop, role, outcome)).inc()
+    const byPop = requestCells[role]
+    let cells = byPop.get(pop)
+    if (cells === undefined) byPop.set(pop, cells = {})
+    ;(cells[outcome] ??= requests.cell(pop, role, outcome)).inc()
   }
+  const settledCells: Partial<Record<'late' | 'on_time', CounterCell>> = {}
   // Hop kinds and outcomes are a handful of values each.
   const hopCells: Partial<Record<string, HistogramCell>> = {}
   const durationCells: Partial<Record<RequestOutcome, HistogramCell>> = {}
@@ -117,14 +117,14 @@ export function createControlMetrics (world: () => World): ControlMetrics {
       if (plan.ingress !== undefined) countRequest(plan.ingress, 'ingress', outcome)
       if (plan.outcome === 'served') {
         countRequest(plan.inspection, 'inspection', outcome)
-        if (plan.violations.length > 0) violations.inc({ host: record.host })
+        if (plan.violations.length > 0) violations.cell(record.host).inc()
       }
       for (const hop of record.hops) (hopCells[hop.kind] ??= hops.cell(hop.kind)).observe(hop.measuredMs / 1000)
       ;(durationCells[outcome] ??= duration.cell(outcome)).observe(record.measuredMs / 1000)
       const settle = record.settle
       if (settle !== undefined) {
         const timing = settle.late ? 'late' : 'on_time'
-        counter(`\0${timing}`, () => settled.labels(timing)).inc()
+        ;(settledCells[timing] ??= settled.cell(timing)).inc()
         lateness.observe(settle.lateMs / 1000)
       }
     },
