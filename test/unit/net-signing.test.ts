@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest'
 import fc from 'fast-check'
 import { hmacSha256 } from '../../src/net/hmac.ts'
-import { createForwardSigner, FWD_HEADER, hasForwardHeaders, type ForwardFields } from '../../src/net/signing.ts'
+import { createForwardSigner, fingerprint, FWD_HEADER, hasForwardHeaders, type ForwardFields } from '../../src/net/signing.ts'
 
 const fields: ForwardFields = {
   ray: '0123456789abcdef-SYD',
@@ -26,6 +26,23 @@ describe('forward signer', () => {
     const headers = s.sign(fields)
     expect(s.verify(headers)).toEqual({ ok: true, fields, ts: 1_000_000 })
     expect(s.verify(headers)).toEqual({ ok: false, reason: 'replayed signature' })
+  })
+
+  it('remembers signatures for the whole window and forgets them after it, by their first 52 bits', () => {
+    const c = clock()
+    const s = createForwardSigner({ windowMs: 30_000, now: c.now })
+    const first = s.sign(fields)
+    expect(s.verify(first).ok).toBe(true)
+    // Many relays later, still inside the window (the timestamp still accepted): the first is still refused.
+    for (let i = 0; i < 200; i++) {
+      c.advance(140)
+      expect(s.verify(s.sign({ ...fields, ray: `${i}` })).ok).toBe(true)
+    }
+    expect(s.verify(first)).toEqual({ ok: false, reason: 'replayed signature' })
+    fc.assert(fc.property(fc.stringMatching(/^[0-9a-f]{64}$/), (sig) => {
+      expect(fingerprint(sig)).toBe(Number.parseInt(sig.slice(0, 13), 16))
+      expect(Number.isSafeInteger(fingerprint(sig))).toBe(true)
+    }))
   })
 
   // Each field in turn replaced in the signed header, its length prefix kept consistent.
