@@ -8,11 +8,21 @@ import type { ClientLocation, IpLocator, Topology } from '../core/types.ts'
 export const CLIENT_IP_HEADER = 'x-sim-client-ip'
 export const CLIENT_HEADER = 'x-sim-client'
 
+/** Distinct client locations a locator keeps parsed: load tests repeat a handful, and the memo stays bounded. */
+const LOCATED_ENTRIES = 4096
+
 export function createClientLocator (topology: Topology, ipLocator: IpLocator, defaultClient: string) {
   let fallback: ClientLocation | undefined
+  // Locations by their header text (read-only once made; the same text always locates the same way). Refusals are
+  // not kept: they throw, and are rare.
+  const located = new Map<string, ClientLocation>()
   function parse (input: string): ClientLocation {
+    const known = located.get(input)
+    if (known !== undefined) return known
     const r = parseClientLocation(input, topology, ipLocator)
     if (isClientLocationError(r)) throw new SimError(r.error, r.args)
+    if (located.size >= LOCATED_ENTRIES) located.clear()
+    located.set(input, r)
     return r
   }
   return function locateClient (headers: IncomingHttpHeaders): ClientLocation {

@@ -6,6 +6,7 @@ import { ipVersion, isClientLocationError, parseClientLocation } from '../../src
 import { loadTopology } from '../../src/core/topology.ts'
 import type { IpLocator } from '../../src/core/types.ts'
 import { createGeoIpLocator } from '../../src/net/geoip-locator.ts'
+import { createClientLocator } from '../../src/services/client-location.ts'
 
 const topology = loadTopology()
 // A fixed locator so the core tests do not depend on geoip-lite's data release.
@@ -94,5 +95,27 @@ describe('geoip-lite locator', () => {
 
   it.each(['10.0.0.1', '127.0.0.1', '::1', '1.1.1.1'])('has no location for %s', (ip) => {
     expect(locator.lookup(ip)).toBeUndefined()
+  })
+})
+
+describe('client locator (request headers)', () => {
+  it('locates the same header text as the same location, any number of distinct ones correctly, refusals every time', () => {
+    const locate = createClientLocator(topology, fakeIp, 'FRA')
+    const lhr = locate({ 'x-sim-client': 'LHR' })
+    expect(lhr).toMatchObject({ country: 'GB', source: 'iata', input: 'LHR' })
+    expect(locate({ 'x-sim-client': 'LHR' })).toBe(lhr)
+    expect(locate({ 'x-sim-client-ip': '81.2.69.160' })).toMatchObject({ lat: 51.75, lon: -0.33, country: 'GB', source: 'ip' })
+    expect(locate({})).toMatchObject({ country: 'DE', input: 'FRA' })
+    // More distinct locations than the locator keeps: each still located from its own text.
+    for (let i = 0; i < 5000; i++) {
+      const lat = (i % 180) - 89.5
+      const lon = (i % 360) - 179.5 + i / 10000
+      expect(locate({ 'x-sim-client': `${lat},${lon}` })).toMatchObject({ lat, lon, source: 'latlon' })
+    }
+    expect(locate({ 'x-sim-client': 'LHR' })).toMatchObject({ country: 'GB', input: 'LHR' })
+    for (let i = 0; i < 2; i++) {
+      expect(() => locate({ 'x-sim-client': 'XXX' })).toThrow(expect.objectContaining({ code: 'SIM_ERR_CLIENT_LOCATION_INVALID' }))
+      expect(() => locate({ 'x-sim-client-ip': '203.0.113.1' })).toThrow(expect.objectContaining({ code: 'SIM_ERR_CLIENT_IP_UNLOCATED' }))
+    }
   })
 })
