@@ -41,6 +41,8 @@ describe('live routing', () => {
     // W3C trace context: the same trace, a new span.
     expect(a.headers.traceparent).toMatch(new RegExp(`^00-${traceId}-[0-9a-f]{16}-01$`))
     expect(a.headers.traceparent).not.toContain('00f067aa0ba902b7')
+    // Reports meant for a PoP go no further: the inspection PoP's to its ingress, the origin's service time.
+    expect(Object.keys(a.headers).filter((h) => h.startsWith('x-sim-fwd') || h === 'x-sim-origin-service-ms')).toEqual([])
 
     const rec = await eventually(async () => recs[0])
     expect(rec.ray).toBe(a.headers['x-sim-ray'])

@@ -19,6 +19,9 @@ export interface OriginDeps {
 /** Header by which an inspection PoP names itself to the origin (on loopback every peer is 127.0.0.1). */
 export const SEEN_FROM_HEADER = 'x-sim-pop'
 
+/** The origin's own time on a request, ms: the inspection PoP settles its origin hop against it, then drops it. */
+export const ORIGIN_SERVICE_HEADER = 'x-sim-origin-service-ms'
+
 /** How far the service time drawn with jitter was from the configured one, ms (only with jitter). */
 export const ORIGIN_JITTER_HEADER = 'x-sim-origin-jitter-ms'
 
@@ -67,7 +70,7 @@ export function buildApp (deps: OriginDeps): FastifyInstance {
     if (jitterMs !== 0) reply.header(ORIGIN_JITTER_HEADER, jitterMs.toFixed(3))
     return reply
       .header('x-sim-origin-seen-from', seenFrom)
-      .header('x-sim-origin-service-ms', (performance.now() - started).toFixed(3))
+      .header(ORIGIN_SERVICE_HEADER, (performance.now() - started).toFixed(3))
       .type('application/json; charset=utf-8')
       .send(text)
   })

@@ -9,7 +9,7 @@ import { nowMs, overrun } from '../../net/delay.ts'
 import { classifyUpstreamError, describeUpstreamError, exchange } from '../../net/upstream.ts'
 import type { MeasuredHop } from '../../runtime/types.ts'
 import type { HandshakeResult } from '../keys/handshake.ts'
-import { ORIGIN_JITTER_HEADER, SEEN_FROM_HEADER } from '../origin/app.ts'
+import { ORIGIN_JITTER_HEADER, ORIGIN_SERVICE_HEADER, SEEN_FROM_HEADER } from '../origin/app.ts'
 import { HANDSHAKE_HEADER, HOP_BY_HOP, SIGNER_HEADER, TICKET_HEADER, type PopDeps } from './deps.ts'
 import { childTraceparent, newTrace, parseTraceparent } from './trace.ts'
 import { wafCheck } from './waf.ts'
@@ -156,14 +156,15 @@ export function createInspector (deps: PopDeps) {
     // timers firing late, a busy event loop) comes off this wait, so the hop takes its modelled round trip in all. An
     // external origin reports nothing: its time is its own, and the hop waits in full.
     delay.addJitter(Number(res.headers[ORIGIN_JITTER_HEADER] ?? 0))
-    const reported = Number(res.headers['x-sim-origin-service-ms'])
+    const reported = Number(res.headers[ORIGIN_SERVICE_HEADER])
     const service = Number.isFinite(reported) ? reported : undefined
     await delay.wait(delay.oneWayMs(originHop.rttMs) - (service === undefined ? 0 : overrun(t, outbound + service)))
     hops.push({ from: originHop.from, to: originHop.to, kind: 'origin', modelledMs: originHop.rttMs, measuredMs: Math.max(0, nowMs() - t - (service ?? 0)) })
 
     const out: Record<string, string | string[] | undefined> = {}
     const answered = res.headers
-    for (const k in answered) if (!HOP_BY_HOP.has(k)) out[k] = answered[k]
+    // The origin's service time was for this PoP alone (the settling above).
+    for (const k in answered) if (!HOP_BY_HOP.has(k) && k !== ORIGIN_SERVICE_HEADER) out[k] = answered[k]
     if (handshake === undefined) return { status: res.statusCode, headers: out, body: res.body, hops, traceparent }
     out[HANDSHAKE_HEADER] = handshake.op
     if (handshake.signer !== undefined) out[SIGNER_HEADER] = handshake.signer
