@@ -9,7 +9,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { Dispatcher } from 'undici'
 import { SimError, isSimError } from '../../core/errors.ts'
 import { normaliseHost } from '../../core/planner.ts'
-import type { ClientLocation, Hop, Plan, RefusedPlan, ServedPlan } from '../../core/types.ts'
+import type { ClientLocation, Customer, Hop, KeyOperation, Plan, RefusedPlan, ServedPlan } from '../../core/types.ts'
 import { nowMs, overrun, type JitterRecord } from '../../net/delay.ts'
 import { FWD_PREFIX, hasForwardHeaders, type ForwardFields } from '../../net/signing.ts'
 import { classifyUpstreamError, describeUpstreamError, exchange, type Exchange } from '../../net/upstream.ts'
@@ -59,14 +59,22 @@ export function lazyBody (raw: IncomingMessage, started: () => void): AsyncItera
   }
 }
 
-/** What inspection reads of a client request: method, target, headers and the (not yet read) body. */
-export function requestParts (raw: IncomingMessage): Pick<InspectInput, 'method' | 'url' | 'headers' | 'rawHeaders' | 'body'> {
+/**
+ * What inspection reads of a client request (method, target, headers and the not yet read body) and what it is to
+ * do with it: one object shape, whichever role builds it.
+ */
+export function inspectInput (raw: IncomingMessage, ray: string, customer: Customer, downstream: readonly Hop[], tlsKey: KeyOperation | undefined, tlsResumed: boolean): InspectInput {
   return {
+    ray,
+    customer,
     method: raw.method ?? 'GET',
     url: raw.url ?? '/',
     headers: raw.headers,
     rawHeaders: raw.rawHeaders,
-    body: lazyBody(raw, () => {})
+    body: lazyBody(raw, () => {}),
+    downstream,
+    tlsKey,
+    tlsResumed
   }
 }
 
@@ -220,15 +228,10 @@ export function createIngress (deps: PopDeps, inspect: Inspector) {
     const customer = world.customers.get(p.host)
     if (!customer) return errorOutcome(new SimError('SIM_ERR_HOST_UNKNOWN', [p.host]), ray)
     try {
-      const out = await inspect({
-        ray,
-        customer,
-        ...requestParts(raw),
-        downstream: downstreamOf(p),
-        ...(deps.tls === undefined ? {} : { tlsKey: p.tls.key }),
-        ...(tlsResumed ? { tlsResumed } : {})
-      })
-      return { status: out.status, headers: { ...out.headers, traceparent: out.traceparent }, body: out.body, downstream: out.hops, inspectedAt: pop.id }
+      const out = await inspect(inspectInput(raw, ray, customer, downstreamOf(p), deps.tls === undefined ? undefined : p.tls.key, tlsResumed))
+      // The headers are this request's own object: the trace context joins them.
+      out.headers.traceparent = out.traceparent
+      return { status: out.status, headers: out.headers, body: out.body, downstream: out.hops, inspectedAt: pop.id }
     } catch (err) {
       return errorOutcome(toSimError(err), ray, [], { inspectedAt: pop.id })
     }

@@ -26,12 +26,12 @@ export interface InspectInput {
   /** The key and origin hops of the plan, downstream of this PoP. */
   readonly downstream: readonly Hop[]
   /** The planned key operation: `none` when the client's TLS connection is already established (no handshake). */
-  readonly tlsKey?: KeyOperation
+  readonly tlsKey?: KeyOperation | undefined
   /**
    * The first request on a real TLS connection (through the TLS edge) whose handshake resumed a session from a
    * ticket (RFC 8446 section 2.2): that handshake made no key operation.
    */
-  readonly tlsResumed?: boolean
+  readonly tlsResumed?: boolean | undefined
 }
 
 export interface InspectOutcome {

@@ -8,7 +8,7 @@ import { nowMs } from '../../net/delay.ts'
 import type { MeasuredHop } from '../../runtime/types.ts'
 import { sendError, toSimError } from '../http-errors.ts'
 import type { PopDeps } from './deps.ts'
-import { requestParts } from './ingress.ts'
+import { inspectInput } from './ingress.ts'
 import type { Inspector } from './inspect.ts'
 import { RELAY_RESULT_HEADER, encodeRelayResult } from './server-timing.ts'
 
@@ -73,13 +73,7 @@ export function createRelayed (deps: PopDeps, inspect: Inspector) {
       // With jitter, the waits here are drawn here: the ingress settles the request against them (reported in
       // RELAY_RESULT_HEADER).
       const { out, jitterMs } = await deps.delay.tracked(async (record) => {
-        const result = await inspect({
-          ray: f.ray,
-          customer,
-          ...requestParts(raw),
-          downstream: planned.hops,
-          ...(planned.tlsKey === undefined ? {} : { tlsKey: planned.tlsKey })
-        })
+        const result = await inspect(inspectInput(raw, f.ray, customer, planned.hops, planned.tlsKey, false))
         return { out: result, jitterMs: record.jitterMs }
       })
       hops = out.hops
