@@ -25,8 +25,10 @@ export interface RequestHandshake {
   readonly signer?: string
 }
 
-/** One completed (or refused) client request, as recorded by the ingress PoP. The ingress always sets every field
- * (absent ones as undefined), so that its listeners see one object shape. */
+/**
+ * One completed (or refused) client request, as recorded by the ingress PoP. The ingress always sets every field
+ * (absent ones as undefined), so that its listeners see one object shape.
+ */
 export interface RequestRecord {
   readonly ray: string
   /** Epoch ms when the request arrived (from the runtime clock). */
