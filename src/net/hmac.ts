@@ -28,8 +28,10 @@ export function hmacSha256 (key: Buffer): Mac {
 
 /**
  * The same HMAC as lowercase hex, for a key whose pads are ASCII (every byte of a key of at most 64 bytes below 0x80):
- * the inner hash then takes the pad and the message as one string, which crypto.hash encodes itself, and the outer
- * one writes hex, so a call allocates one 32-byte digest instead of four buffers. Other keys take hmacSha256's path.
+ * the inner hash then takes the pad and the message as one string, which crypto.hash encodes itself, and gives its
+ * digest as base64, which is written into the outer input's digest slot; the outer hash writes hex. A digest asked
+ * for as a Buffer costs crypto.hash about twice what a string does (Node 24: 1.5 against 0.7 µs for a 300-byte
+ * message), so a call allocates no buffer at all. Other keys take hmacSha256's path.
  */
 export function hmacSha256Hex (key: Buffer): (message: string) => string {
   const mac = hmacSha256(key)
@@ -42,7 +44,7 @@ export function hmacSha256Hex (key: Buffer): (message: string) => string {
     outerInput[i] = k ^ 0x5c
   }
   return function macHex (message) {
-    hash('sha256', ipad + message, 'buffer').copy(outerInput, BLOCK)
+    outerInput.write(hash('sha256', ipad + message, 'base64'), BLOCK, 'base64')
     return hash('sha256', outerInput, 'hex')
   }
 }
