@@ -164,14 +164,29 @@ function concurrentLines (r: OverheadResult): string[] {
     : `against ${name} ${f(x.cpuTwoHopsEach.median, 2)}x (95% interval ${f(x.cpuTwoHopsEach.ci95[0] ?? Number.NaN, 2)} to ${f(x.cpuTwoHopsEach.ci95[1] ?? Number.NaN, 2)}; residency-sim ${f(x.simUsPerHop, 0)} µs per hop, the peer ${f(x.peerUsPerHop, 0)})`
   const parts = [one('the plain forwarder', c.vsPlain), one('the buffered plain forwarder', c.vsPlainBuffered), one('@fastify/http-proxy', c.vsHttpProxy)].filter((x) => x !== '')
   if (parts.length === 0) return []
-  return [`Concurrent pairs (residency-sim's two-hop chain and a peer's loaded at the same time, ${c.rateRps} requests/s each${c.load === 'paced' ? ', evenly spaced and alternating between the two (the paced engine)' : ' by autocannon\'s overallRate (each connection\'s quota for a second sent as that second starts: the same shape of load for both)'}, ${c.runSeconds} s, each process's CPU time per request over the same seconds, the direct paths measured the same way just before each pair${c.pinning === undefined ? '' : `; ${c.pinning}`}; ${c.rounds} round${c.rounds === 1 ? '' : 's'}): process CPU per hop of two ${parts.join('; ')}. Both sides of each ratio ran under the same machine conditions, so the drift between trials above does not enter it; the interval is a bootstrap of the median over the rounds.`, '']
+  return [`Concurrent pairs (residency-sim's two-hop chain and a peer's loaded at the same time, ${c.rateRps} requests/s each${c.load === 'paced' ? ', evenly spaced and alternating between the two (the paced engine)' : ' by autocannon\'s overallRate (each connection\'s quota for a second sent as that second starts: the same shape of load for both)'}, ${c.runSeconds} s, each process's CPU time per request over the same seconds, the direct paths measured the same way at the start of each round${c.pinning === undefined ? '' : `; ${c.pinning}`}; ${c.rounds} round${c.rounds === 1 ? '' : 's'}): process CPU per hop of two ${parts.join('; ')}. Both sides of each ratio ran under the same machine conditions, so the drift between trials above does not enter it; the interval is a bootstrap of the median over the rounds.`, '', ...hopSplitLines(c)]
+}
+
+type HopSplit = NonNullable<Concurrent['firstHop']>
+
+/** The concurrent pairs' two hops apart (results written before the one-hop pairs have no split). */
+function hopSplitLines (c: OverheadResult['concurrent']): string[] {
+  const peers = [['the plain forwarder', c.vsPlain], ['the buffered plain forwarder', c.vsPlainBuffered], ['@fastify/http-proxy', c.vsHttpProxy]] as const
+  const one = (x: HopSplit): string => `${f(x.cpu.median, 2)}x (${f(x.cpu.ci95[0] ?? Number.NaN, 2)} to ${f(x.cpu.ci95[1] ?? Number.NaN, 2)}; ${f(x.simUs, 0)} against ${f(x.peerUs, 0)} µs)`
+  const rows = peers.flatMap(([name, x]) => x?.firstHop === undefined || x.secondHop === undefined ? [] : [`| ${name} | ${one(x.firstHop)} | ${one(x.secondHop)} |`])
+  if (rows.length === 0) return []
+  return ['The same pairs\' two hops apart, each round\'s one-hop chains measured between its direct paths and its two-hop chains: the first hop (the one-hop chain minus the direct path; for residency-sim it also carries the work a request needs once: planning, inspection, Server-Timing, its records and log line) and the second (two hops minus one; for residency-sim the relay alone, signed at the ingress and verified at the inspection PoP). Process CPU, residency-sim\'s as a multiple of the peer\'s, median over the rounds with its 95% interval:', '',
+    '| against | first hop | second hop (the relay) |', '|---|---:|---:|', ...rows, '']
 }
 
 function concurrentKey (r: OverheadResult): string {
   const c = (r as Partial<OverheadResult>).concurrent
   if (c === undefined || c.vsPlain === null) return ''
   const proxy = c.vsHttpProxy === null ? '' : `, ${f(c.vsHttpProxy.cpuTwoHopsEach.median, 2)}x @fastify/http-proxy (${f(c.vsHttpProxy.cpuTwoHopsEach.ci95[0] ?? Number.NaN, 2)} to ${f(c.vsHttpProxy.cpuTwoHopsEach.ci95[1] ?? Number.NaN, 2)})`
-  return ` Loaded at the same time at ${c.rateRps} requests/s each, process CPU per hop: ${f(c.vsPlain.cpuTwoHopsEach.median, 2)}x the plain forwarder (95% interval ${f(c.vsPlain.cpuTwoHopsEach.ci95[0] ?? Number.NaN, 2)} to ${f(c.vsPlain.cpuTwoHopsEach.ci95[1] ?? Number.NaN, 2)})${proxy}.`
+  const split = (name: string, x: Concurrent | null): string => x?.secondHop === undefined ? '' : `${f(x.secondHop.cpu.median, 2)}x ${name}`
+  const seconds = [split('the plain forwarder', c.vsPlain), split('@fastify/http-proxy', c.vsHttpProxy)].filter((x) => x !== '')
+  const relay = seconds.length === 0 ? '' : ` The second hop alone (the relay): ${seconds.join(', ')}.`
+  return ` Loaded at the same time at ${c.rateRps} requests/s each, process CPU per hop: ${f(c.vsPlain.cpuTwoHopsEach.median, 2)}x the plain forwarder (95% interval ${f(c.vsPlain.cpuTwoHopsEach.ci95[0] ?? Number.NaN, 2)} to ${f(c.vsPlain.cpuTwoHopsEach.ci95[1] ?? Number.NaN, 2)})${proxy}.${relay}`
 }
 
 const PEER_NAMES: Record<string, string> = { plain: 'plain', 'plain-buffered': 'buffered plain', 'http-proxy': '@fastify/http-proxy', nginx: 'nginx' }

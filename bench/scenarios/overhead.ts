@@ -162,14 +162,15 @@ export async function runOverhead (ctx: Ctx) {
   // The load is the paced engine's: evenly spaced requests, alternating between the two servers (autocannon's
   // overallRate would send each connection's quota for a second as the second starts, in bursts where the two
   // processes contend for their CPU; see the fidelity scenario).
-  // Each pair is measured right after the two direct paths, which its per-hop figures subtract.
+  // Each round measures the two direct paths, then the one-hop chains, then the two-hop chains, back to back: the
+  // per-hop figures subtract the one before.
   const twoHopRps = variants.filter((v) => v.hops === 2 && v.system !== 'nginx').map((v) => median((results.get(v.name) ?? []).map((x) => x.throughput.rps)))
   const concurrentRate = Math.max(50, Math.floor(Math.min(...twoHopRps) / 3 / 50) * 50)
   const concurrentRounds = q ? 1 : Math.max(1, Math.round(sized(ctx.settings, 12, 1)))
   const concurrentS = sized(ctx.settings, 2, 1, 0.5)
   const pairPeers = (['plain', 'plain-buffered', 'http-proxy'] as const).filter((p) => variants.some((v) => v.system === p && v.hops === 2))
   const byName = (name: string): Variant => variants.find((v) => v.name === name) as Variant
-  const twoHops = (system: Variant['system']): Variant => variants.find((v) => v.system === system && v.hops === 2) as Variant
+  const chain = (system: Variant['system'], hops: 1 | 2): Variant => variants.find((v) => v.system === system && v.hops === hops) as Variant
   async function together (a: Variant, b: Variant, label: string): Promise<[number, number]> {
     const done = ctx.watch('overhead', label)
     try {
@@ -192,24 +193,36 @@ export async function runOverhead (ctx: Ctx) {
       return [ma * 1000 / na, mb * 1000 / nb]
     } finally { done() }
   }
-  const concurrentRatios = new Map<string, { ratio: number, simUs: number, peerUs: number }[]>(pairPeers.map((p) => [p, []]))
+  // Per round and peer: the two-hop chain's CPU per hop (the direct path taken off, halved), and its two hops apart:
+  // the first (one-hop chain minus the direct path: for residency-sim a hop and the work a request needs once,
+  // planning, inspection, records) and the second (two hops minus one: for residency-sim the relay alone, signed at
+  // the ingress and verified at the inspection PoP).
+  interface PairRound { ratio: number, simUs: number, peerUs: number, first: { simUs: number, peerUs: number }, second: { simUs: number, peerUs: number } }
+  const concurrentRatios = new Map<string, PairRound[]>(pairPeers.map((p) => [p, []]))
   // Both servers share one CPU and the load generator has the other, so that a CPU slowed by a neighbour (a busy
   // hyperthread sibling on a shared host) slows both sides of a ratio alike instead of whichever process was on it.
   const pin = pinProcesses([{ pid: sp.pid, cpus: '1' }, { pid: peerProc.pid, cpus: '1' }, { pid: ctx.loadgen.pid, cpus: '0' }])
   const pinning = 'restore' in pin ? 'both servers on CPU 1, the load generator on CPU 0 (taskset)' : `not pinned: ${pin.reason}`
   ctx.progress('overhead', `concurrent pairs at ${concurrentRate} rps each: ${pinning}`)
   try {
-    await together(byName('residency-sim 2 hops'), twoHops('plain'), 'concurrent pairs: warm-up')
+    await together(byName('residency-sim 2 hops'), chain('plain', 2), 'concurrent pairs: warm-up')
     for (let round = 0; round < concurrentRounds; round++) {
       for (let k = 0; k < pairPeers.length; k++) {
         const peer = pairPeers[(k + round) % pairPeers.length] as typeof pairPeers[number]
         const at = `concurrent round ${round + 1}/${concurrentRounds}, ${concurrentRate} rps each`
         // The direct paths right before each chain, so that the subtraction spans seconds of drift, not a whole round.
         const [simDirect, peersDirect] = await together(byName(DIRECT_SIM), byName(DIRECT_PEERS), `${at}: the direct paths`)
-        const [sim2, peer2] = await together(byName('residency-sim 2 hops'), twoHops(peer), `${at}: residency-sim and ${peer}, two hops`)
+        const [sim1, peer1] = await together(byName('residency-sim 1 hop'), chain(peer, 1), `${at}: residency-sim and ${peer}, one hop`)
+        const [sim2, peer2] = await together(byName('residency-sim 2 hops'), chain(peer, 2), `${at}: residency-sim and ${peer}, two hops`)
         const simUs = (sim2 - simDirect) / 2
         const peerUs = (peer2 - peersDirect) / 2
-        concurrentRatios.get(peer)?.push({ ratio: simUs / peerUs, simUs, peerUs })
+        concurrentRatios.get(peer)?.push({
+          ratio: simUs / peerUs,
+          simUs,
+          peerUs,
+          first: { simUs: sim1 - simDirect, peerUs: peer1 - peersDirect },
+          second: { simUs: sim2 - sim1, peerUs: peer2 - peer1 }
+        })
       }
     }
   } finally {
@@ -218,13 +231,23 @@ export async function runOverhead (ctx: Ctx) {
   const concurrentOf = (peer: string) => {
     const xs = concurrentRatios.get(peer) ?? []
     if (xs.length === 0) return null
-    const ratios = xs.map((x) => x.ratio)
-    const [lo, hi] = medianCi(ratios)
+    const band = (ratios: number[]) => {
+      const [lo, hi] = medianCi(ratios)
+      return { median: round(median(ratios), 2), ci95: [round(lo, 2), round(hi, 2)], rounds: ratios.map((x) => round(x, 3)) }
+    }
+    // One hop of the chain by itself: its ratio per round, and each side's median µs.
+    const hop = (pick: (x: PairRound) => { simUs: number, peerUs: number }) => ({
+      cpu: band(xs.map((x) => pick(x).simUs / pick(x).peerUs)),
+      simUs: round(median(xs.map((x) => pick(x).simUs)), 1),
+      peerUs: round(median(xs.map((x) => pick(x).peerUs)), 1)
+    })
     return {
       rounds: xs.length,
-      cpuTwoHopsEach: { median: round(median(ratios), 2), ci95: [round(lo, 2), round(hi, 2)], rounds: ratios.map((x) => round(x, 3)) },
+      cpuTwoHopsEach: band(xs.map((x) => x.ratio)),
       simUsPerHop: round(median(xs.map((x) => x.simUs)), 1),
-      peerUsPerHop: round(median(xs.map((x) => x.peerUs)), 1)
+      peerUsPerHop: round(median(xs.map((x) => x.peerUs)), 1),
+      firstHop: hop((x) => x.first),
+      secondHop: hop((x) => x.second)
     }
   }
   const concurrent = {

@@ -94,6 +94,12 @@ describe('bench --quick', () => {
     expect(concurrent.vsHttpProxy?.rounds).toBe(1)
     expect(Number.isFinite(concurrent.vsPlain?.cpuTwoHopsEach.median)).toBe(true)
     expect(concurrent.vsPlain?.cpuTwoHopsEach.ci95).toHaveLength(2)
+    // The two hops apart: the first (with the once-per-request work) and the second (the relay), each side measured.
+    const split = concurrent.vsPlain as unknown as Record<'firstHop' | 'secondHop', { cpu: { median: number }, simUs: number, peerUs: number }>
+    for (const hop of [split.firstHop, split.secondHop]) {
+      expect(Number.isFinite(hop.cpu.median)).toBe(true)
+      expect(Number.isFinite(hop.simUs) && Number.isFinite(hop.peerUs)).toBe(true)
+    }
     const handshake = await json(dir, 'handshake.json')
     expect(typeof handshake.result.status).toBe('string')
     expect((handshake.result.rows as unknown[]).length).toBe(3)

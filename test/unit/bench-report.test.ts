@@ -112,13 +112,30 @@ describe('benchmark summary: concurrent pairs', () => {
       await writeReport(dir)
       const summary = await readFile(join(dir, 'summary.md'), 'utf8')
       expect(summary).toContain('Concurrent pairs (residency-sim\'s two-hop chain and a peer\'s loaded at the same time, 850 requests/s each by autocannon\'s overallRate (each connection\'s quota for a second sent as that second starts: the same shape of load for both), 2 s,')
-      expect(summary).toContain('just before each pair; both servers on CPU 1, the load generator on CPU 0 (taskset); 8 rounds): process CPU per hop of two against the plain forwarder 1.60x (95% interval 1.52 to 1.71; residency-sim 160 µs per hop, the peer 100); against @fastify/http-proxy 1.21x (95% interval 1.10 to 1.30; residency-sim 160 µs per hop, the peer 132).')
+      expect(summary).toContain('at the start of each round; both servers on CPU 1, the load generator on CPU 0 (taskset); 8 rounds): process CPU per hop of two against the plain forwarder 1.60x (95% interval 1.52 to 1.71; residency-sim 160 µs per hop, the peer 100); against @fastify/http-proxy 1.21x (95% interval 1.10 to 1.30; residency-sim 160 µs per hop, the peer 132).')
       expect(summary).not.toContain('against the buffered plain forwarder 1.')
       expect(summary).toContain('Loaded at the same time at 850 requests/s each, process CPU per hop: 1.60x the plain forwarder (95% interval 1.52 to 1.71), 1.21x @fastify/http-proxy (1.10 to 1.30).')
       // Results of the paced engine say so.
       await writeFile(join(dir, FILES.overhead), JSON.stringify({ ...committed, result: { ...committed.result, concurrent: { ...concurrent, load: 'paced' } } }))
       await writeReport(dir)
-      expect(await readFile(join(dir, 'summary.md'), 'utf8')).toContain('loaded at the same time, 850 requests/s each, evenly spaced and alternating between the two (the paced engine), 2 s,')
+      const paced = await readFile(join(dir, 'summary.md'), 'utf8')
+      expect(paced).toContain('loaded at the same time, 850 requests/s each, evenly spaced and alternating between the two (the paced engine), 2 s,')
+      // Written before the one-hop pairs: no split of the two hops.
+      expect(paced).not.toContain('two hops apart')
+      expect(paced).not.toContain('The second hop alone (the relay)')
+      // With them: each peer's first and second hop, in the section and (the relay) in the key figures.
+      const split = (first: number, second: number) => ({
+        firstHop: { cpu: { median: first, ci95: [first - 0.1, first + 0.1], rounds: [] }, simUs: 120, peerUs: 80 },
+        secondHop: { cpu: { median: second, ci95: [second - 0.05, second + 0.05], rounds: [] }, simUs: 95, peerUs: 90 }
+      })
+      const withSplit = { ...concurrent, load: 'paced', vsPlain: { ...concurrent.vsPlain, ...split(1.5, 1.06) }, vsHttpProxy: { ...concurrent.vsHttpProxy, ...split(1.2, 0.9) } }
+      await writeFile(join(dir, FILES.overhead), JSON.stringify({ ...committed, result: { ...committed.result, concurrent: withSplit } }))
+      await writeReport(dir)
+      const splitSummary = await readFile(join(dir, 'summary.md'), 'utf8')
+      expect(splitSummary).toContain('| the plain forwarder | 1.50x (1.40 to 1.60; 120 against 80 µs) | 1.06x (1.01 to 1.11; 95 against 90 µs) |')
+      expect(splitSummary).toContain('| @fastify/http-proxy | 1.20x (1.10 to 1.30; 120 against 80 µs) | 0.90x (0.85 to 0.95; 95 against 90 µs) |')
+      expect(splitSummary).not.toContain('| the buffered plain forwarder |')
+      expect(splitSummary).toContain('1.21x @fastify/http-proxy (1.10 to 1.30). The second hop alone (the relay): 1.06x the plain forwarder, 0.90x @fastify/http-proxy.')
     } finally {
       await rm(dir, { recursive: true, force: true })
     }
