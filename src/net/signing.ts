@@ -3,6 +3,7 @@
 // inspection PoP (DESIGN.md invariant 5). Also signs shipped log batches, so a log sink accepts records only from PoPs.
 import { createHash, randomBytes } from 'node:crypto'
 import type { IncomingHttpHeaders } from 'node:http'
+import { FingerprintSet } from './fingerprint-set.ts'
 import { hmacSha256Hex, sameText } from './hmac.ts'
 
 /** Every forwarding header starts with this; clients may never send one. */
@@ -126,8 +127,8 @@ export function createForwardSigner (opts: SignerOptions): ForwardSigner {
   // Signatures seen within the window: a captured relay cannot be replayed, even inside it. Each is remembered by its
   // fingerprint (see fingerprint()), a number, rather than as text: tens of thousands of them live for the whole
   // window, and a string sliced out of the header would keep the whole header alive with it.
-  let seen = new Set<number>()
-  let previous = new Set<number>()
+  let seen = new FingerprintSet()
+  let previous = new FingerprintSet()
   let rotatedAt = now()
 
   const mac = hmacSha256Hex(secret)
@@ -152,11 +153,17 @@ export function createForwardSigner (opts: SignerOptions): ForwardSigner {
   function notReplayed (sig: string): boolean {
     const t = now()
     // Two generations of windowMs each cover the whole window without scanning: O(1) per check.
-    if (t - rotatedAt > windowMs) { previous = seen; seen = new Set(); rotatedAt = t }
+    if (t - rotatedAt > windowMs) {
+      // The older generation's table, emptied, takes the new one's entries (its size fits a window already).
+      const emptied = previous
+      previous = seen
+      seen = emptied
+      seen.clear()
+      rotatedAt = t
+    }
     const f = fingerprint(sig)
-    if (seen.has(f) || previous.has(f)) return false
-    seen.add(f)
-    return true
+    if (previous.has(f)) return false
+    return seen.add(f)
   }
 
   return {

@@ -84,7 +84,7 @@ export interface RelayResult {
 
 /** `planned`: the downstream hops of the signed plan, which the ingress knows too (see encodeHops). */
 export function encodeRelayResult (innerMs: number, jitterMs: number, code: string | undefined, hops: readonly MeasuredHop[], planned?: readonly Hop[]): string {
-  return `${innerMs.toFixed(3)};${jitterMs === 0 ? '0' : jitterMs.toFixed(3)};${code ?? ''};${encodeHops(hops, planned)}`
+  return `${reported(innerMs)};${jitterMs === 0 ? '0' : reported(jitterMs)};${code ?? ''};${encodeHops(hops, planned)}`
 }
 
 const NOTHING: RelayResult = { innerMs: 0, jitterMs: 0, hops: [] }
