@@ -99,3 +99,19 @@ export function medianCi (xs: readonly number[], level = 0.95, resamples = 4000,
   const tail = (1 - level) / 2
   return [percentileSorted(medians, tail * 100), percentileSorted(medians, (1 - tail) * 100)]
 }
+
+export type Verdict = 'met' | 'not met' | 'undecided'
+
+/**
+ * A target on a ratio ("at most `target`", or "below `target`" when `strict`), judged by the ratio's 95% interval:
+ * met when the whole interval keeps to it, not met when the whole interval misses it, undecided when the interval
+ * straddles it (the run cannot tell).
+ */
+export function judged (ci: readonly number[], target: number, strict = false): Verdict {
+  const [lo, hi] = ci as [number, number]
+  if (!Number.isFinite(lo) || !Number.isFinite(hi)) return 'undecided'
+  const keeps = (x: number): boolean => strict ? x < target : x <= target
+  if (keeps(hi)) return 'met'
+  if (!keeps(lo)) return 'not met'
+  return 'undecided'
+}

@@ -94,6 +94,9 @@ describe('bench --quick', () => {
     expect(concurrent.vsHttpProxy?.rounds).toBe(1)
     expect(Number.isFinite(concurrent.vsPlain?.cpuTwoHopsEach.median)).toBe(true)
     expect(concurrent.vsPlain?.cpuTwoHopsEach.ci95).toHaveLength(2)
+    // The targets judged by the pairs' intervals.
+    const verdicts = (overhead.result.targets as { concurrent: Record<string, string | null> }).concurrent
+    for (const v of [verdicts.withinOneQuarterOfPlain, verdicts.fasterThanHttpProxy]) expect(['met', 'not met', 'undecided']).toContain(v)
     // The two hops apart: the first (with the once-per-request work) and the second (the relay), each side measured.
     const split = concurrent.vsPlain as unknown as Record<'firstHop' | 'secondHop', { cpu: { median: number }, simUs: number, peerUs: number }>
     for (const hop of [split.firstHop, split.secondHop]) {

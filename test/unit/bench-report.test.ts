@@ -114,6 +114,9 @@ describe('benchmark summary: concurrent pairs', () => {
       expect(summary).toContain('Concurrent pairs (residency-sim\'s two-hop chain and a peer\'s loaded at the same time, 850 requests/s each by autocannon\'s overallRate (each connection\'s quota for a second sent as that second starts: the same shape of load for both), 2 s,')
       expect(summary).toContain('at the start of each round; both servers on CPU 1, the load generator on CPU 0 (taskset); 8 rounds): process CPU per hop of two against the plain forwarder 1.60x (95% interval 1.52 to 1.71; residency-sim 160 µs per hop, the peer 100); against @fastify/http-proxy 1.21x (95% interval 1.10 to 1.30; residency-sim 160 µs per hop, the peer 132).')
       expect(summary).not.toContain('against the buffered plain forwarder 1.')
+      // The targets by the pairs' intervals, in the section and the key figures alike (computed for results that did not store them).
+      const byPairs = 'By the concurrent pairs (process CPU per hop of two, judged by the 95% interval: met when all of it keeps to the target, not met when none of it does, undecided otherwise): within 1.25x of the plain forwarder not met (1.60x, 95% interval 1.52 to 1.71); faster than @fastify/http-proxy not met (1.21x, 95% interval 1.10 to 1.30).'
+      expect(summary.split(byPairs).length).toBe(3)
       expect(summary).toContain('Loaded at the same time at 850 requests/s each, process CPU per hop: 1.60x the plain forwarder (95% interval 1.52 to 1.71), 1.21x @fastify/http-proxy (1.10 to 1.30).')
       // Results of the paced engine say so.
       await writeFile(join(dir, FILES.overhead), JSON.stringify({ ...committed, result: { ...committed.result, concurrent: { ...concurrent, load: 'paced' } } }))
@@ -132,6 +135,10 @@ describe('benchmark summary: concurrent pairs', () => {
       await writeFile(join(dir, FILES.overhead), JSON.stringify({ ...committed, result: { ...committed.result, concurrent: withSplit } }))
       await writeReport(dir)
       const splitSummary = await readFile(join(dir, 'summary.md'), 'utf8')
+      // Stored verdicts are the ones shown.
+      await writeFile(join(dir, FILES.overhead), JSON.stringify({ ...committed, result: { ...committed.result, concurrent: withSplit, targets: { ...committed.result.targets, concurrent: { withinOneQuarterOfPlain: 'met', fasterThanHttpProxy: 'undecided' } } } }))
+      await writeReport(dir)
+      expect(await readFile(join(dir, 'summary.md'), 'utf8')).toContain('within 1.25x of the plain forwarder met (1.60x, 95% interval 1.52 to 1.71); faster than @fastify/http-proxy undecided (1.21x')
       expect(splitSummary).toContain('| the plain forwarder | 1.50x (1.40 to 1.60; 120 against 80 µs) | 1.06x (1.01 to 1.11; 95 against 90 µs) |')
       expect(splitSummary).toContain('| @fastify/http-proxy | 1.20x (1.10 to 1.30; 120 against 80 µs) | 0.90x (0.85 to 0.95; 95 against 90 µs) |')
       expect(splitSummary).not.toContain('| the buffered plain forwarder |')

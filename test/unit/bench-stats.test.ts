@@ -1,6 +1,7 @@
-// The bootstrap interval of a median (bench/lib/stats.ts medianCi) that the benchmark's concurrent pairs report.
+// The bootstrap interval of a median (bench/lib/stats.ts medianCi) that the benchmark's concurrent pairs report, and the
+// verdict on a target that their interval gives (judged).
 import { describe, expect, it } from 'vitest'
-import { median, medianCi } from '../../bench/lib/stats.ts'
+import { judged, median, medianCi } from '../../bench/lib/stats.ts'
 
 /** Seeded uniform numbers in [0, 1), so the data of every test is the same on every run. */
 function uniform (seed: number): () => number {
@@ -56,5 +57,19 @@ describe('medianCi', () => {
       if (lo <= 1.5 && 1.5 <= hi) coveredHalf++
     }
     expect(coveredHalf).toBeLessThan(covered)
+  })
+})
+
+describe('judged: a target on a ratio by its 95% interval', () => {
+  it('is met only when the whole interval keeps to the target, not met only when none of it does', () => {
+    expect(judged([1.1, 1.25], 1.25)).toBe('met')
+    expect(judged([1.26, 1.4], 1.25)).toBe('not met')
+    expect(judged([1.2, 1.3], 1.25)).toBe('undecided')
+    // Strictly below: an interval reaching the target itself does not meet it.
+    expect(judged([0.9, 0.99], 1, true)).toBe('met')
+    expect(judged([0.9, 1], 1, true)).toBe('undecided')
+    expect(judged([1, 1.1], 1, true)).toBe('not met')
+    expect(judged([Number.NaN, 1.1], 1)).toBe('undecided')
+    expect(judged([], 1)).toBe('undecided')
   })
 })
