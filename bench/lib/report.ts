@@ -253,6 +253,7 @@ function bufferedKey (r: OverheadResult): string {
 
 function overheadSection (e: Envelope<OverheadResult>): string[] {
   const r = e.result
+  const byPairs = pairTargetsText(r)
   // Results written before the processes' CPU time was measured per request have none of its columns.
   const measured = r.perHop.some((x) => (x as { processCpuUsPerHop?: unknown }).processCpuUsPerHop !== undefined)
   const out = ['## 3. Per-hop software overhead (latency off)', '', machineLine(e), '',
@@ -279,7 +280,7 @@ function overheadSection (e: Envelope<OverheadResult>): string[] {
     ratio('@fastify/http-proxy', r.ratios.vsHttpProxy), ratio('nginx', r.ratios.vsNginx), '',
     ...pairedLines(r), ...concurrentLines(r), ...bestOfLines(r), ...timingLines((r as Partial<OverheadResult>).timingWarnings), `Targets by the medians of the interleaved trials: within 1.25x of the plain forwarder per hop (two-hop figures): latency ${r.targets.withinOneQuarterOfPlain?.latency ? 'met' : 'not met'}, CPU ${r.targets.withinOneQuarterOfPlain?.cpu ? 'met' : 'not met'}; ` +
     `faster than @fastify/http-proxy: latency ${r.targets.fasterThanHttpProxy?.latency ? 'met' : 'not met'}, CPU ${r.targets.fasterThanHttpProxy?.cpu ? 'met' : 'not met'}. ` +
-    `${pairTargetsText(r)}${pairTargetsText(r) === '' ? '' : ' '}Load generator: ${r.loadGenerator.bottleneck} (highest CPU share ${r.loadGenerator.maxCpuAtThroughput}).`, '')
+    `${byPairs}${byPairs === '' ? '' : ' '}Load generator: ${r.loadGenerator.bottleneck} (highest CPU share ${r.loadGenerator.maxCpuAtThroughput}).`, '')
   return out
 }
 
@@ -316,12 +317,13 @@ function keyFigures (added?: Envelope<AddedResult>, fidelity?: Envelope<Fidelity
   }
   if (overhead) {
     const r = overhead.result
+    const byPairs = pairTargetsText(r)
     const sim = r.perHop.find((x) => x.system === 'residency-sim')
     const plain = r.perHop.find((x) => x.system === 'plain')
     const proxy = r.perHop.find((x) => x.system === 'http-proxy')
     out.push(`- Per hop, latency off (two-hop chains, per hop): residency-sim ${f(sim?.latencyUsPerHop.twoHopsEach ?? Number.NaN, 0)} µs latency / ${f(sim?.cpuUsPerHop.twoHopsEach ?? Number.NaN, 0)} µs CPU; plain forwarder ${f(plain?.latencyUsPerHop.twoHopsEach ?? Number.NaN, 0)} / ${f(plain?.cpuUsPerHop.twoHopsEach ?? Number.NaN, 0)} µs; @fastify/http-proxy ${f(proxy?.latencyUsPerHop.twoHopsEach ?? Number.NaN, 0)} / ${f(proxy?.cpuUsPerHop.twoHopsEach ?? Number.NaN, 0)} µs. ` +
       `Ratio to the plain forwarder ${f(r.ratios.vsPlain?.latencyTwoHopsEach ?? Number.NaN, 2)}x latency, ${f(r.ratios.vsPlain?.cpuTwoHopsEach ?? Number.NaN, 2)}x CPU (target 1.25x by these medians: ${r.targets.withinOneQuarterOfPlain?.latency && r.targets.withinOneQuarterOfPlain.cpu ? 'met' : 'not met'}); to @fastify/http-proxy ${f(r.ratios.vsHttpProxy?.latencyTwoHopsEach ?? Number.NaN, 2)}x latency, ${f(r.ratios.vsHttpProxy?.cpuTwoHopsEach ?? Number.NaN, 2)}x CPU (target below 1 by these medians: ${r.targets.fasterThanHttpProxy?.latency && r.targets.fasterThanHttpProxy.cpu ? 'met' : 'not met'}). nginx: ${r.ratios.vsNginx ? `${f(r.ratios.vsNginx.latencyTwoHopsEach, 2)}x latency` : 'not measured'}.` +
-      pairedKey(r) + concurrentKey(r) + (pairTargetsText(r) === '' ? '' : ` ${pairTargetsText(r)}`) + bestOfKey(r) + bufferedKey(r))
+      pairedKey(r) + concurrentKey(r) + (byPairs === '' ? '' : ` ${byPairs}`) + bestOfKey(r) + bufferedKey(r))
   }
   if (handshake) {
     const h = handshake.result
@@ -345,7 +347,7 @@ export async function writeReport (dir: string): Promise<string[]> {
   const fidelity = await readJson<Envelope<FidelityResult>>(join(dir, FILES.fidelity))
   const overhead = await readJson<Envelope<OverheadResult>>(join(dir, FILES.overhead))
   const handshake = await readJson<Envelope<HandshakeResult>>(join(dir, FILES.handshake))
-  const md = ['# residency-sim benchmark results', '', 'Reproduce with `npm run bench` (everything, about 21 minutes) or `node bench/run.ts --only added|fidelity|overhead|handshake`; `--help` lists the options. Every figure below is in the JSON files next to this one.', '']
+  const md = ['# residency-sim benchmark results', '', 'Reproduce with `npm run bench` (everything, about 23 minutes) or `node bench/run.ts --only added|fidelity|overhead|handshake`; `--help` lists the options. Every figure below is in the JSON files next to this one.', '']
   md.push(...keyFigures(added, fidelity, overhead, handshake))
   const written: string[] = []
   if (added) {
