@@ -2,7 +2,7 @@
 // around each as small named interceptors, the way undici's own interceptors are (lib/interceptor/*.js,
 // Dispatcher.compose): modelled one-way delay before the request leaves, HMAC signing of the forwarding headers.
 import { Readable } from 'node:stream'
-import { Pool, type Dispatcher } from 'undici'
+import { Dispatcher, Pool } from 'undici'
 import type { Delay } from './delay.ts'
 import type { ForwardFields, ForwardSigner } from './signing.ts'
 
@@ -76,6 +76,43 @@ export function signInterceptor (signer: ForwardSigner): Dispatcher.DispatcherCo
   }
 }
 
+/**
+ * A pool with the policies in front of its dispatch. Dispatcher.compose gives the same chain behind a Proxy of the
+ * pool, whose trap runs on every property read, `dispatch` included; this is a plain object instead.
+ */
+class PolicyDispatcher extends Dispatcher {
+  readonly #pool: Pool
+  readonly #chain: Dispatcher['dispatch']
+
+  constructor (pool: Pool, interceptors: Dispatcher.DispatcherComposeInterceptor[]) {
+    super()
+    this.#pool = pool
+    // The composed chain's own dispatch, read once from compose's Proxy.
+    this.#chain = pool.compose(interceptors).dispatch
+  }
+
+  override dispatch (opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
+    return this.#chain(opts, handler)
+  }
+
+  override close (): Promise<void>
+  override close (callback: () => void): void
+  override close (callback?: () => void): Promise<void> | void {
+    if (callback === undefined) return this.#pool.close()
+    this.#pool.close(callback)
+  }
+
+  override destroy (): Promise<void>
+  override destroy (err: Error | null): Promise<void>
+  override destroy (callback: () => void): void
+  override destroy (err: Error | null, callback: () => void): void
+  override destroy (a?: Error | null | (() => void), callback?: () => void): Promise<void> | void {
+    if (typeof a === 'function') return this.#pool.destroy(a)
+    if (callback !== undefined) return this.#pool.destroy(a ?? null, callback)
+    return this.#pool.destroy(a ?? null)
+  }
+}
+
 export function createUpstreams (opts: UpstreamOptions): Upstreams {
   const pools = new Map<string, { pool: Pool, composed: Dispatcher }>()
   return {
@@ -92,7 +129,7 @@ export function createUpstreams (opts: UpstreamOptions): Upstreams {
           connect: { timeout: opts.timeoutMs }
         })
         // Order: delay runs first, then signing, so the signed timestamp is the departure time.
-        entry = { pool, composed: pool.compose(signInterceptor(opts.signer), delayInterceptor(opts.delay)) }
+        entry = { pool, composed: new PolicyDispatcher(pool, [signInterceptor(opts.signer), delayInterceptor(opts.delay)]) }
         pools.set(baseUrl, entry)
       }
       return entry.composed
@@ -100,7 +137,8 @@ export function createUpstreams (opts: UpstreamOptions): Upstreams {
     async close () {
       const all = [...pools.values()]
       pools.clear()
-      await Promise.all(all.map((e) => e.pool.close()))
+      // A pool already closed or destroyed through its dispatcher has nothing left to close (and would reject).
+      await Promise.all(all.filter((e) => !e.pool.closed && !e.pool.destroyed).map((e) => e.pool.close()))
     }
   }
 }

@@ -6,7 +6,9 @@ import type { AddressInfo } from 'node:net'
 import { Readable } from 'node:stream'
 import { Pool } from 'undici'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { classifyUpstreamError, exchange } from '../../src/net/upstream.ts'
+import { createDelay } from '../../src/net/delay.ts'
+import { FWD_HEADER, createForwardSigner } from '../../src/net/signing.ts'
+import { classifyUpstreamError, createUpstreams, exchange } from '../../src/net/upstream.ts'
 
 let server: Server
 let base = ''
@@ -42,6 +44,10 @@ beforeAll(async () => {
         res.writeHead(200, { 'content-length': String(body.length) })
         res.end(body)
       })
+    } else if (url.startsWith('/headers')) {
+      const body = JSON.stringify(req.headers)
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) })
+      res.end(body)
     } else if (url.startsWith('/cut')) {
       res.writeHead(200, { 'content-length': '100' })
       res.write('partial')
@@ -133,5 +139,44 @@ describe('exchange', () => {
     const reason = new Error('stop')
     ac.abort(reason)
     await expect(p).rejects.toBe(reason)
+  })
+})
+
+describe('upstreams', () => {
+  const fields = { ray: 'r1-LHR', ingress: 'LHR', inspection: 'CDG', client: '51.5,-0.1', host: 'eu-shop.example', plan: '{}' }
+
+  it('sign and delay requests on the way out, through exchange and request alike, and close their pools', async () => {
+    const signer = createForwardSigner({ windowMs: 30_000 })
+    const upstreams = createUpstreams({ delay: createDelay({ enabled: true, timeScale: 1, jitter: 0, seed: 1 }), signer, timeoutMs: 5000, keepAliveTimeoutMs: 1000 })
+    const dispatcher = upstreams.get(base)
+    expect(upstreams.get(base)).toBe(dispatcher)
+    const t = performance.now()
+    const signed = await exchange(dispatcher, { path: '/headers', method: 'GET', headers: ['x-a', '1'], sim: { delayMs: 30, forward: fields } })
+    // The modelled one-way delay held the request back (a lower bound only: timers never fire early).
+    expect(performance.now() - t).toBeGreaterThanOrEqual(25)
+    const seen = JSON.parse(await text(signed.body)) as Record<string, string>
+    expect(seen['x-a']).toBe('1')
+    const v = signer.verify(seen)
+    expect(v.ok && v.fields).toEqual(fields)
+    // Without policy inputs the request goes as it is; the Dispatcher API (request) runs through the same chain.
+    const plain = await dispatcher.request({ path: '/headers', method: 'GET', headers: { 'x-b': '2' } })
+    const headers = await plain.body.json() as Record<string, string>
+    expect(headers['x-b']).toBe('2')
+    expect(headers[FWD_HEADER]).toBeUndefined()
+    await dispatcher.close()
+    // A closed pool takes no more requests (undici reports it as destroyed once its close has finished).
+    await expect(dispatcher.request({ path: '/headers', method: 'GET' })).rejects.toMatchObject({ code: expect.stringMatching(/^UND_ERR_(CLOSED|DESTROYED)$/) as string })
+    await upstreams.close()
+  })
+
+  it('destroy the pool behind a dispatcher, with or without a callback', async () => {
+    const upstreams = createUpstreams({ delay: createDelay({ enabled: false, timeScale: 1, jitter: 0, seed: 1 }), signer: createForwardSigner({ windowMs: 30_000 }), timeoutMs: 5000, keepAliveTimeoutMs: 1000 })
+    const a = upstreams.get(base)
+    await a.destroy(null)
+    await expect(a.request({ path: '/headers', method: 'GET' })).rejects.toMatchObject({ code: 'UND_ERR_DESTROYED' })
+    const b = upstreams.get(`${base}/`)
+    await new Promise<void>((resolve) => b.destroy(resolve))
+    await expect(b.request({ path: '/headers', method: 'GET' })).rejects.toMatchObject({ code: 'UND_ERR_DESTROYED' })
+    await upstreams.close()
   })
 })

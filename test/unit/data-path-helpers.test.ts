@@ -3,7 +3,9 @@ import { describe, expect, it } from 'vitest'
 import { createDelay, createWaiter } from '../../src/net/delay.ts'
 import { decodeHops, decodeRelayResult, encodeHops, encodeRelayResult, serverTiming } from '../../src/services/pop/server-timing.ts'
 import { childTraceparent, parseTraceparent } from '../../src/services/pop/trace.ts'
-import { wafCheck } from '../../src/services/pop/waf.ts'
+import { WAF_RULES, wafCheck } from '../../src/services/pop/waf.ts'
+import { encodeClient } from '../../src/services/pop/ingress.ts'
+import fc from 'fast-check'
 
 describe('delay', () => {
   it('is half the round trip times the time scale, and nothing when latency is off', () => {
@@ -39,6 +41,17 @@ describe('WAF rules', () => {
   it.each(['/', '/cart?item=42', '/blog/union-square-selection', '/a..b/c', '/q?name=O%27Brien'])('lets %s through', (target) => {
     expect(wafCheck(target)).toBeUndefined()
   })
+
+  it('decodes + as a space before matching', () => {
+    expect(wafCheck('/search?q=1+UNION+SELECT+password')).toBe('sqli')
+  })
+
+  it('reads a target with nothing encoded as it is: the first rule it trips, if any', () => {
+    const target = fc.stringMatching(/^\/[a-zA-Z0-9 ./\\'";=_()-]{0,40}$/)
+    fc.assert(fc.property(target, (t) => {
+      expect(wafCheck(t)).toBe(WAF_RULES.find((r) => r.test(t))?.id)
+    }), { numRuns: 500 })
+  })
 })
 
 describe('trace context', () => {
@@ -71,8 +84,8 @@ describe('Server-Timing', () => {
     for (const bad of [undefined, ['1;0;;[]'], '', '1;2', '1;2;X', 'abc;NaN;;[]', 'Infinity;;;not json']) {
       expect(decodeRelayResult(bad)).toEqual(nothing)
     }
-    // A code that is not one of ours is dropped, the rest still read.
-    expect(decodeRelayResult('2;0;<script>;[]')).toEqual({ innerMs: 2, jitterMs: 0, hops: [] })
+    // Times are whole microseconds. A code that is not one of ours is dropped, the rest still read.
+    expect(decodeRelayResult('2000;0;<script>;[]')).toEqual({ innerMs: 2, jitterMs: 0, hops: [] })
   })
 
   it('reports hops that went as planned by their times alone, and any other hops in full', () => {
@@ -82,7 +95,7 @@ describe('Server-Timing', () => {
     ]
     const asPlanned = planned.map((h, i) => ({ from: h.from, to: h.to, kind: h.kind, modelledMs: h.rttMs, measuredMs: [81.0004, 12.3456][i] as number }))
     const text = encodeHops(asPlanned, planned)
-    expect(text).toBe('=81,12.346')
+    expect(text).toBe('=81000,12346')
     expect(decodeHops(text, planned)).toEqual([{ ...asPlanned[0], measuredMs: 81 }, { ...asPlanned[1], measuredMs: 12.346 }])
     expect(decodeRelayResult(encodeRelayResult(3, 0, undefined, asPlanned, planned), planned).hops).toHaveLength(2)
     // No downstream hops at all (a refusal before the origin).
@@ -191,5 +204,14 @@ describe('delay compensation for late timers', () => {
     const d = createDelay({ enabled: false, timeScale: 1, jitter: 0, seed: 1 }, { now: () => 0, sleep: async (ms) => { slept.push(ms) } })
     await d.wait(d.oneWayMs(100))
     expect(slept).toEqual([])
+  })
+})
+
+describe('relay client field', () => {
+  it('writes lat,lon and the country when known, once per location object', () => {
+    const london = { lat: 51.47, lon: -0.4543, country: 'GB', source: 'iata' as const, input: 'LHR' }
+    expect(encodeClient(london)).toBe('51.47,-0.4543,GB')
+    expect(encodeClient(london)).toBe('51.47,-0.4543,GB')
+    expect(encodeClient({ lat: -33.9, lon: 151.2, source: 'latlon', input: '-33.9,151.2' })).toBe('-33.9,151.2')
   })
 })

@@ -102,6 +102,18 @@ export function encodeForwardPlan (p: ServedPlan): string {
   return text
 }
 
+const clientFields = new WeakMap<ClientLocation, string>()
+
+/**
+ * The signed client field of a relay, `lat,lon[,country]`: written once per location object (the client locator hands
+ * back the same one for the same header), as writing two coordinates out is most of its cost.
+ */
+export function encodeClient (client: ClientLocation): string {
+  let text = clientFields.get(client)
+  if (text === undefined) clientFields.set(client, text = `${client.lat},${client.lon}${client.country ? `,${client.country}` : ''}`)
+  return text
+}
+
 const FULL_HANDSHAKES = new Set(['local', 'remote', 'keyless'])
 
 function errorOutcome (err: SimError, ray: string, downstream: readonly MeasuredHop[] = [], extra: Partial<Outcome> = {}): Outcome {
@@ -164,7 +176,7 @@ export function createIngress (deps: PopDeps, inspect: Inspector) {
       const name = (rh[i] as string).toLowerCase()
       if (!HOP_BY_HOP.has(name) && !name.startsWith('x-sim-client')) headers.push(rh[i] as string, rh[i + 1] as string)
     }
-    const clientField = `${client.lat},${client.lon}${client.country ? `,${client.country}` : ''}`
+    const clientField = encodeClient(client)
     for (let attempt = 0; ; attempt++) {
       const relayHop = p.hops.find((h) => h.kind === 'relay') as Hop
       const outbound = delay.oneWayMs(relayHop.rttMs)
@@ -206,7 +218,7 @@ export function createIngress (deps: PopDeps, inspect: Inspector) {
       const result = decodeRelayResult(res.headers[RELAY_RESULT_HEADER], downstreamOf(p))
       delay.addJitter(result.jitterMs)
       const inner = result.innerMs
-      await delay.wait(delay.oneWayMs(relayHop.rttMs) - overrun(t, outbound + inner))
+      if (delay.enabled) await delay.wait(delay.oneWayMs(relayHop.rttMs) - overrun(t, outbound + inner))
       const measured = Math.max(0, nowMs() - t - inner)
       const code = result.code
       return {
@@ -294,8 +306,9 @@ export function createIngress (deps: PopDeps, inspect: Inspector) {
       }
       r.planned = p
       r.accessRtt = p.outcome === 'served' ? (p.hops[0] as Hop).rttMs : world.latency.rttMs(client, pop) + world.latency.params.accessMs
-      // The request direction of the client's access hop; through the TLS edge, its pipe applied it.
-      if (tlsIn === undefined) {
+      // The request direction of the client's access hop; through the TLS edge, its pipe applied it. With latency off
+      // there is nothing to wait (and no await: each is a turn of the microtask queue).
+      if (tlsIn === undefined && delay.enabled) {
         const ta = nowMs()
         await delay.wait(delay.oneWayMs(r.accessRtt))
         r.accessSpent = nowMs() - ta
@@ -469,7 +482,8 @@ export function createIngress (deps: PopDeps, inspect: Inspector) {
     const outcome = await delay.tracked(async (jitter) => {
       const o = await serve(r, handoff, request.log)
       noteHandshake(r, o)
-      await lastLeg(r, o, jitter)
+      // Latency off: no response leg and nothing to settle against.
+      if (delay.enabled) await lastLeg(r, o, jitter)
       return o
     })
     r.outcome = outcome

@@ -68,19 +68,33 @@ export function limitedBody (source: AsyncIterable<Buffer>, limit: number, abort
   }
 }
 
+/** The handshakes that make no key operation, the same object for every request. */
+const RESUMED: HandshakeResult = Object.freeze({ op: 'resumed', ms: 0 })
+const NO_HANDSHAKE: HandshakeResult = Object.freeze({ op: 'none', ms: 0 })
+
+function hasKeyHop (hops: readonly Hop[]): boolean {
+  for (const h of hops) if (h.kind === 'key') return true
+  return false
+}
+
 export function createInspector (deps: PopDeps) {
   const { pop, delay } = deps
 
   /**
-   * The handshake of a new client connection at this PoP (where TLS terminates): a real signature made here, by the
-   * nearest authorised PoP or by the customer's key server, verified here. A ticket resumes without a key operation;
-   * a request on an established connection (`tlsKey` none, no ticket) needs no handshake at all.
+   * The handshake of a client connection at this PoP (where TLS terminates). A real TLS connection that resumed a
+   * session made no key operation, and a request on an established connection (`tlsKey` none, no ticket) needs no
+   * handshake at all: both are answered without waiting. Otherwise, a ticket resumes and a new connection is a real
+   * signature made here, by the nearest authorised PoP or by the customer's key server, verified here.
    */
-  async function handshakeHere (input: InspectInput, hops: MeasuredHop[]): Promise<HandshakeResult> {
+  function handshakeHere (input: InspectInput, hops: MeasuredHop[]): HandshakeResult | Promise<HandshakeResult> {
+    if (input.tlsResumed === true) return RESUMED
     const t = input.headers[TICKET_HEADER]
     const ticket = typeof t === 'string' && t !== '' ? t : undefined
-    if (input.tlsResumed === true) return { op: 'resumed', ms: 0 }
-    if (input.tlsKey === 'none' && ticket === undefined) return { op: 'none', ms: 0 }
+    if (input.tlsKey === 'none' && ticket === undefined) return NO_HANDSHAKE
+    return keyOperation(input, ticket, hops)
+  }
+
+  async function keyOperation (input: InspectInput, ticket: string | undefined, hops: MeasuredHop[]): Promise<HandshakeResult> {
     const r = await (deps.tls as NonNullable<PopDeps['tls']>).handshaker.handshake({
       pop: pop.id,
       customer: input.customer,
@@ -94,7 +108,7 @@ export function createInspector (deps: PopDeps) {
   }
 
   /** Without key services (unit set-ups): the key round trip of the plan as a modelled delay only. */
-  async function modelledKeyHops (input: InspectInput, hops: MeasuredHop[]): Promise<undefined> {
+  async function modelledKeyHops (input: InspectInput, hops: MeasuredHop[]): Promise<void> {
     for (const h of input.downstream) {
       if (h.kind !== 'key') continue
       const t = nowMs()
@@ -102,15 +116,19 @@ export function createInspector (deps: PopDeps) {
       await delay.wait(delay.oneWayMs(h.rttMs))
       hops.push({ from: h.from, to: h.to, kind: 'key', modelledMs: h.rttMs, measuredMs: nowMs() - t })
     }
-    return undefined
   }
 
   return async function inspect (input: InspectInput): Promise<InspectOutcome> {
     const hops: MeasuredHop[] = []
     // TLS comes first: a request exists only on an established connection (RFC 8446 section 2).
-    const handshake = deps.tls !== undefined && input.tlsKey !== undefined
-      ? await handshakeHere(input, hops)
-      : await modelledKeyHops(input, hops)
+    // Only what needs waiting is awaited: an await costs a turn of the microtask queue even when nothing is pending.
+    let handshake: HandshakeResult | undefined
+    if (deps.tls !== undefined && input.tlsKey !== undefined) {
+      const h = handshakeHere(input, hops)
+      handshake = h instanceof Promise ? await h : h
+    } else if (hasKeyHop(input.downstream)) {
+      await modelledKeyHops(input, hops)
+    }
     const rule = wafCheck(input.url)
     if (rule !== undefined) throw new SimError('SIM_ERR_WAF_BLOCKED', [rule])
 
@@ -158,7 +176,7 @@ export function createInspector (deps: PopDeps) {
     delay.addJitter(Number(res.headers[ORIGIN_JITTER_HEADER] ?? 0))
     const reported = Number(res.headers[ORIGIN_SERVICE_HEADER])
     const service = Number.isFinite(reported) ? reported : undefined
-    await delay.wait(delay.oneWayMs(originHop.rttMs) - (service === undefined ? 0 : overrun(t, outbound + service)))
+    if (delay.enabled) await delay.wait(delay.oneWayMs(originHop.rttMs) - (service === undefined ? 0 : overrun(t, outbound + service)))
     hops.push({ from: originHop.from, to: originHop.to, kind: 'origin', modelledMs: originHop.rttMs, measuredMs: Math.max(0, nowMs() - t - (service ?? 0)) })
 
     const out: Record<string, string | string[] | undefined> = {}

@@ -25,10 +25,18 @@ export interface ShipperOptions {
   readonly maxBatch?: number
 }
 
+interface Queue {
+  readonly sink: string
+  readonly pop: string
+  lines: string[]
+}
+
 export function createLogShipper (opts: ShipperOptions): LogShipper {
   const flushMs = opts.flushMs ?? 250
   const maxBatch = opts.maxBatch ?? 1000
-  const queues = new Map<string, { sink: string, pop: string, lines: string[] }>()
+  // Queues by sink, then by PoP: looked up by the two ids as they are, with no key string made per record. A queue
+  // stays once made (a few per PoP and sink pair at most); flushing hands its lines on and starts a new list.
+  const queues = new Map<string, Map<string, Queue>>()
   const inFlight = new Set<Promise<void>>()
   let timer: NodeJS.Timeout | undefined
 
@@ -56,24 +64,29 @@ export function createLogShipper (opts: ShipperOptions): LogShipper {
     p.finally(() => inFlight.delete(p)).catch(() => {})
   }
 
+  function sendQueued (q: Queue): void {
+    const lines = q.lines
+    q.lines = []
+    track(send(q.sink, q.pop, lines))
+  }
+
   function flushNow (): void {
     timer = undefined
-    for (const [key, q] of queues) {
-      queues.delete(key)
-      track(send(q.sink, q.pop, q.lines))
+    for (const bySink of queues.values()) {
+      for (const q of bySink.values()) if (q.lines.length > 0) sendQueued(q)
     }
   }
 
   return {
     ship (sink, record) {
       if (!opts.sinkUrl(sink)) return false
-      const key = `${sink}\0${record.pop}`
-      let q = queues.get(key)
-      if (!q) { q = { sink, pop: record.pop, lines: [] }; queues.set(key, q) }
+      let bySink = queues.get(sink)
+      if (bySink === undefined) queues.set(sink, bySink = new Map())
+      let q = bySink.get(record.pop)
+      if (q === undefined) bySink.set(record.pop, q = { sink, pop: record.pop, lines: [] })
       q.lines.push(JSON.stringify(record))
       if (q.lines.length >= maxBatch) {
-        queues.delete(key)
-        track(send(q.sink, q.pop, q.lines))
+        sendQueued(q)
       } else if (timer === undefined) {
         timer = setTimeout(flushNow, flushMs)
         timer.unref()

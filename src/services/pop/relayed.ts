@@ -4,7 +4,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { SimError } from '../../core/errors.ts'
 import type { Hop, KeyOperation } from '../../core/types.ts'
-import { nowMs } from '../../net/delay.ts'
+import { nowMs, type JitterRecord } from '../../net/delay.ts'
 import type { MeasuredHop } from '../../runtime/types.ts'
 import { sendError, toSimError } from '../http-errors.ts'
 import type { PopDeps } from './deps.ts'
@@ -13,6 +13,9 @@ import type { Inspector } from './inspect.ts'
 import { RELAY_RESULT_HEADER, encodeRelayResult } from './server-timing.ts'
 
 const KEY_OPS = new Set<string>(['local', 'remote', 'keyless', 'none'])
+
+/** No jitter drawn (a run without jitter keeps no record). */
+const NO_JITTER: JitterRecord = Object.freeze({ jitterMs: 0 })
 
 interface Downstream { readonly hops: readonly Hop[], readonly tlsKey?: KeyOperation }
 
@@ -72,10 +75,12 @@ export function createRelayed (deps: PopDeps, inspect: Inspector) {
     try {
       // With jitter, the waits here are drawn here: the ingress settles the request against them (reported in
       // RELAY_RESULT_HEADER).
-      const { out, jitterMs } = await deps.delay.tracked(async (record) => {
-        const result = await inspect(inspectInput(raw, f.ray, customer, planned.hops, planned.tlsKey, false))
-        return { out: result, jitterMs: record.jitterMs }
+      let jitter = NO_JITTER
+      const out = await deps.delay.tracked((record) => {
+        jitter = record
+        return inspect(inspectInput(raw, f.ray, customer, planned.hops, planned.tlsKey, false))
       })
+      const jitterMs = jitter.jitterMs
       hops = out.hops
       status = out.status
       reply.code(out.status)

@@ -14,9 +14,19 @@ export function serverTiming (hops: readonly MeasuredHop[]): string {
   return hops.map((h) => `${h.kind};desc=${quoted(`${h.from}->${h.to}`)};dur=${h.measuredMs.toFixed(2)}`).join(', ')
 }
 
-/** Measured ms as reported: to the microsecond. */
+/**
+ * Measured ms as reported: in whole microseconds. An integer is written and read back several times faster than a
+ * fraction of a millisecond (no shortest-decimal conversion of a double).
+ */
 function reported (ms: number): number {
-  return Math.round(ms * 1000) / 1000
+  return Math.round(ms * 1000)
+}
+
+/** A reported time back in ms; a non-integer or non-finite one is malformed. */
+function fromReported (text: string): number | undefined {
+  if (text === '') return undefined
+  const us = Number(text)
+  return Number.isFinite(us) ? us / 1000 : undefined
 }
 
 /** Whether measured hops are exactly the planned ones (same order, ends, kind and modelled time). */
@@ -33,7 +43,8 @@ function asPlanned (hops: readonly MeasuredHop[], planned: readonly Hop[]): bool
 /**
  * Hop timings sent from an inspection PoP back to its ingress on an internal header: compact, no request data. When
  * the hops are the planned downstream ones, which both ends know from the signed plan, only their measured times are
- * sent (`=<ms>,<ms>`); otherwise (a remote signer other than the planned one) every hop in full, as JSON.
+ * sent (`=<µs>,<µs>`, whole microseconds); otherwise (a remote signer other than the planned one) every hop in full,
+ * as JSON (`[kind, from, to, modelled ms, measured µs]`).
  */
 export function encodeHops (hops: readonly MeasuredHop[], planned?: readonly Hop[]): string {
   if (planned !== undefined && asPlanned(hops, planned)) {
@@ -53,9 +64,8 @@ export function decodeHops (text: string | string[] | undefined, planned?: reado
     if (times.length !== planned.length) return []
     const hops: MeasuredHop[] = []
     for (let i = 0; i < times.length; i++) {
-      const t = times[i] as string
-      const measuredMs = Number(t)
-      if (t === '' || !Number.isFinite(measuredMs)) return []
+      const measuredMs = fromReported(times[i] as string)
+      if (measuredMs === undefined) return []
       const p = planned[i] as Hop
       hops.push({ from: p.from, to: p.to, kind: p.kind as MeasuredHop['kind'], modelledMs: p.rttMs, measuredMs })
     }
@@ -63,13 +73,13 @@ export function decodeHops (text: string | string[] | undefined, planned?: reado
   }
   try {
     const rows = JSON.parse(text) as [MeasuredHop['kind'], string, string, number, number][]
-    return rows.map(([kind, from, to, modelledMs, measuredMs]) => ({ kind, from, to, modelledMs, measuredMs }))
+    return rows.map(([kind, from, to, modelledMs, measuredUs]) => ({ kind, from, to, modelledMs, measuredMs: measuredUs / 1000 }))
   } catch {
     return []
   }
 }
 
-/** The inspection PoP's report on a relay's answer: `<inner ms>;<jitter ms>;<error code or empty>;<hops>`. */
+/** The inspection PoP's report on a relay's answer: `<inner µs>;<jitter µs>;<error code or empty>;<hops>`. */
 export const RELAY_RESULT_HEADER = 'x-sim-fwd-result'
 
 export interface RelayResult {
@@ -90,8 +100,7 @@ export function encodeRelayResult (innerMs: number, jitterMs: number, code: stri
 const NOTHING: RelayResult = { innerMs: 0, jitterMs: 0, hops: [] }
 
 function finite (text: string): number {
-  const n = Number(text)
-  return text !== '' && Number.isFinite(n) ? n : 0
+  return fromReported(text) ?? 0
 }
 
 /**

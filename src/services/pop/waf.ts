@@ -26,6 +26,8 @@ export const WAF_RULES: readonly WafRule[] = Object.freeze([
 
 /** Percent-decodes repeatedly (double encoding is a classic evasion), tolerating malformed escapes. */
 function decode (s: string): string {
+  // Nothing encoded: the common case, decoded as it is.
+  if (!s.includes('%') && !s.includes('+')) return s
   let cur = s.replace(/\+/g, ' ')
   for (let i = 0; i < 3; i++) {
     let next: string
@@ -39,6 +41,6 @@ function decode (s: string): string {
 /** Returns the id of the first rule the request target (path and query) trips, or undefined. */
 export function wafCheck (target: string, rules: readonly WafRule[] = WAF_RULES): string | undefined {
   const decoded = decode(target)
-  for (const r of rules) if (r.test(decoded) || r.test(target)) return r.id
+  for (const r of rules) if (r.test(decoded) || (decoded !== target && r.test(target))) return r.id
   return undefined
 }
