@@ -131,6 +131,9 @@ export function createForwardSigner (opts: SignerOptions): ForwardSigner {
   let previous = new FingerprintSet()
   let rotatedAt = now()
 
+  let signedAt = Number.NaN
+  let signedAtText = ''
+
   const mac = hmacSha256Hex(secret)
   function macParts (parts: readonly string[]): string {
     // Length-prefixed parts: no two different field lists give the same input (nor a relay's, which starts `fwd;`).
@@ -168,7 +171,13 @@ export function createForwardSigner (opts: SignerOptions): ForwardSigner {
 
   return {
     sign (fields) {
-      let payload = `fwd;${now()}`
+      const t = now()
+      // Relays signed within the same millisecond share the timestamp's text (a number past 2^31 is written out slowly).
+      if (t !== signedAt) {
+        signedAt = t
+        signedAtText = String(t)
+      }
+      let payload = `fwd;${signedAtText}`
       for (const k of FIELD_ORDER) {
         const v = fields[k]
         payload += `;${v.length}:${v}`

@@ -438,7 +438,8 @@ export function createIngress (deps: PopDeps, inspect: Inspector) {
     }
     const hops: MeasuredHop[] = []
 
-    reply.raw.once('close', function recordRequest () {
+    // A response closes once: `on` spares the wrapper `once` makes.
+    reply.raw.on('close', function recordRequest () {
       // Answered before the body was all read (413, a refusal, an upstream error): stop reading it, which also
       // aborts a relay still streaming it, instead of leaving both sockets waiting on a body nobody wants.
       if (!raw.complete) raw.destroy()

@@ -40,12 +40,19 @@ export function createRelayed (deps: PopDeps, inspect: Inspector) {
   // Parsed plan fields by their text (read-only once parsed): a relay of a route seen before parses nothing. The
   // text was authenticated before it is looked up, and the cache is emptied when full, so it stays bounded.
   const plans = new Map<string, Downstream>()
+  // The last one looked up, compared as text first: a route repeats, and comparing two strings costs less than
+  // hashing a fresh one (each relay's field is a new string) for the map.
+  let lastText = ''
+  let last: Downstream = { hops: [] }
   function plannedDownstream (text: string): Downstream {
+    if (text === lastText) return last
     let d = plans.get(text)
     if (d === undefined) {
       if (plans.size >= PLAN_CACHE_ENTRIES) plans.clear()
       plans.set(text, d = parseDownstream(text))
     }
+    lastText = text
+    last = d
     return d
   }
 
