@@ -12,7 +12,7 @@ import type { Scenario } from '../../src/config/schema.ts'
 import { plan } from '../../src/core/planner.ts'
 import type { IpLocator, Plan, World } from '../../src/core/types.ts'
 import { buildWorld } from '../../src/core/world.ts'
-import type { RequestRecord, RuntimeEvents, SimRuntime } from '../../src/runtime/types.ts'
+import type { MeasuredHop, RequestRecord, RuntimeEvents, SimRuntime } from '../../src/runtime/types.ts'
 import { buildControlApp } from '../../src/services/control/app.ts'
 import { createLedgerStore } from '../../src/services/control/ledger-store.ts'
 
@@ -59,7 +59,7 @@ function recordFor (p: Plan, status = p.outcome === 'served' ? 200 : p.status): 
     status,
     ...(p.outcome === 'refused' ? { code: p.code } : {}),
     plan: p,
-    hops: p.outcome === 'served' ? p.hops.map((h) => ({ ...h, modelledMs: h.rttMs, measuredMs: h.rttMs + 0.5 })) : [],
+    hops: p.outcome === 'served' ? p.hops.map((h) => ({ from: h.from, to: h.to, kind: h.kind as MeasuredHop['kind'], modelledMs: h.rttMs, measuredMs: h.rttMs + 0.5 })) : [],
     measuredMs: p.outcome === 'served' ? p.modelledMs + 1 : 0.2,
     ...(p.outcome === 'served' ? { logSink: p.logSink } : {})
   }
@@ -292,7 +292,23 @@ describe('control plane: ledger and metrics', () => {
     expect(() => createLedgerStore(0)).toThrow(RangeError)
   })
 
-  it('keeps any record as JSON that reads back as the record, whichever optional fields it has', () => {
+  it('keeps the measured times of hops that went as planned for every slot of a large ring, as it fills and wraps', () => {
+    const { world } = buildWorld(scenario)
+    const p = plan({ client: client(world, 'SYD'), host: 'eu-shop.example' }, world)
+    if (p.outcome !== 'served') throw new Error('expected a served plan')
+    const store = createLedgerStore(300)
+    const records = Array.from({ length: 450 }, (_, n) => ({
+      ...recordFor(p),
+      ray: `r${n}`,
+      hops: p.hops.map((h, i) => ({ from: h.from, to: h.to, kind: h.kind as MeasuredHop['kind'], modelledMs: h.rttMs, measuredMs: n + i / 10 }))
+    }))
+    for (const r of records.slice(0, 200)) store.add(r)
+    expect(store.list().map((e) => JSON.parse(e.json))).toEqual(records.slice(0, 200).map((r) => JSON.parse(JSON.stringify(r))))
+    for (const r of records.slice(200)) store.add(r)
+    expect(store.list().map((e) => JSON.parse(e.json))).toEqual(records.slice(150).map((r) => JSON.parse(JSON.stringify(r))))
+  })
+
+  it('keeps any record as JSON that reads back as the record, whichever optional fields it has and whether or not its hops went as planned', () => {
     const { world } = buildWorld(scenario)
     const plans = [
       plan({ client: client(world, 'SYD'), host: 'eu-shop.example' }, world),
@@ -301,20 +317,26 @@ describe('control plane: ledger and metrics', () => {
     const hop = fc.record({
       from: fc.string(), to: fc.string(), kind: fc.constantFrom('access', 'relay', 'origin', 'key'), modelledMs: fc.double({ noNaN: true, noDefaultInfinity: true }), measuredMs: fc.double({ noNaN: true, noDefaultInfinity: true })
     })
-    const record = fc.record({
+    // The hops of a served plan with measured times (what a request that went as planned reports), or any hops at all.
+    const time = fc.double({ noNaN: true, noDefaultInfinity: true })
+    const hopsFor = (p: Plan) => p.outcome !== 'served'
+      ? fc.array(hop, { maxLength: 5 })
+      : fc.oneof(fc.array(hop, { maxLength: 5 }), fc.array(time, { minLength: p.hops.length, maxLength: p.hops.length })
+        .map((ts) => p.hops.map((h, i) => ({ from: h.from, to: h.to, kind: h.kind, modelledMs: h.rttMs, measuredMs: ts[i] as number }))))
+    const record = fc.constantFrom(...plans).chain((p) => fc.record({
       ray: fc.string(),
       at: fc.integer({ min: 0 }),
       host: fc.string(),
       method: fc.string(),
       status: fc.integer({ min: 100, max: 599 }),
       code: fc.option(fc.string(), { nil: undefined }),
-      plan: fc.constantFrom(...plans),
-      hops: fc.array(hop, { maxLength: 5 }),
+      plan: fc.constant(p),
+      hops: hopsFor(p),
       measuredMs: fc.double({ min: 0, max: 1e6, noNaN: true }),
       handshake: fc.option(fc.record({ at: fc.string(), op: fc.string(), signer: fc.string() }, { requiredKeys: ['at', 'op'] }), { nil: undefined }),
       logSink: fc.option(fc.string(), { nil: undefined }),
       settle: fc.option(fc.record({ lateMs: fc.double({ min: 0, max: 1e6, noNaN: true }), late: fc.boolean() }), { nil: undefined })
-    }, { requiredKeys: ['ray', 'at', 'host', 'method', 'status', 'plan', 'hops', 'measuredMs'] })
+    }, { requiredKeys: ['ray', 'at', 'host', 'method', 'status', 'plan', 'hops', 'measuredMs'] }))
     fc.assert(fc.property(fc.array(record, { minLength: 1, maxLength: 6 }), fc.integer({ min: 1, max: 4 }), (rs, capacity) => {
       const store = createLedgerStore(capacity)
       for (const r of rs) store.add(r as RequestRecord)

@@ -5,9 +5,11 @@
 // ring takes to come round (1,000 records are over a second at load), long enough to outlive V8's young generation:
 // kept as objects (the record, its hops and their objects) every one would be copied out of the young generation and
 // die in the old one. As one flat string it is a single object without pointers. The plan, which is shared by every
-// request it answered (the planner's memo), is kept by reference and its JSON written once per plan object.
-import type { Plan } from '../../core/types.ts'
-import type { RequestRecord } from '../../runtime/types.ts'
+// request it answered (the planner's memo), is kept by reference and its JSON written once per plan object. Hops that
+// went as planned (the same ends, kinds and modelled times as the plan's, the usual case) are kept as their measured
+// times alone, in a table of doubles, and written out with the plan's when the record is read.
+import type { Hop, Plan, ServedPlan } from '../../core/types.ts'
+import type { MeasuredHop, RequestRecord } from '../../runtime/types.ts'
 
 export interface LedgerQuery {
   /** Only records for this host (as the planner normalised it: lowercase, no port). */
@@ -48,7 +50,7 @@ export function planJson (plan: Plan): string {
   return json
 }
 
-/** The record without its plan as JSON: always the same fields in the same order, absent ones left out. */
+/** The record without its hops and plan as JSON: always the same fields in the same order, absent ones left out. */
 function recordText (r: RequestRecord): string {
   return JSON.stringify({
     ray: r.ray,
@@ -57,7 +59,6 @@ function recordText (r: RequestRecord): string {
     method: r.method,
     status: r.status,
     code: r.code,
-    hops: r.hops,
     measuredMs: r.measuredMs,
     handshake: r.handshake,
     logSink: r.logSink,
@@ -65,9 +66,31 @@ function recordText (r: RequestRecord): string {
   })
 }
 
-/** Puts the plan back into a record's text: `{...}` becomes `{...,"plan":{...}}`. */
-function withPlan (text: string, plan: Plan): string {
-  return `${text.slice(0, -1)},"plan":${planJson(plan)}}`
+/** Most hops a plan has: access, relay, key, origin. */
+export const MAX_PLANNED_HOPS = 4
+
+/** Whether measured hops are the plan's own, in its order (then only their measured times need keeping). */
+function followsPlan (hops: readonly MeasuredHop[], plan: Plan): boolean {
+  if (plan.outcome !== 'served') return false
+  const planned = plan.hops
+  if (hops.length !== planned.length || hops.length > MAX_PLANNED_HOPS) return false
+  for (let i = 0; i < hops.length; i++) {
+    const h = hops[i] as MeasuredHop
+    const p = planned[i] as Hop
+    if (h.kind !== p.kind || h.from !== p.from || h.to !== p.to || h.modelledMs !== p.rttMs) return false
+  }
+  return true
+}
+
+/** The JSON of a plan's hops with their measured times, as the record's own hop objects would have written. */
+function plannedHopsJson (plan: ServedPlan, measured: Float64Array, at: number): string {
+  const hops: MeasuredHop[] = plan.hops.map((p, i) => ({ from: p.from, to: p.to, kind: p.kind as MeasuredHop['kind'], modelledMs: p.rttMs, measuredMs: measured[at + i] as number }))
+  return JSON.stringify(hops)
+}
+
+/** Puts the hops and the plan back into a record's text: `{...}` becomes `{...,"hops":[...],"plan":{...}}`. */
+function withHopsAndPlan (text: string, hops: string, plan: Plan): string {
+  return `${text.slice(0, -1)},"hops":${hops},"plan":${planJson(plan)}}`
 }
 
 export function createLedgerStore (capacity: number): LedgerStore {
@@ -80,6 +103,9 @@ export function createLedgerStore (capacity: number): LedgerStore {
   let rays: string[] = []
   let texts: string[] = []
   let plans: Plan[] = []
+  // A slot's hops: their JSON when they did not follow the plan, else undefined and their measured times here.
+  let hopTexts: (string | undefined)[] = []
+  let measured = new Float64Array(0)
   let next = 0
   let size = 0
   let total = 0
@@ -92,6 +118,20 @@ export function createLedgerStore (capacity: number): LedgerStore {
       rays[next] = record.ray
       texts[next] = recordText(record)
       plans[next] = record.plan
+      if (followsPlan(record.hops, record.plan)) {
+        // Grown as slots are first used, so a large ledgerSize costs nothing until requests arrive.
+        if (measured.length <= next * MAX_PLANNED_HOPS) {
+          const grown = new Float64Array(Math.min(capacity, Math.max(64, (next + 1) * 2)) * MAX_PLANNED_HOPS)
+          grown.set(measured)
+          measured = grown
+        }
+        const at = next * MAX_PLANNED_HOPS
+        const hops = record.hops
+        for (let i = 0; i < hops.length; i++) measured[at + i] = (hops[i] as MeasuredHop).measuredMs
+        hopTexts[next] = undefined
+      } else {
+        hopTexts[next] = JSON.stringify(record.hops)
+      }
       next = (next + 1) % capacity
       if (size < capacity) size++
       total++
@@ -107,13 +147,16 @@ export function createLedgerStore (capacity: number): LedgerStore {
       const picked = limit !== undefined && held.length > limit ? held.slice(held.length - limit) : held
       return picked.map((at) => {
         const plan = plans[at] as Plan
-        return { ray: rays[at] as string, host: plan.host, json: withPlan(texts[at] as string, plan) }
+        const hops = hopTexts[at] ?? plannedHopsJson(plan as ServedPlan, measured, at * MAX_PLANNED_HOPS)
+        return { ray: rays[at] as string, host: plan.host, json: withHopsAndPlan(texts[at] as string, hops, plan) }
       })
     },
     clear () {
       rays = []
       texts = []
       plans = []
+      hopTexts = []
+      measured = new Float64Array(0)
       next = 0
       size = 0
     }

@@ -22,7 +22,7 @@ function reported (ms: number): number {
   return Math.round(ms * 1000)
 }
 
-/** A reported time back in ms; a non-integer or non-finite one is malformed. */
+/** A reported time back in ms; an empty or non-finite one is malformed. */
 function fromReported (text: string): number | undefined {
   if (text === '') return undefined
   const us = Number(text)
