@@ -179,12 +179,15 @@ function hopSplitLines (c: OverheadResult['concurrent']): string[] {
     '| against | first hop | second hop (the relay) |', '|---|---:|---:|', ...rows, '']
 }
 
-/** The targets judged by the concurrent pairs' 95% intervals (computed from the stored intervals for results before they were stored). */
+/**
+ * The targets judged by the concurrent pairs' 95% intervals: as stored, or computed from the stored intervals for
+ * results before they were stored; none without the pairs.
+ */
 function pairTargets (r: OverheadResult): { withinOneQuarterOfPlain: Verdict | null, fasterThanHttpProxy: Verdict | null } | undefined {
-  const stored = (r.targets as Partial<OverheadResult['targets']>).concurrent
-  if (stored !== undefined) return stored
   const c = (r as Partial<OverheadResult>).concurrent
   if (c === undefined) return undefined
+  const stored = (r.targets as Partial<OverheadResult['targets']>).concurrent
+  if (stored !== undefined) return stored
   return {
     withinOneQuarterOfPlain: c.vsPlain === null ? null : judged(c.vsPlain.cpuTwoHopsEach.ci95, 1.25),
     fasterThanHttpProxy: c.vsHttpProxy === null ? null : judged(c.vsHttpProxy.cpuTwoHopsEach.ci95, 1, true)
