@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest'
 import fc from 'fast-check'
 import { hmacSha256 } from '../../src/net/hmac.ts'
-import { createForwardSigner, fingerprint, FWD_HEADER, hasForwardHeaders, type ForwardFields } from '../../src/net/signing.ts'
+import { createForwardSigner, fingerprint, FWD_HEADER, hasForwardHeaders, isDigits, type ForwardFields } from '../../src/net/signing.ts'
 
 const fields: ForwardFields = {
   ray: '0123456789abcdef-SYD',
@@ -117,5 +117,14 @@ describe('forward signer', () => {
   it('recognises any x-sim-fwd header a client might send', () => {
     expect(hasForwardHeaders({ host: 'a', 'x-sim-fwd-anything': '1' })).toBe(true)
     expect(hasForwardHeaders({ host: 'a', 'x-sim-client': 'SYD' })).toBe(false)
+  })
+})
+
+describe('timestamp digits', () => {
+  it('accepts what /^\\d{1,16}$/ accepts, and nothing else', () => {
+    const text = fc.oneof(fc.stringMatching(/^\d{0,20}$/), fc.string({ maxLength: 20 }), fc.constantFrom('', '1e3', '-1', ' 1', '١٢', '0x10'))
+    fc.assert(fc.property(text, (t) => {
+      expect(isDigits(t, 16)).toBe(/^\d{1,16}$/.test(t))
+    }), { numRuns: 2000 })
   })
 })

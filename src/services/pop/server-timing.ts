@@ -11,7 +11,12 @@ function quoted (s: string): string {
 }
 
 export function serverTiming (hops: readonly MeasuredHop[]): string {
-  return hops.map((h) => `${h.kind};desc=${quoted(`${h.from}->${h.to}`)};dur=${h.measuredMs.toFixed(2)}`).join(', ')
+  let text = ''
+  for (let i = 0; i < hops.length; i++) {
+    const h = hops[i] as MeasuredHop
+    text += `${i === 0 ? '' : ', '}${h.kind};desc=${quoted(`${h.from}->${h.to}`)};dur=${h.measuredMs.toFixed(2)}`
+  }
+  return text
 }
 
 /**
