@@ -8,8 +8,9 @@
 // request it answered (the planner's memo), is kept by reference and its JSON written once per plan object. Hops that
 // went as planned (the same ends, kinds and modelled times as the plan's, the usual case) are kept as their measured
 // times alone, in a table of doubles, and written out with the plan's when the record is read.
-import type { Hop, Plan, ServedPlan } from '../../core/types.ts'
+import type { Plan, ServedPlan } from '../../core/types.ts'
 import type { MeasuredHop, RequestRecord } from '../../runtime/types.ts'
+import { asPlanned } from '../measured-hops.ts'
 
 export interface LedgerQuery {
   /** Only records for this host (as the planner normalised it: lowercase, no port). */
@@ -71,15 +72,7 @@ export const MAX_PLANNED_HOPS = 4
 
 /** Whether measured hops are the plan's own, in its order (then only their measured times need keeping). */
 function followsPlan (hops: readonly MeasuredHop[], plan: Plan): boolean {
-  if (plan.outcome !== 'served') return false
-  const planned = plan.hops
-  if (hops.length !== planned.length || hops.length > MAX_PLANNED_HOPS) return false
-  for (let i = 0; i < hops.length; i++) {
-    const h = hops[i] as MeasuredHop
-    const p = planned[i] as Hop
-    if (h.kind !== p.kind || h.from !== p.from || h.to !== p.to || h.modelledMs !== p.rttMs) return false
-  }
-  return true
+  return plan.outcome === 'served' && plan.hops.length <= MAX_PLANNED_HOPS && asPlanned(hops, plan.hops)
 }
 
 /** The JSON of a plan's hops with their measured times, as the record's own hop objects would have written. */

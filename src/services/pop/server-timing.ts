@@ -4,6 +4,7 @@
 // header that the ingress strips.
 import type { Hop } from '../../core/types.ts'
 import type { MeasuredHop } from '../../runtime/types.ts'
+import { asPlanned } from '../measured-hops.ts'
 
 function quoted (s: string): string {
   // A quoted-string (RFC 9110 section 5.6.4): escape backslash and double quote.
@@ -32,17 +33,6 @@ function fromReported (text: string): number | undefined {
   if (text === '') return undefined
   const us = Number(text)
   return Number.isFinite(us) ? us / 1000 : undefined
-}
-
-/** Whether measured hops are exactly the planned ones (same order, ends, kind and modelled time). */
-function asPlanned (hops: readonly MeasuredHop[], planned: readonly Hop[]): boolean {
-  if (hops.length !== planned.length) return false
-  for (let i = 0; i < hops.length; i++) {
-    const h = hops[i] as MeasuredHop
-    const p = planned[i] as Hop
-    if (h.kind !== p.kind || h.from !== p.from || h.to !== p.to || h.modelledMs !== p.rttMs) return false
-  }
-  return true
 }
 
 /**
