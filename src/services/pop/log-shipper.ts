@@ -35,7 +35,7 @@ export function createLogShipper (opts: ShipperOptions): LogShipper {
   const flushMs = opts.flushMs ?? 250
   const maxBatch = opts.maxBatch ?? 1000
   // Queues by sink, then by PoP: looked up by the two ids as they are, with no key string made per record. A queue
-  // stays once made (a few per PoP and sink pair at most); flushing hands its lines on and starts a new list.
+  // stays once made (one per sink and PoP pair); flushing hands its lines on and starts a new list.
   const queues = new Map<string, Map<string, Queue>>()
   const inFlight = new Set<Promise<void>>()
   let timer: NodeJS.Timeout | undefined
