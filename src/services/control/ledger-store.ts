@@ -6,10 +6,11 @@
 // round (1,000 records are over a second at load), long enough to outlive V8's young generation: kept as objects (the
 // record, its hops and their objects) every one would be copied out of the young generation and die in the old one.
 // Numbers (arrival, status, duration, lateness, the hops' measured times) go into tables of doubles; the strings a
-// record points to are shared with the request's plan or are constants (host, method, code, log sink), so the ray
-// (and through the TLS edge, the small handshake object) is all a request adds to the heap. The plan, which is shared by every request it answered (the planner's memo), is kept
-// by reference and its JSON written once per plan object. Hops that went as planned (the same ends, kinds and modelled
-// times as the plan's, the usual case) are kept as their measured times alone and written out with the plan's.
+// record points to are shared with the request's plan or are constants (host, method, code, log sink), so a request
+// adds its ray to the heap and, where its TLS handshake is simulated, one small handshake object. The plan, which is
+// shared by every request it answered (the planner's memo), is kept by reference and its JSON written once per plan
+// object. Hops that went as planned (the same ends, kinds and modelled times as the plan's, the usual case) are kept
+// as their measured times alone and written out with the plan's.
 import type { Plan, ServedPlan } from '../../core/types.ts'
 import type { MeasuredHop, RequestHandshake, RequestRecord } from '../../runtime/types.ts'
 import { asPlanned } from '../measured-hops.ts'
