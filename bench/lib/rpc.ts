@@ -20,7 +20,7 @@ export interface Child {
 /** Starts a child module with an IPC channel; 'advanced' serialisation carries typed arrays as they are. */
 export function spawnChild (file: string | URL): Child {
   const proc: ChildProcess = fork(file, [], {
-    // The same V8 young-generation size as `npm start` (README, Benchmarks), for every process alike.
+    // The same V8 young-generation size as `npm start` (README, Set up), for every process alike.
     execArgv: ['--disable-warning=ExperimentalWarning', '--max-semi-space-size=64'],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     serialization: 'advanced'
