@@ -342,6 +342,11 @@ describe('control plane: ledger and metrics', () => {
       for (const r of rs) store.add(r as RequestRecord)
       const held = store.list()
       expect(held.map((e) => JSON.parse(e.json))).toEqual(rs.slice(-capacity).map((r) => JSON.parse(JSON.stringify(r))))
+      // Byte for byte: the record's fields in RequestRecord's order, then its hops and its plan.
+      expect(held.map((e) => e.json)).toEqual(rs.slice(-capacity).map((r) => JSON.stringify({
+        ray: r.ray, at: r.at, host: r.host, method: r.method, status: r.status, code: r.code, measuredMs: r.measuredMs,
+        handshake: r.handshake, logSink: r.logSink, settle: r.settle, hops: r.hops, plan: r.plan
+      })))
       expect(held.map((e) => e.host)).toEqual(rs.slice(-capacity).map((r) => r.plan.host))
     }))
   })
