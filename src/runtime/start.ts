@@ -191,6 +191,7 @@ async function startAll (scenario: Scenario, options: StartOptions, apps: Fastif
       delay,
       logger,
       bodyLimitBytes: server.bodyLimitBytes,
+      headerLimitBytes: server.headerLimitBytes,
       ...(c.inspectionHeader ? { inspectionHeader: c.inspectionHeader.name } : {})
     })
     originApps.push(app)

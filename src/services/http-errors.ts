@@ -1,6 +1,8 @@
 // One JSON error shape for every service: `{ error: { code, message, ray } }` with the code's HTTP status, as the
 // error handler, the not-found handler and the raw client-error handler (431 before any route runs) of each app.
+import { STATUS_CODES, type IncomingMessage } from 'node:http'
 import type { Socket } from 'node:net'
+import type { Duplex } from 'node:stream'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { SimError, isSimError, type ErrorCode } from '../core/errors.ts'
 import { randomHex } from '../net/ids.ts'
@@ -18,18 +20,31 @@ export function errorBody (err: SimError, ray: string): ErrorBody {
   return { error: { code: err.code, message: err.message, ray } }
 }
 
-/** Maps fastify's own errors (FST_ERR_*) and anything unexpected to a registry code. */
-export function toSimError (err: unknown): SimError {
+/**
+ * Maps fastify's own errors (FST_ERR_*), a client gone mid-request and anything unexpected to a registry code.
+ * `request`, when the caller has it, fills in the body limit or the content type the error was about.
+ */
+export function toSimError (err: unknown, request?: FastifyRequest): SimError {
   if (isSimError(err)) return err
   const e = err as Partial<FastifyError> & { code?: string }
   switch (e.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return new SimError('SIM_ERR_BODY_TOO_LARGE', ['the limit'])
+      return new SimError('SIM_ERR_BODY_TOO_LARGE', [request?.routeOptions.bodyLimit ?? 'the limit of'])
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return new SimError('SIM_ERR_MEDIA_TYPE_UNSUPPORTED', [JSON.stringify(request?.headers['content-type'] ?? '')])
     case 'FST_ERR_VALIDATION':
       return new SimError('SIM_ERR_INPUT_INVALID', [(e as { validationContext?: string }).validationContext ?? 'request', e.message ?? ''])
     case 'FST_ERR_NOT_FOUND':
       return new SimError('SIM_ERR_NOT_FOUND', ['', ''])
+    case 'FST_ERR_MAX_PARAM_LENGTH':
+      return new SimError('SIM_ERR_URL_TOO_LONG', ['a path parameter is longer than the router accepts'])
+    case 'FST_ERR_BAD_URL':
+      return new SimError('SIM_ERR_BAD_REQUEST', ['malformed request target'])
+    // The peer closed the connection while its request body was being read: nobody is left to answer.
+    case 'ECONNRESET':
+      return new SimError('SIM_ERR_CLIENT_CLOSED')
   }
+  if (e.message === 'aborted') return new SimError('SIM_ERR_CLIENT_CLOSED')
   const status = typeof e.statusCode === 'number' ? e.statusCode : 500
   if (status >= 400 && status < 500) return new SimError('SIM_ERR_BAD_REQUEST', [e.message ?? 'malformed request'])
   return new SimError('SIM_ERR_INTERNAL', [e.code ?? 'unexpected failure'])
@@ -66,7 +81,7 @@ export function sendCode (reply: FastifyReply, label: string, code: ErrorCode, .
  */
 export function installErrorHandling (app: FastifyInstance, label: string): void {
   app.setErrorHandler(function simErrorHandler (err: unknown, request: FastifyRequest, reply: FastifyReply) {
-    const sim = toSimError(err)
+    const sim = toSimError(err, request)
     if (sim.statusCode >= 500) request.log.error({ code: sim.code, pop: label, err: isSimError(err) ? undefined : err }, 'request failed')
     else request.log.info({ code: sim.code, pop: label }, 'request refused')
     return sendError(reply, sim, label)
@@ -74,7 +89,31 @@ export function installErrorHandling (app: FastifyInstance, label: string): void
   app.setNotFoundHandler(function simNotFound (request: FastifyRequest, reply: FastifyReply) {
     return sendCode(reply, label, 'SIM_ERR_NOT_FOUND', request.method, request.url.split('?')[0])
   })
+  // CONNECT never reaches a route (node emits 'connect' instead of 'request'); without a listener node would drop
+  // the connection without a word. No service here is a forward proxy.
+  app.server.on('connect', function refuseConnect (_req: IncomingMessage, socket: Socket) {
+    writeRawError(socket, new SimError('SIM_ERR_METHOD_NOT_ALLOWED', ['CONNECT', 'no service here is a forward proxy']), label)
+  })
 }
+
+/**
+ * The options every service's Fastify instance shares: the JSON error shape for what fails before a route runs
+ * (the HTTP parser, the router) and no bare 400 from node for a request without a Host header (the services answer
+ * SIM_ERR_HOST_MISSING or ignore the Host themselves). `maxHeaderSize` is the parser's limit on a header block;
+ * `reportedLimit` is the limit an error names, when the service enforces a lower one itself.
+ */
+export function serverOptions (label: string, maxHeaderSize = DEFAULT_MAX_HEADER_SIZE, reportedLimit = maxHeaderSize) {
+  return {
+    http: { maxHeaderSize, requireHostHeader: false },
+    clientErrorHandler: clientErrorHandler(label, reportedLimit),
+    frameworkErrors: function simFrameworkError (err: FastifyError, request: FastifyRequest, reply: FastifyReply) {
+      return sendError(reply, toSimError(err, request), label)
+    }
+  }
+}
+
+/** Node's own default for `maxHeaderSize` (16 KiB). */
+export const DEFAULT_MAX_HEADER_SIZE = 16384
 
 /**
  * fastify's `clientErrorHandler`: node's HTTP parser rejects a request before any route runs (header block over
@@ -87,16 +126,17 @@ export function clientErrorHandler (label: string, headerLimitBytes: number) {
     const sim = err.code === 'HPE_HEADER_OVERFLOW'
       ? new SimError('SIM_ERR_HEADERS_TOO_LARGE', [headerLimitBytes])
       : new SimError('SIM_ERR_BAD_REQUEST', [err.code ?? 'malformed HTTP request'])
-    const ray = newRay(label)
-    const body = JSON.stringify(errorBody(sim, ray))
-    if (socket.writable) {
-      socket.write(`HTTP/1.1 ${sim.statusCode} ${statusText(sim.statusCode)}\r\nContent-Type: application/json; charset=utf-8\r\n` +
-        `Content-Length: ${Buffer.byteLength(body)}\r\nx-sim-ray: ${ray}\r\nConnection: close\r\n\r\n${body}`)
-    }
-    socket.destroy()
+    writeRawError(socket, sim, label)
   }
 }
 
-function statusText (status: number): string {
-  return status === 431 ? 'Request Header Fields Too Large' : status === 400 ? 'Bad Request' : 'Error'
+/** An error answer written straight on a socket no request object owns, then the connection closed. */
+function writeRawError (socket: Duplex, sim: SimError, label: string): void {
+  const ray = newRay(label)
+  const body = JSON.stringify(errorBody(sim, ray))
+  if (socket.writable) {
+    socket.write(`HTTP/1.1 ${sim.statusCode} ${STATUS_CODES[sim.statusCode] ?? 'Error'}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\nx-sim-ray: ${ray}\r\nConnection: close\r\n\r\n${body}`)
+  }
+  socket.destroy()
 }

@@ -242,6 +242,21 @@ describe('control plane: PoP down and up', () => {
     expect((await app.inject({ method: 'PUT', url: '/api/pops/XXX/load', payload: { load: 0.5 } })).statusCode).toBe(404)
   })
 
+  it('answers what fastify refuses before a handler runs in the one error shape, with the figure it is about', async () => {
+    const { app } = setup()
+    const xml = await app.inject({ method: 'PUT', url: '/api/pops/FRA/load', headers: { 'content-type': 'application/xml' }, payload: '<load>1</load>' })
+    expect(xml.statusCode).toBe(415)
+    expectErrorShape(xml.json(), 'SIM_ERR_MEDIA_TYPE_UNSUPPORTED')
+    expect(xml.json().error.message).toContain('"application/xml"')
+    const long = await app.inject({ method: 'POST', url: `/api/pops/${'A'.repeat(3000)}/down` })
+    expect(long.statusCode).toBe(414)
+    expectErrorShape(long.json(), 'SIM_ERR_URL_TOO_LONG')
+    expect(long.body).not.toContain('AAAA')
+    const big = await app.inject({ method: 'PUT', url: '/api/pops/FRA/load', headers: { 'content-type': 'application/json' }, payload: `{"load":0.5,"pad":"${'x'.repeat(1048576)}"}` })
+    expect(big.statusCode).toBe(413)
+    expect(big.json()).toMatchObject({ error: { code: 'SIM_ERR_BODY_TOO_LARGE', message: 'request body exceeds 1048576 bytes' } })
+  })
+
   it('serialises concurrent calls for one PoP', async () => {
     const { app, runtime } = setup()
     const results = await Promise.all([1, 2, 3].map(() => app.inject({ method: 'POST', url: '/api/pops/AMS/down' })))

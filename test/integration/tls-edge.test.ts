@@ -175,8 +175,17 @@ describe('real TLS edge', () => {
     expect(two.headers['x-sim-tls-terminated-at']).toBe(one.headers['x-sim-tls-terminated-at'])
     // Another host on the same connection is misdirected (RFC 9110 section 15.5.20); undici would reconnect, so a raw
     // TLS socket sends it.
+    const records: RequestRecord[] = []
+    r.events.on('request', (rec) => records.push(rec))
     const other = await tlsGet(r, 'de-gov.example', { host: 'eu-shop.example' })
     expect(other.status).toBe(421)
+    // The request is the connection's customer's traffic, whatever host it names: naming global.example (no log
+    // region) on de-gov.example's connection, it is recorded as de-gov.example's and logged in its log region (eu,
+    // at FRA), never at the global core.
+    const misdirected = await tlsGet(r, 'de-gov.example', { host: 'global.example' })
+    expect(misdirected.status).toBe(421)
+    const rec = await eventually(async () => records.find((x) => x.ray === misdirected.headers['x-sim-ray']))
+    expect([rec.host, rec.code, rec.logSink, rec.plan.ingress]).toEqual(['de-gov.example', 'SIM_ERR_TLS_SNI_MISMATCH', 'FRA', misdirected.headers['x-sim-ingress']])
   })
 
   it('settles a request on an established TLS connection against the part of its plan after the piped hops', async () => {

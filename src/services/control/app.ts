@@ -11,7 +11,7 @@ import { parseClientLocation } from '../../core/client.ts'
 import type { IpLocator, PlanRequest } from '../../core/types.ts'
 import { LATE_FRACTION, LATE_MIN_MS } from '../../runtime/fidelity.ts'
 import type { RequestRecord, SimRuntime } from '../../runtime/types.ts'
-import { installErrorHandling } from '../http-errors.ts'
+import { installErrorHandling, serverOptions } from '../http-errors.ts'
 import { keyAuditRoutes } from '../keys/audit-routes.ts'
 import { createLedgerStore, type LedgerEntry } from './ledger-store.ts'
 import { createControlMetrics } from './metrics.ts'
@@ -59,7 +59,7 @@ const BAD_QUESTION = new Set(['SIM_ERR_HOST_UNKNOWN', 'SIM_ERR_POP_UNKNOWN'])
 export function buildControlApp (runtime: SimRuntime, deps: ControlDeps): FastifyInstance {
   const logger: FastifyBaseLogger = runtime.logger.child({ service: 'control' })
   // Scrapes and page polls would drown the log; state changes are logged by their handlers.
-  const app = Fastify({ loggerInstance: logger, logController: new LogController({ disableRequestLogging: true }) })
+  const app = Fastify({ loggerInstance: logger, logController: new LogController({ disableRequestLogging: true }), ...serverOptions('CONTROL') })
   installErrorHandling(app, 'CONTROL')
   const ledger = createLedgerStore(deps.ledgerSize ?? 1000)
   const metrics = createControlMetrics(() => runtime.world)

@@ -10,7 +10,7 @@ import { SimError } from '../../core/errors.ts'
 import { normaliseHost } from '../../core/planner.ts'
 import type { Customer, Topology } from '../../core/types.ts'
 import type { ForwardSigner } from '../../net/signing.ts'
-import { installErrorHandling, sendError } from '../http-errors.ts'
+import { installErrorHandling, sendError, serverOptions } from '../http-errors.ts'
 import type { KeyAuditLog } from './audit.ts'
 import { DIGEST_BYTES, signTranscript } from './material.ts'
 import type { CustomerKeyMaterial } from './material.ts'
@@ -68,7 +68,8 @@ export function buildKeylessApp (deps: KeylessDeps): FastifyInstance {
     loggerInstance: deps.logger.child({ service: 'keyless', server: deps.id }) as FastifyBaseLogger,
     // One log line per refused or failed call is enough; a line per signature would drown the run's log.
     logController: new LogController({ disableRequestLogging: true }),
-    bodyLimit: 4096
+    bodyLimit: 4096,
+    ...serverOptions(label)
   })
   installErrorHandling(app, label)
 

@@ -6,7 +6,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import type { Logger } from 'pino'
 import { SimError } from '../../core/errors.ts'
 import type { ForwardSigner } from '../../net/signing.ts'
-import { installErrorHandling, sendError } from '../http-errors.ts'
+import { installErrorHandling, sendError, serverOptions } from '../http-errors.ts'
 
 /** One shipped log record: request metadata only (DESIGN.md, log locality): never a path, header or body. */
 export interface LogRecord {
@@ -57,7 +57,8 @@ export function buildApp (deps: LogSinkDeps): FastifyInstance {
   const app = Fastify({
     loggerInstance: deps.logger.child({ service: 'logs', sink: deps.id }) as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
-    bodyLimit: deps.bodyLimitBytes ?? 8 * 1048576
+    bodyLimit: deps.bodyLimitBytes ?? 8 * 1048576,
+    ...serverOptions(label)
   })
   installErrorHandling(app, label)
   const store = new RecordRing<string>(deps.capacity ?? 10000)

@@ -3,7 +3,8 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import type { Delay } from '../../net/delay.ts'
-import { installErrorHandling } from '../http-errors.ts'
+import { DEFAULT_MAX_HEADER_SIZE, installErrorHandling, serverOptions } from '../http-errors.ts'
+import { FORWARDING_HEADER_ALLOWANCE } from '../pop/app.ts'
 
 export interface OriginDeps {
   readonly host: string
@@ -14,6 +15,8 @@ export interface OriginDeps {
   /** The inspection header the customer expects, echoed back as `inspected` when present. */
   readonly inspectionHeader?: string
   readonly bodyLimitBytes?: number
+  /** The scenario's `server.headerLimitBytes`: what PoPs hold clients to (the origin takes what they add on top). */
+  readonly headerLimitBytes?: number
 }
 
 /** Header by which an inspection PoP names itself to the origin (on loopback every peer is 127.0.0.1). */
@@ -29,7 +32,9 @@ export function buildApp (deps: OriginDeps): FastifyInstance {
   const app = Fastify({
     loggerInstance: deps.logger.child({ service: 'origin', host: deps.host }) as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
-    bodyLimit: deps.bodyLimitBytes ?? 1048576
+    bodyLimit: deps.bodyLimitBytes ?? 1048576,
+    // A client request within the limit reaches the origin with the inspection PoP's headers added.
+    ...serverOptions('ORIGIN', (deps.headerLimitBytes ?? DEFAULT_MAX_HEADER_SIZE) + FORWARDING_HEADER_ALLOWANCE)
   })
   installErrorHandling(app, 'ORIGIN')
   // Request bodies are drained, not parsed: an origin here only measures and echoes.

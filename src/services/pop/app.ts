@@ -3,7 +3,7 @@
 // PoP is its ingress.
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import { FWD_HEADER } from '../../net/signing.ts'
-import { clientErrorHandler, installErrorHandling } from '../http-errors.ts'
+import { installErrorHandling, serverOptions } from '../http-errors.ts'
 import { REMOTE_SIGN_PATH, remoteSignRoute } from '../keys/remote-sign.ts'
 import type { PopDeps } from './deps.ts'
 import { createIngress, type Handoff } from './ingress.ts'
@@ -35,16 +35,26 @@ function sameLogger (logger: FastifyBaseLogger): FastifyBaseLogger {
   return logger
 }
 
-/** Pino options shared by the data-path apps: request ids, but a request serializer that omits the URL. */
-export function dataPathLoggerOptions (headerLimitBytes: number, label: string, keepAliveTimeoutMs: number) {
+/**
+ * What the simulator's own forwarding may add to a request's header block on its way (the signed `x-sim-fwd` of a
+ * relay; the inspection PoP's trace context, inspection header and `x-sim-pop` towards the origin). Services that
+ * take requests from other PoPs accept this much above `server.headerLimitBytes`, so a client request within the
+ * limit is never refused further in; the ingress holds clients to the limit itself (checkHeaderBlock).
+ */
+export const FORWARDING_HEADER_ALLOWANCE = 4096
+
+/**
+ * Options shared by the data-path apps: no per-request logging or pino child, the shared error answers, and the
+ * parser's header limit (`maxHeaderSize`, which names `headerLimitBytes` in its 431s).
+ */
+export function dataPathLoggerOptions (headerLimitBytes: number, label: string, keepAliveTimeoutMs: number, maxHeaderSize = headerLimitBytes) {
   return {
     // Fastify's own per-request lines would log the URL; the ingress logs its own, URL-free line instead.
     logController: new LogController({ disableRequestLogging: true }),
     // request.log is the service's own logger, not a child per request: every line the data path writes carries the
     // ray already, and a pino child per request per hop was a measurable share of a hop's CPU.
     childLoggerFactory: sameLogger,
-    http: { maxHeaderSize: headerLimitBytes },
-    clientErrorHandler: clientErrorHandler(label, headerLimitBytes),
+    ...serverOptions(label, maxHeaderSize, headerLimitBytes),
     keepAliveTimeout: keepAliveTimeoutMs
   }
 }
@@ -59,7 +69,8 @@ export function buildApp (deps: PopDeps & { readonly handlers?: PopHandlers }): 
   const handlers = deps.handlers ?? createPopHandlers(deps)
   const app = Fastify({
     loggerInstance: deps.logger.child({ service: 'pop' }) as FastifyBaseLogger,
-    ...dataPathLoggerOptions(deps.limits.headerLimitBytes, deps.pop.id, deps.limits.keepAliveTimeoutMs)
+    // Relays from other PoPs carry the signed forwarding header on top of the client's headers.
+    ...dataPathLoggerOptions(deps.limits.headerLimitBytes, deps.pop.id, deps.limits.keepAliveTimeoutMs, deps.limits.headerLimitBytes + FORWARDING_HEADER_ALLOWANCE)
   })
   installErrorHandling(app, deps.pop.id)
   passThroughBodies(app)

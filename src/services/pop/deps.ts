@@ -52,7 +52,11 @@ export interface PopDeps {
   readonly clock?: () => number
 }
 
-/** Hop-by-hop fields a proxy must not forward (RFC 9110 section 7.6.1), plus the simulator's own routing inputs. */
+/**
+ * Hop-by-hop fields a proxy must not forward (RFC 9110 section 7.6.1), and `expect`: node's server has already
+ * answered a `100-continue` (or refused another expectation with 417) on this hop, and the next hop is sent the body
+ * at once (undici does not send the expectation).
+ */
 export const HOP_BY_HOP = new Set([
-  'connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'proxy-authorization'
+  'connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'proxy-authorization', 'expect'
 ])

@@ -3,11 +3,12 @@
 // For a regional customer an out-of-region ingress uses only the Host (the SNI) to route: it never reads, logs or
 // keeps the path, query, headers or body (DESIGN.md invariant 1), and streams them through as opaque bytes.
 import type { IncomingMessage } from 'node:http'
+import type { Socket } from 'node:net'
 import type { TLSSocket } from 'node:tls'
 import type { Readable } from 'node:stream'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { Dispatcher } from 'undici'
-import { SimError, isSimError } from '../../core/errors.ts'
+import { ERRORS, SimError, isSimError } from '../../core/errors.ts'
 import { normaliseHost } from '../../core/planner.ts'
 import type { ClientLocation, Customer, Hop, KeyOperation, Plan, RefusedPlan, ServedPlan } from '../../core/types.ts'
 import { nowMs, overrun, type JitterRecord } from '../../net/delay.ts'
@@ -48,13 +49,23 @@ export function hasBody (raw: IncomingMessage): boolean {
 /**
  * The request body as an iterable that starts reading the socket only when undici starts sending it: a relay that
  * fails to connect (the inspection PoP is down) leaves the body untouched, so the ingress can re-plan for any method.
+ * A reader that stops early (a body over the limit, a failed exchange) leaves the connection open and the rest of the
+ * body is discarded (discardRest), so that the answer is read rather than the connection reset under it.
  */
 export function lazyBody (raw: IncomingMessage, started: () => void): AsyncIterable<Buffer> | null {
   if (!hasBody(raw)) return null
   return {
     [Symbol.asyncIterator] () {
       started()
-      return raw[Symbol.asyncIterator]()
+      const it = raw.iterator({ destroyOnReturn: false }) as AsyncIterator<Buffer, undefined>
+      return {
+        next: () => it.next(),
+        async return () {
+          const done = await (it.return?.() ?? { done: true as const, value: undefined })
+          discardRest(raw)
+          return done
+        }
+      }
     }
   }
 }
@@ -138,9 +149,47 @@ function refusedOutcome (p: RefusedPlan, ray: string): Outcome {
   }
 }
 
+const NOWHERE: RefusedPlan['client'] = Object.freeze({ lat: 0, lon: 0, input: '' })
+
 /** A stand-in plan for requests refused before planning (no host, spoofed headers, unlocatable client). */
-function earlyPlan (host: string, err: SimError, ingress: string): RefusedPlan {
-  return { outcome: 'refused', host, client: { lat: 0, lon: 0, input: '' }, code: err.code, status: err.statusCode, reason: err.message, ingress, ledger: [] }
+function earlyPlan (host: string, err: SimError, ingress: string, client: RefusedPlan['client'] = NOWHERE): RefusedPlan {
+  return { outcome: 'refused', host, client, code: err.code, status: err.statusCode, reason: err.message, ingress, ledger: [] }
+}
+
+/**
+ * After an answer that left before the request body was all read (413, a refusal, an upstream error), how much more
+ * of the body is read and discarded before the connection is cut: a client still sending then reads the answer,
+ * where closing at once would reset the connection under it and lose the answer (nginx's lingering close).
+ */
+export const LINGER_MS = 2000
+export const LINGER_BYTES = 4 * 1048576
+
+const discarding = new WeakSet<IncomingMessage>()
+
+/** Reads and discards the rest of a request body, within LINGER_MS and LINGER_BYTES; past either, closes. */
+export function discardRest (raw: IncomingMessage): void {
+  if (raw.complete || raw.destroyed || discarding.has(raw)) return
+  discarding.add(raw)
+  let left = LINGER_BYTES
+  const timer = setTimeout(() => raw.destroy(), LINGER_MS)
+  timer.unref()
+  raw.on('data', function countDiscarded (chunk: Buffer) {
+    left -= chunk.length
+    if (left < 0) raw.destroy()
+  })
+  raw.once('close', () => clearTimeout(timer))
+  raw.resume()
+}
+
+/**
+ * Bytes of a request's header block as the HTTP parser counts them toward `maxHeaderSize`: each field line with its
+ * `: ` and CRLF. A PoP's own port accepts relays with the signed forwarding header on top of a client's headers, so
+ * its parser allows more (FORWARDING_HEADER_ALLOWANCE); a client request is held to the limit here.
+ */
+export function headerBlockBytes (rawHeaders: readonly string[]): number {
+  let n = 0
+  for (let i = 0; i < rawHeaders.length; i++) n += (rawHeaders[i] as string).length + 2
+  return n
 }
 
 export function createIngress (deps: PopDeps, inspect: Inspector) {
@@ -281,7 +330,14 @@ export function createIngress (deps: PopDeps, inspect: Inspector) {
     const { raw, ray, host, tlsIn } = r
     try {
       if (hasForwardHeaders(raw.headers)) throw new SimError('SIM_ERR_FORWARD_UNAUTHENTICATED', [`${FWD_PREFIX}-* headers are set by PoPs only`])
+      // The anycast edge's parser held the request to the limit already; a PoP's own port allows relays more.
+      if (handoff?.tls !== undefined || handoff === undefined) {
+        if (headerBlockBytes(raw.rawHeaders) > deps.limits.headerLimitBytes) throw new SimError('SIM_ERR_HEADERS_TOO_LARGE', [deps.limits.headerLimitBytes])
+      }
       if (host === '') throw new SimError('SIM_ERR_HOST_MISSING')
+      // Only a path (origin-form) can be forwarded: not `OPTIONS *` (asterisk-form, about this server itself) nor an
+      // absolute URL (absolute-form, for forward proxies; this is a reverse proxy named by the Host).
+      if (raw.url?.charCodeAt(0) !== 47 /* / */) throw new SimError('SIM_ERR_BAD_REQUEST', ['the request target must be a path starting with "/"'])
       const cl = raw.headers['content-length']
       if (cl !== undefined && Number(cl) > deps.limits.bodyLimitBytes) throw new SimError('SIM_ERR_BODY_TOO_LARGE', [deps.limits.bodyLimitBytes])
       const client = handoff?.client ?? deps.locateClient(raw.headers)
@@ -298,7 +354,13 @@ export function createIngress (deps: PopDeps, inspect: Inspector) {
         p = deps.plan({ client, host, ingress: pop.id, newConnection }, world)
       } else {
         // One TLS connection, one server name: a request for another host is misdirected (RFC 9110 section 15.5.20).
-        if (normaliseHost(host) !== tlsIn.sni) throw new SimError('SIM_ERR_TLS_SNI_MISMATCH', [normaliseHost(host), tlsIn.sni])
+        if (normaliseHost(host) !== tlsIn.sni) {
+          // The request is the connection's customer's traffic, whatever it names: its record (and its log, kept in
+          // that customer's log region) is the SNI's.
+          const err = new SimError('SIM_ERR_TLS_SNI_MISMATCH', [normaliseHost(host), tlsIn.sni])
+          r.planned = earlyPlan(tlsIn.sni, err, tlsIn.ingress, client)
+          throw err
+        }
         // Planned as the TLS edge did: PoPs that may not hold the key are unavailable, so this PoP inspects. If the
         // ingress is in the region but outside the key policy, the edge handed over to this key holder: plan from here.
         p = deps.plan({ client, host, ingress: tlsIn.ingress, unavailable: tlsIn.unavailable, newConnection }, world)
@@ -440,16 +502,19 @@ export function createIngress (deps: PopDeps, inspect: Inspector) {
 
     // A response closes once: `on` spares the wrapper `once` makes.
     reply.raw.on('close', function recordRequest () {
-      // Answered before the body was all read (413, a refusal, an upstream error): stop reading it, which also
-      // aborts a relay still streaming it, instead of leaving both sockets waiting on a body nobody wants.
-      if (!raw.complete) raw.destroy()
-      const status = reply.raw.statusCode
+      // A request destroyed early (its client gone) has no socket left.
+      const clientIp = String(raw.headers['x-sim-client-ip'] ?? (raw.socket as Socket | null)?.remoteAddress ?? '')
+      // Answered before the body was all read (413, a refusal, an upstream error): the rest is read and dropped, for
+      // a bounded time and size, so that the client gets the answer rather than a reset.
+      if (!raw.complete) discardRest(raw)
+      // The connection closed before the whole response was written: the client went away (or timed out) first.
+      const closed = !reply.raw.writableFinished
+      const status = closed ? ERRORS.SIM_ERR_CLIENT_CLOSED.status : reply.raw.statusCode
       const measuredMs = nowMs() - r.t0
-      const sink = sinkOf(r.planned, r.host)
+      const sink = sinkOf(r.planned, r.planned?.host ?? r.host)
       const plan = r.planned ?? earlyPlan(r.host, new SimError('SIM_ERR_INTERNAL', ['no plan']), pop.id)
-      const code = r.outcome?.code
+      const code = closed ? 'SIM_ERR_CLIENT_CLOSED' : r.outcome?.code
       const inspectedAt = r.outcome?.inspectedAt
-      const clientIp = String(raw.headers['x-sim-client-ip'] ?? raw.socket.remoteAddress ?? '')
       const shipped = sink !== undefined && deps.shipper.ship(sink, {
         ray: r.ray,
         at,

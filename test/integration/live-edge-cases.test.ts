@@ -1,0 +1,113 @@
+// The live data path at the edges of HTTP/1.1: bodies refused before they were all sent, `Expect: 100-continue`,
+// request targets and methods a reverse proxy cannot forward, a missing Host, clients that leave before the answer,
+// and header blocks near the limit on a relay, which carries the signed forwarding header on top.
+import { connect, type Socket } from 'node:net'
+import { request } from 'undici'
+import { afterEach, describe, expect, it } from 'vitest'
+import type { RequestRecord } from '../../src/runtime/types.ts'
+import { errorCode, eventually, get, liveRuntimePerTest } from './live-helpers.ts'
+
+const live = liveRuntimePerTest()
+const sockets: Socket[] = []
+afterEach(() => { for (const s of sockets.splice(0)) s.destroy() })
+
+/**
+ * Opens a connection, writes `head`, then (after `waitFor` is seen, if given) each of `body`, and collects what the
+ * server answers until it closes the connection or `untilText` has arrived.
+ */
+function exchange (url: string, head: string, opts: { body?: Buffer[], waitFor?: string, untilText?: string } = {}): Promise<string> {
+  const { hostname, port } = new URL(url)
+  return new Promise((resolve, reject) => {
+    const s = connect(Number(port), hostname)
+    sockets.push(s)
+    let out = ''
+    let sent = opts.waitFor === undefined
+    const sendBody = (): void => { for (const b of opts.body ?? []) s.write(b) }
+    s.on('connect', () => { s.write(head); if (sent) sendBody() })
+    s.on('data', (c: Buffer) => {
+      out += c.toString('latin1')
+      if (!sent && opts.waitFor !== undefined && out.includes(opts.waitFor)) { sent = true; sendBody() }
+      if (opts.untilText !== undefined && out.includes(opts.untilText)) { s.destroy(); resolve(out) }
+    })
+    // A write into a connection the server reset fails here; what was answered before is still the result.
+    s.on('error', (err: NodeJS.ErrnoException) => { if (err.code === 'ECONNRESET' || err.code === 'EPIPE') resolve(`${out}<${err.code}>`); else reject(err) })
+    s.on('close', () => resolve(out))
+  })
+}
+
+function statusOf (answer: string): number {
+  return Number(/^HTTP\/1\.1 (\d{3}) /.exec(answer)?.[1] ?? 0)
+}
+
+describe('the live data path at the edges of HTTP/1.1', () => {
+  it('answers a body over the limit with 413 and keeps serving, whether the body is declared or chunked, inspected at the ingress or relayed', async () => {
+    const rt = await live.start({ server: { bodyLimitBytes: 1000 } })
+    // Sent whole, without waiting: the client is still writing when the 413 leaves, and must read it, not a reset.
+    const declared = await get(`${rt.edgeUrl}/`, { host: 'eu-shop.example', 'x-sim-client': 'FRA', 'content-type': 'application/octet-stream' }, { method: 'POST', body: 'x'.repeat(2 * 1048576) })
+    expect([declared.status, errorCode(declared)]).toEqual([413, 'SIM_ERR_BODY_TOO_LARGE'])
+    for (const client of ['FRA', 'SYD']) {
+      const chunk = Buffer.from(`4000\r\n${'y'.repeat(0x4000)}\r\n`)
+      const answer = await exchange(rt.edgeUrl, `POST / HTTP/1.1\r\nHost: eu-shop.example\r\nx-sim-client: ${client}\r\nTransfer-Encoding: chunked\r\n\r\n`,
+        { body: [...Array<Buffer>(40).fill(chunk), Buffer.from('0\r\n\r\n')], untilText: '}' })
+      expect(statusOf(answer)).toBe(413)
+      expect(answer).toContain('"code":"SIM_ERR_BODY_TOO_LARGE"')
+    }
+    const after = await get(`${rt.edgeUrl}/`, { host: 'eu-shop.example', 'x-sim-client': 'FRA' })
+    expect(after.status).toBe(200)
+  })
+
+  it('takes a body sent after `100 Continue`, and forwards it without the expectation, inspected at the ingress or relayed', async () => {
+    const rt = await live.start()
+    for (const client of ['FRA', 'SYD']) {
+      const answer = await exchange(rt.edgeUrl, `POST /upload HTTP/1.1\r\nHost: eu-shop.example\r\nx-sim-client: ${client}\r\nContent-Type: text/plain\r\n` +
+        'Content-Length: 5\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n', { body: [Buffer.from('hello')], waitFor: '100 Continue' })
+      expect(answer).toMatch(/^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 200 /)
+      expect(answer).toContain('"requestBytes":5')
+    }
+  })
+
+  it('answers what it cannot forward in the JSON error shape: no Host, a target that is not a path, CONNECT', async () => {
+    const rt = await live.start()
+    const pop = rt.popUrl('LHR') as string
+    for (const url of [rt.edgeUrl, pop]) {
+      const noHost = await exchange(url, 'GET / HTTP/1.1\r\nConnection: close\r\n\r\n')
+      expect(statusOf(noHost)).toBe(400)
+      expect(noHost).toContain('"code":"SIM_ERR_HOST_MISSING"')
+      const asterisk = await exchange(url, 'OPTIONS * HTTP/1.1\r\nHost: eu-shop.example\r\nConnection: close\r\n\r\n')
+      expect(statusOf(asterisk)).toBe(400)
+      expect(asterisk).toContain('"code":"SIM_ERR_BAD_REQUEST"')
+      const tunnel = await exchange(url, 'CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n')
+      expect(statusOf(tunnel)).toBe(405)
+      expect(tunnel).toContain('"code":"SIM_ERR_METHOD_NOT_ALLOWED"')
+    }
+  })
+
+  it('records a request whose client left before the answer as closed by the client (499), not as served', async () => {
+    const rt = await live.start({ latency: { enabled: true, timeScale: 1 } })
+    const records: RequestRecord[] = []
+    rt.events.on('request', (r) => records.push(r))
+    const gone = new AbortController()
+    const pending = request(`${rt.edgeUrl}/`, { headers: { host: 'eu-shop.example', 'x-sim-client': 'SYD' }, signal: gone.signal })
+    setTimeout(() => gone.abort(), 40)
+    await expect(pending).rejects.toThrow()
+    const rec = await eventually(async () => records[0])
+    expect([rec.status, rec.code, rec.host]).toEqual([499, 'SIM_ERR_CLIENT_CLOSED', 'eu-shop.example'])
+    // The relay it started is not held as an error anywhere: the origin has nothing to log at error level.
+    await new Promise((r) => setTimeout(r, 400))
+    expect(rt.lines.filter((l) => (l.level as number) >= 50)).toEqual([])
+  })
+
+  it('holds clients to the header limit, and relays a request within it though the forwarding header takes it over', async () => {
+    const rt = await live.start({ server: { headerLimitBytes: 2048 } })
+    // About 2,000 bytes of headers: within the limit from the client, over it with the signed x-sim-fwd added.
+    const pad = 'p'.repeat(1900)
+    const relayed = await get(`${rt.edgeUrl}/`, { host: 'eu-shop.example', 'x-sim-client': 'SYD', 'x-pad': pad })
+    expect([relayed.status, relayed.headers['x-sim-ingress']]).toEqual([200, 'SYD'])
+    const local = await get(`${rt.edgeUrl}/`, { host: 'eu-shop.example', 'x-sim-client': 'FRA', 'x-pad': pad })
+    expect(local.status).toBe(200)
+    // A PoP's own port takes relays with more, but a client request over the limit is still refused there.
+    const over = await get(`${rt.popUrl('LHR') as string}/`, { host: 'eu-shop.example', 'x-pad': 'p'.repeat(2100) })
+    expect([over.status, errorCode(over)]).toEqual([431, 'SIM_ERR_HEADERS_TOO_LARGE'])
+    expect(over.json()).toMatchObject({ error: { message: 'request headers exceed 2048 bytes' } })
+  })
+})
