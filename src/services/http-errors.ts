@@ -105,6 +105,8 @@ export function installErrorHandling (app: FastifyInstance, label: string): void
 export function serverOptions (label: string, maxHeaderSize = DEFAULT_MAX_HEADER_SIZE, reportedLimit = maxHeaderSize) {
   return {
     http: { maxHeaderSize, requireHostHeader: false },
+    // A request (headers and body) not received whole in time is answered 408 (node's default waits 300 s).
+    requestTimeout: REQUEST_TIMEOUT_MS,
     clientErrorHandler: clientErrorHandler(label, reportedLimit),
     frameworkErrors: function simFrameworkError (err: FastifyError, request: FastifyRequest, reply: FastifyReply) {
       return sendError(reply, toSimError(err, request), label)
@@ -114,6 +116,9 @@ export function serverOptions (label: string, maxHeaderSize = DEFAULT_MAX_HEADER
 
 /** Node's own default for `maxHeaderSize` (16 KiB). */
 export const DEFAULT_MAX_HEADER_SIZE = 16384
+
+/** How long a client may take to send a whole request, headers and body (node's `headersTimeout` is 60 s too). */
+export const REQUEST_TIMEOUT_MS = 60_000
 
 /**
  * fastify's `clientErrorHandler`: node's HTTP parser rejects a request before any route runs (header block over
@@ -125,7 +130,9 @@ export function clientErrorHandler (label: string, headerLimitBytes: number) {
     if (err.code === 'ECONNRESET' || socket.destroyed) return
     const sim = err.code === 'HPE_HEADER_OVERFLOW'
       ? new SimError('SIM_ERR_HEADERS_TOO_LARGE', [headerLimitBytes])
-      : new SimError('SIM_ERR_BAD_REQUEST', [err.code ?? 'malformed HTTP request'])
+      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? new SimError('SIM_ERR_REQUEST_TIMEOUT', [REQUEST_TIMEOUT_MS])
+        : new SimError('SIM_ERR_BAD_REQUEST', [err.code ?? 'malformed HTTP request'])
     writeRawError(socket, sim, label)
   }
 }

@@ -1,0 +1,42 @@
+// What a service answers when node's HTTP parser gives up on a request before any route runs, and how errors that
+// are not the simulator's own map to its codes.
+import { Duplex } from 'node:stream'
+import { describe, expect, it } from 'vitest'
+import { REQUEST_TIMEOUT_MS, clientErrorHandler, toSimError } from '../../src/services/http-errors.ts'
+
+/** A socket stand-in that keeps what is written to it. */
+function fakeSocket (): Duplex & { written: string } {
+  const s = new Duplex({ read () {}, write (chunk: Buffer, _enc, cb) { s.written += chunk.toString(); cb() } }) as Duplex & { written: string }
+  s.written = ''
+  return s
+}
+
+function answer (code: string): { status: number, body: { error: { code: string, message: string } } } {
+  const socket = fakeSocket()
+  clientErrorHandler('LHR', 2048)(Object.assign(new Error(code), { code }), socket as never)
+  const [head = '', body = ''] = socket.written.split('\r\n\r\n')
+  expect(head).toContain('Content-Type: application/json; charset=utf-8')
+  expect(head).toContain('Connection: close')
+  expect(socket.destroyed).toBe(true)
+  return { status: Number(head.split(' ')[1]), body: JSON.parse(body) as { error: { code: string, message: string } } }
+}
+
+describe('errors before a route runs', () => {
+  it('answers an oversized header block 431, a request not received in time 408 and anything else 400', () => {
+    expect(answer('HPE_HEADER_OVERFLOW')).toMatchObject({ status: 431, body: { error: { code: 'SIM_ERR_HEADERS_TOO_LARGE', message: 'request headers exceed 2048 bytes' } } })
+    expect(answer('ERR_HTTP_REQUEST_TIMEOUT')).toMatchObject({ status: 408, body: { error: { code: 'SIM_ERR_REQUEST_TIMEOUT', message: `the request was not received whole within ${REQUEST_TIMEOUT_MS} ms` } } })
+    expect(answer('HPE_INVALID_METHOD')).toMatchObject({ status: 400, body: { error: { code: 'SIM_ERR_BAD_REQUEST' } } })
+  })
+
+  it('writes nothing to a connection the client reset', () => {
+    const socket = fakeSocket()
+    clientErrorHandler('LHR', 2048)(Object.assign(new Error('reset'), { code: 'ECONNRESET' }), socket as never)
+    expect(socket.written).toBe('')
+  })
+
+  it('maps a request body cut off by its sender to SIM_ERR_CLIENT_CLOSED, not to an internal error', () => {
+    expect(toSimError(Object.assign(new Error('aborted'), { code: 'ECONNRESET' })).code).toBe('SIM_ERR_CLIENT_CLOSED')
+    expect(toSimError(new Error('aborted')).code).toBe('SIM_ERR_CLIENT_CLOSED')
+    expect(toSimError(new Error('something else')).code).toBe('SIM_ERR_INTERNAL')
+  })
+})
