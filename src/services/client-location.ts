@@ -26,8 +26,13 @@ export function createClientLocator (topology: Topology, ipLocator: IpLocator, d
     return r
   }
   return function locateClient (headers: IncomingHttpHeaders): ClientLocation {
+    // x-sim-client-ip wins when both are sent (as a real edge trusts the address over anything a client says).
     const ip = headers[CLIENT_IP_HEADER]
-    if (typeof ip === 'string') return parse(ip)
+    if (typeof ip === 'string') {
+      // Node joins a repeated header with ", ": no address has a comma.
+      if (ip.includes(',')) throw new SimError('SIM_ERR_BAD_REQUEST', [`${CLIENT_IP_HEADER} must be one address, not a list ("${ip.slice(0, 100)}")`])
+      return parse(ip)
+    }
     const where = headers[CLIENT_HEADER]
     if (typeof where === 'string') return parse(where)
     if (ip !== undefined || where !== undefined) throw new SimError('SIM_ERR_BAD_REQUEST', ['the client location header appears more than once'])

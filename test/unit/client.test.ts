@@ -118,4 +118,11 @@ describe('client locator (request headers)', () => {
       expect(() => locate({ 'x-sim-client-ip': '203.0.113.1' })).toThrow(expect.objectContaining({ code: 'SIM_ERR_CLIENT_IP_UNLOCATED' }))
     }
   })
+
+  it('takes the IP address over x-sim-client when both are sent, and refuses a repeated x-sim-client-ip as a list', () => {
+    const locate = createClientLocator(topology, fakeIp, 'FRA')
+    expect(locate({ 'x-sim-client-ip': '81.2.69.160', 'x-sim-client': 'SYD' })).toMatchObject({ country: 'GB', source: 'ip' })
+    // Node joins a repeated header's values with ", ".
+    expect(() => locate({ 'x-sim-client-ip': '81.2.69.160, 8.8.8.8' })).toThrow(expect.objectContaining({ code: 'SIM_ERR_BAD_REQUEST', message: expect.stringContaining('one address, not a list') }))
+  })
 })
