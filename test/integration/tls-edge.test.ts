@@ -41,7 +41,7 @@ function ca (r: StartedSimulation): string {
 interface TlsAnswer { status: number, headers: Record<string, string>, cert: PeerCertificate, authorized: boolean }
 
 /** One request on a fresh TLS connection, optionally after a PROXY header; `Connection: close`. */
-async function tlsGet (r: StartedSimulation, servername: string, opts: { proxy?: Buffer | string, host?: string } = {}): Promise<TlsAnswer> {
+async function tlsGet (r: StartedSimulation, servername: string, opts: { proxy?: Buffer | string, host?: string, header?: string } = {}): Promise<TlsAnswer> {
   const tcp: Socket = netConnect(port(r), '127.0.0.1')
   await new Promise<void>((resolve, reject) => { tcp.once('connect', resolve); tcp.once('error', reject) })
   if (opts.proxy !== undefined) tcp.write(opts.proxy)
@@ -49,7 +49,7 @@ async function tlsGet (r: StartedSimulation, servername: string, opts: { proxy?:
   await new Promise<void>((resolve, reject) => { s.once('secureConnect', resolve); s.once('error', reject) })
   const cert = s.getPeerCertificate()
   const authorized = s.authorized
-  s.write(`GET / HTTP/1.1\r\nHost: ${opts.host ?? servername}\r\nConnection: close\r\n\r\n`)
+  s.write(`GET / HTTP/1.1\r\nHost: ${opts.host ?? servername}\r\n${opts.header === undefined ? '' : `${opts.header}\r\n`}Connection: close\r\n\r\n`)
   const chunks: Buffer[] = []
   for await (const c of s) chunks.push(c as Buffer)
   const text = Buffer.concat(chunks).toString('latin1')
@@ -186,6 +186,14 @@ describe('real TLS edge', () => {
     expect(misdirected.status).toBe(421)
     const rec = await eventually(async () => records.find((x) => x.ray === misdirected.headers['x-sim-ray']))
     expect([rec.host, rec.code, rec.logSink, rec.plan.ingress]).toEqual(['de-gov.example', 'SIM_ERR_TLS_SNI_MISMATCH', 'FRA', misdirected.headers['x-sim-ingress']])
+  })
+
+  it('refuses a forwarding header a client sends over TLS as the client\'s, answered by the ingress', async () => {
+    const r = await start()
+    const forged = await tlsGet(r, 'eu-shop.example', { header: 'x-sim-fwd: forged' })
+    expect(forged.status).toBe(403)
+    expect(forged.headers['x-sim-ingress']).toBe('LHR')
+    expect(forged.headers['x-sim-ray']).toMatch(/-LHR$/)
   })
 
   it('settles a request on an established TLS connection against the part of its plan after the piped hops', async () => {

@@ -76,14 +76,14 @@ export function buildApp (deps: PopDeps & { readonly handlers?: PopHandlers }): 
   passThroughBodies(app)
   // Geo Key Manager: other PoPs ask this one to sign when it is inside a customer's key policy (signed calls only).
   if (deps.tls !== undefined) app.post(REMOTE_SIGN_PATH, remoteSignRoute(deps.pop.id, deps.tls.locality, deps.signer))
-  app.all('/*', function popEntry (request, reply) {
-    if (request.headers[FWD_HEADER] !== undefined) return handlers.handleRelayed(request, reply)
-    return handlers.handleClient(request, reply, clientHandoff(request.raw.socket))
-  })
+  // A relay never arrives on a client's TLS connection: there, a forwarding header is a client's, refused as such.
+  function popEntry (request: FastifyRequest, reply: FastifyReply) {
+    const handoff = clientHandoff(request.raw.socket)
+    if (handoff === undefined && request.headers[FWD_HEADER] !== undefined) return handlers.handleRelayed(request, reply)
+    return handlers.handleClient(request, reply, handoff)
+  }
+  app.all('/*', popEntry)
   // The bare root is not matched by '/*' in find-my-way.
-  app.all('/', function popRoot (request, reply) {
-    if (request.headers[FWD_HEADER] !== undefined) return handlers.handleRelayed(request, reply)
-    return handlers.handleClient(request, reply, clientHandoff(request.raw.socket))
-  })
+  app.all('/', popEntry)
   return app
 }
