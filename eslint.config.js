@@ -1,5 +1,5 @@
 // Lint rules: typescript-eslint's recommended set, plus the purity rule that keeps src/core free of
-// sockets, clocks, randomness and logging (DESIGN.md, "Layout").
+// sockets, clocks, randomness and logging (docs/design.md, "Layout").
 import tseslint from 'typescript-eslint'
 
 export default tseslint.config(

@@ -1,7 +1,7 @@
 // Anycast ingress: the nearest PoP that is up to a point (great-circle distance), exact and well under a microsecond.
 //
 // BGP anycast delivers a client to the topologically nearest announcing data centre; the model approximates that
-// with great-circle distance (DESIGN.md). The index divides the globe into lat/lon cells. Each cell keeps every PoP
+// with great-circle distance (docs/design.md). The index divides the globe into lat/lon cells. Each cell keeps every PoP
 // sorted by an admissible lower bound of its distance from any point of the cell (distance from the cell centre
 // minus the cell's radius, by the triangle inequality). A lookup walks that list, skipping PoPs that are down or
 // China-network, and stops as soon as the bound cannot beat the best PoP found, so it is exact (same answer as a full

@@ -1,5 +1,5 @@
 // Reads the server name (SNI) from the first bytes of a TLS connection without terminating TLS, as an anycast ingress
-// does to route a still-encrypted stream (DESIGN.md, "Anycast ingress"). The ClientHello may arrive in pieces and span
+// does to route a still-encrypted stream (docs/design.md, "Anycast ingress"). The ClientHello may arrive in pieces and span
 // several records; hostile bytes get a stable reason, never an exception. ClientHello layout: RFC 8446 section 4.1.2;
 // records: section 5.1; server_name: RFC 6066 section 3; ALPN: RFC 7301 section 3.1.
 

@@ -1,4 +1,4 @@
-// Modelled propagation delay for live hops: one-way = RTT / 2 (DESIGN.md, latency model), times the time scale,
+// Modelled propagation delay for live hops: one-way = RTT / 2 (docs/design.md, latency model), times the time scale,
 // with seeded jitter so runs are reproducible; nothing at all when latency is off (pure software overhead).
 import { AsyncLocalStorage } from 'node:async_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'

@@ -17,7 +17,7 @@ function load (): GeoIpLite {
 
 /**
  * An IpLocator over geoip-lite. Only the coordinates and country are used, never its `eu` flag: that flag is copied
- * from whichever GeoLite2 release built the data files (older ones still count the United Kingdom, DESIGN.md), while
+ * from whichever GeoLite2 release built the data files (older ones still count the United Kingdom), while
  * EU membership here is decided by our own region data from the country.
  */
 export function createGeoIpLocator (): IpLocator {

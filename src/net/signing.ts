@@ -1,6 +1,6 @@
 // Authentication of inter-PoP forwarding: an HMAC-SHA256 (RFC 2104) with a per-run random secret over the forwarding
 // fields, with a timestamp window and a replay cache, so a client can neither claim "already inspected" nor pick its
-// inspection PoP (DESIGN.md invariant 5). Also signs shipped log batches, so a log sink accepts records only from PoPs.
+// inspection PoP (docs/design.md invariant 5). Also signs shipped log batches, so a log sink accepts records only from PoPs.
 import { createHash, randomBytes } from 'node:crypto'
 import type { IncomingHttpHeaders } from 'node:http'
 import { FingerprintSet } from './fingerprint-set.ts'

@@ -1,7 +1,7 @@
 // The key services of a run: the CA and each customer's key (written CA for `curl --cacert`), key custody split
 // between the network and the customers' keyless key servers, one audit log, the key-locality module, the handshaker
 // the PoPs share (each PoP has its own TLS state in it), and one keyless key server listener per configured server,
-// which can be taken down and up like a PoP (DESIGN.md, key locality).
+// which can be taken down and up like a PoP (docs/design.md, key locality).
 import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import type { World } from '../core/types.ts'

@@ -1,6 +1,6 @@
 // Starts a whole simulated network in one process: every PoP of the scenario as its own Fastify service on its own
 // 127.0.0.1 port, the anycast edge, one origin per customer, the log sinks of the log cores and the control plane.
-// A directory maps PoP ids to base URLs; the services themselves never listen (DESIGN.md, Processes and services).
+// A directory maps PoP ids to base URLs; the services themselves never listen (docs/design.md, Processes and services).
 import { EventEmitter } from 'node:events'
 import type { AddressInfo, Server as NetServer } from 'node:net'
 import { SimError } from '../core/errors.ts'

@@ -1,5 +1,5 @@
 // Fault injection on the live simulation: PoPs are killed and restarted at random while traffic flows, and every
-// answer is checked against the invariants of DESIGN.md (plaintext only in region, fail closed, logs in their region).
+// answer is checked against the invariants of docs/design.md (plaintext only in region, fail closed, logs in their region).
 import fc from 'fast-check'
 import { afterEach, describe, expect, it } from 'vitest'
 import { mulberry32 } from '../../src/core/latency.ts'

@@ -1,4 +1,4 @@
-// The planner: golden routes of the default scenario, refusals, and the DESIGN.md invariants as properties.
+// The planner: golden routes of the default scenario, refusals, and the docs/design.md invariants as properties.
 import fc from 'fast-check'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { loadScenario } from '../../src/config/load.ts'

@@ -1,5 +1,5 @@
 // The key audit log: every request for key material and every private-key operation, allowed or refused, in a bounded
-// ring, with an event per entry so the control plane can serve and stream it (DESIGN.md, key locality).
+// ring, with an event per entry so the control plane can serve and stream it (docs/design.md, key locality).
 import { EventEmitter } from 'node:events'
 import type { ErrorCode } from '../../core/errors.ts'
 

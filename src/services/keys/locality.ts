@@ -1,6 +1,6 @@
 // The key-locality module: the only way a PoP gets a customer's private key or has it used. It hands key material
 // only to PoPs inside the customer's compiled key policy (Geo Key Manager) and signs only at PoPs inside it, and audits
-// every request and operation, allowed or refused (DESIGN.md invariant 2).
+// every request and operation, allowed or refused (docs/design.md invariant 2).
 import type { KeyObject } from 'node:crypto'
 import { ERRORS, SimError, formatMessage } from '../../core/errors.ts'
 import { normaliseHost } from '../../core/planner.ts'

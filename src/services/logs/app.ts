@@ -8,7 +8,7 @@ import { SimError } from '../../core/errors.ts'
 import type { ForwardSigner } from '../../net/signing.ts'
 import { installErrorHandling, sendError, serverOptions } from '../http-errors.ts'
 
-/** One shipped log record: request metadata only (DESIGN.md, log locality): never a path, header or body. */
+/** One shipped log record: request metadata only (docs/design.md, log locality): never a path, header or body. */
 export interface LogRecord {
   readonly ray: string
   readonly at: number

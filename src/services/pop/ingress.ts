@@ -1,7 +1,7 @@
 // The ingress role: a client's request arrives (on the PoP's own port, or handed over in-process by the anycast edge).
 // It plans with itself as ingress, then either inspects locally or relays the request, unread, to the inspection PoP.
 // For a regional customer an out-of-region ingress uses only the Host (the SNI) to route: it never reads, logs or
-// keeps the path, query, headers or body (DESIGN.md invariant 1), and streams them through as opaque bytes.
+// keeps the path, query, headers or body (docs/design.md invariant 1), and streams them through as opaque bytes.
 import type { IncomingMessage } from 'node:http'
 import type { Socket } from 'node:net'
 import type { TLSSocket } from 'node:tls'

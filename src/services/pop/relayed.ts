@@ -1,6 +1,6 @@
 // The inspection role for relayed traffic: a request another PoP (the ingress) forwards here, authenticated by the
 // HMAC over its forwarding headers. Unsigned, forged, replayed or misaddressed relays are refused before anything
-// is read (DESIGN.md invariant 5); an authentic one is inspected and sent to the origin.
+// is read (docs/design.md invariant 5); an authentic one is inspected and sent to the origin.
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { SimError } from '../../core/errors.ts'
 import type { Hop, KeyOperation } from '../../core/types.ts'

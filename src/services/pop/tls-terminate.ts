@@ -54,7 +54,7 @@ export function createTlsTerminator (deps: TlsTerminatorDeps): TlsTerminator {
   function contextFor (host: string): SecureContext | undefined {
     const known = contexts.get(host)
     if (known !== undefined) return known
-    // The one way to the key: audited as a fetch, refused outside the policy (DESIGN.md invariant 2).
+    // The one way to the key: audited as a fetch, refused outside the policy (docs/design.md invariant 2).
     const grant = deps.locality.requestKey(deps.pop, host)
     if (grant.outcome === 'refused') {
       deps.logger.warn({ pop: deps.pop, host, code: grant.code }, 'key use refused')
