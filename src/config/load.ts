@@ -8,7 +8,7 @@ import { Value } from '@sinclair/typebox/value'
 import { ValueErrorType } from '@sinclair/typebox/errors'
 import type { ValueError } from '@sinclair/typebox/errors'
 import type { TSchema } from '@sinclair/typebox'
-import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument } from 'yaml'
+import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, visit } from 'yaml'
 import type { Document, Node } from 'yaml'
 import { SimError } from '../core/errors.ts'
 import { looksLikeLatLon, parseLatLon } from '../core/geo.ts'
@@ -61,12 +61,33 @@ export function parseScenario (text: string, file = '<inline>'): Scenario {
     }
     problems.throwIfAny()
   }
-  const value: unknown = doc.toJS({ maxAliasCount: 100 }) ?? {}
+  const value = toJs(doc, problems, lineCounter)
   Value.Default(ScenarioSchema, value)
   for (const err of Value.Errors(ScenarioSchema, value)) addSchemaError(problems, err)
   checkSemantics(value, problems)
   problems.throwIfAny()
   return deepFreeze(value) as Scenario
+}
+
+/** Aliases one document may expand: enough for any scenario, few enough that a "billion laughs" document fails fast. */
+const MAX_ALIAS_COUNT = 100
+
+/**
+ * The document's value. yaml throws a plain ReferenceError when aliases expand past the limit (a resource exhaustion
+ * guard, https://eemeli.org/yaml/#tojs-options); that is a problem of the file, reported at its first alias.
+ */
+function toJs (doc: Document, problems: Problems, lines: LineCounter): unknown {
+  try {
+    return doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT }) ?? {}
+  } catch (err) {
+    if (!(err instanceof ReferenceError)) throw err
+    let start = 0
+    visit(doc, { Alias (_key, node) { start = node.range?.[0] ?? 0; return visit.BREAK } })
+    const { line, col } = lines.linePos(start)
+    problems.addAt(line, col, '', `aliases expand too much (yaml limit ${MAX_ALIAS_COUNT}, a guard against resource exhaustion): ${err.message}`)
+    problems.throwIfAny()
+    throw err
+  }
 }
 
 class Problems {

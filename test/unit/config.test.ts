@@ -10,6 +10,9 @@ import type { ConfigProblem } from '../../src/config/index.ts'
 import { renderSchema, schemaPath } from '../../scripts/write-schema.ts'
 
 const MINIMAL = 'customers:\n  - host: a.example\n    origin: { pop: FRA }\n'
+// "Billion laughs": each list repeats the previous one nine times.
+const ALIAS_BOMB = 'a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\n' +
+  'c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: [*c, *c, *c, *c, *c, *c, *c, *c, *c]\n' + MINIMAL
 
 function problemsOf (text: string): { err: SimError, problems: readonly ConfigProblem[] } {
   try {
@@ -127,6 +130,7 @@ describe('invalid configuration', () => {
   // [name, yaml, expected path, expected line, message fragment]
   const cases: Array<[string, string, string, number, string]> = [
     ['YAML syntax', 'customers: [ { host: a.example\n', '', 2, 'Flow'],
+    ['alias bomb', ALIAS_BOMB, '', 2, 'aliases expand too much'],
     ['duplicate YAML key', 'latency: {}\nlatency: {}\n' + MINIMAL, '', 2, 'unique'],
     ['unknown top-level field', 'latncy: {}\n' + MINIMAL, 'latncy', 1, 'unknown field "latncy"'],
     ['unknown nested field', MINIMAL + '    origin2: 1\n', 'customers[0].origin2', 4, 'unknown field'],
