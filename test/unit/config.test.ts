@@ -137,6 +137,10 @@ describe('invalid configuration', () => {
     ['wrong type', 'latency:\n  accessMs: fast\n' + MINIMAL, 'latency.accessMs', 2, 'expected a number, found "fast"'],
     ['out of range', 'latency:\n  jitter: 2\n' + MINIMAL, 'latency.jitter', 2, 'less or equal to 1'],
     ['timeScale must be positive', 'latency: { timeScale: 0 }\n' + MINIMAL, 'latency.timeScale', 1, 'greater than 0'],
+    ['ledgerSize too large to allocate', 'server:\n  ledgerSize: 500000000\n' + MINIMAL, 'server.ledgerSize', 2, 'less or equal to 100000'],
+    ['responseBytes too large', 'customers:\n  - host: a.example\n    origin: { pop: FRA, responseBytes: 1000000000 }\n', 'customers[0].origin.responseBytes', 3, 'less or equal to 16777216'],
+    ['timeout past the timer range', 'server:\n  upstreamTimeoutMs: 3000000000\n' + MINIMAL, 'server.upstreamTimeoutMs', 2, 'less or equal to 3600000'],
+    ['header limit too large', 'server:\n  headerLimitBytes: 100000000\n' + MINIMAL, 'server.headerLimitBytes', 2, 'less or equal to 1048576'],
     ['port out of range', 'server:\n  edgePort: 70000\n' + MINIMAL, 'server.edgePort', 2, '65535'],
     ['bad enum', 'network:\n  strategy: fastest\n' + MINIMAL, 'network.strategy', 2, '"nearest" or "least-total" or "load-aware"'],
     ['missing customers', 'latency: {}\n', 'customers', 1, 'required'],
@@ -236,6 +240,20 @@ describe('loadScenario', () => {
 })
 
 describe('config/schema.json', () => {
+  it('bounds every numeric size, count and time from above', () => {
+    interface Node { type?: string, maximum?: number, properties?: Record<string, Node>, items?: Node, anyOf?: Node[] }
+    const unbounded: string[] = []
+    const walk = (s: Node, path: string): void => {
+      if ((s.type === 'integer' || s.type === 'number') && s.maximum === undefined) unbounded.push(path)
+      for (const v of s.anyOf ?? []) walk(v, path)
+      if (s.items) walk(s.items, path + '[]')
+      for (const [k, v] of Object.entries(s.properties ?? {})) walk(v, path === '' ? k : `${path}.${k}`)
+    }
+    walk(editorJsonSchema() as Node, '')
+    expect(unbounded).toEqual([])
+  })
+
+
   it('is up to date with the TypeBox schema (run `npm run schema`)', async () => {
     expect(await readFile(schemaPath, 'utf8')).toBe(renderSchema())
   })
