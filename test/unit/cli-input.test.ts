@@ -45,3 +45,43 @@ describe('a YAML alias bomb', () => {
     expect(r.stderr).not.toMatch(/unexpected error|\n\s+at /)
   })
 })
+
+describe('positional arguments', () => {
+  it.each([
+    ['check', 'broken.yaml'],
+    ['plan', 'extra', '--client', 'SYD', '--host', 'eu-shop.example'],
+    ['pops', 'extra'],
+    ['regions', 'extra'],
+    ['start', 'extra', '--no-warm-up']
+  ])('%s refuses an unexpected argument', async (...args) => {
+    const r = await cli(args)
+    expect(r.code).toBe(2)
+    expect(r.stderr).toMatch(/SIM_ERR_BAD_REQUEST: bad request: unexpected argument "(broken\.yaml|extra)"/)
+    expect(r.stdout).toBe('')
+  })
+
+  it('check suggests --config for a file name', async () => {
+    expect((await cli(['check', 'broken.yaml'])).stderr).toContain('rsim check --config broken.yaml')
+  })
+})
+
+describe('negative coordinates as option values', () => {
+  it('plan --client takes "-33.87,151.21" unquoted, like --client=', async () => {
+    const spaced = await cli(['plan', '--client', '-33.87,151.21', '--host', 'eu-shop.example', '--json'])
+    const joined = await cli(['plan', '--client=-33.87,151.21', '--host', 'eu-shop.example', '--json'])
+    expect(spaced.code).toBe(0)
+    expect(JSON.parse(spaced.stdout)).toMatchObject({ ingress: 'SYD', client: { lat: -33.87, lon: 151.21 } })
+    expect(spaced.stdout).toBe(joined.stdout)
+  })
+
+  it('rtt still takes negative places as arguments', async () => {
+    const r = await cli(['rtt', '--json', '-33.87,151.21', '-1.2,3'])
+    expect(r.code).toBe(0)
+    expect(JSON.parse(r.stdout)).toMatchObject({ a: { lat: -33.87 }, b: { lat: -1.2, lon: 3 } })
+  })
+
+  it('a negative number after a flag that takes no value is still an error', async () => {
+    const r = await cli(['plan', '--json', '-33.87,151.21', '--host', 'eu-shop.example'])
+    expect(r.code).toBe(2)
+  })
+})

@@ -18,7 +18,9 @@ export const checkCommand: Command = {
   summary: 'validate a scenario and print consistency notes',
   help,
   async run (args, io) {
-    const { values } = parse(args, { ...HELP, config: { type: 'string' } }, help)
+    const { values } = parse(args, { ...HELP, config: { type: 'string' } }, help, {
+      hint: (arg) => ` (to check a scenario file, give it with --config: rsim check --config ${arg})`
+    })
     if (values.help) { io.stdout.write(help + '\n'); return 0 }
     const { scenario, world, notes } = await loadModel(values.config)
     io.stdout.write(`${values.config ?? 'embedded default'}: valid: ${world.topology.pops.length} PoPs, ${world.regions.size} regions, ${scenario.customers.length} customers\n`)

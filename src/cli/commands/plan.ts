@@ -20,6 +20,7 @@ where TLS gets its key, where logs go, each hop's modelled round trip, and the l
 
 Options:
   --client X     the client: an IP address (located with GeoLite2), a PoP IATA code, or "lat,lon"
+                 (negative values need no "=": --client -33.87,151.21)
   --host H       the customer host (Host header), e.g. eu-shop.example
   --down LIST    PoPs to treat as down, comma-separated
   --resumed      a resumed TLS session (no private-key operation)
