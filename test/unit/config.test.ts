@@ -121,7 +121,7 @@ customers:
     expect(s.customers[1]?.strategy).toBe('load-aware')
   })
 
-  it.each(['127.0.0.1', '2001:db8::1', '-33.9,151.2', 'SYD'])('accepts defaultClient %s', (client) => {
+  it.each(['81.2.69.160', '2a00:1450:4001:80b::200e', '-33.9,151.2', 'SYD'])('accepts defaultClient %s', (client) => {
     expect(parseScenario(`network: { defaultClient: '${client}' }\n` + MINIMAL).network.defaultClient).toBe(client)
   })
 })
@@ -165,6 +165,16 @@ describe('invalid configuration', () => {
     ['bad log region', 'customers:\n  - host: a.example\n    logRegion: asia\n    origin: { pop: FRA }\n', 'customers[0].logRegion', 3, '"eu" or "us", or null'],
     ['bad defaultClient', 'network: { defaultClient: Paris }\n' + MINIMAL, 'network.defaultClient', 1, 'neither a PoP IATA code'],
     ['defaultClient out of range', 'network: { defaultClient: "95,10" }\n' + MINIMAL, 'network.defaultClient', 1, 'latitude'],
+    ['defaultClient a private address', 'network: { defaultClient: 10.0.0.1 }\n' + MINIMAL, 'network.defaultClient', 1, 'no known location'],
+    ['defaultClient a loopback address', 'network:\n  defaultClient: "::1"\n' + MINIMAL, 'network.defaultClient', 2, 'no known location'],
+    ['defaultClient left at LHR outside the scenario', 'network:\n  pops: [FRA, IAD]\n' + MINIMAL, 'network.defaultClient', 2, 'not a PoP of this scenario (not in network.pops) (the default;'],
+    ['defaultClient a PoP outside the scenario', 'network:\n  pops: [FRA, IAD]\n  defaultClient: SYD\n' + MINIMAL, 'network.defaultClient', 3, 'not a PoP of this scenario'],
+    ['inspection header Host', 'customers:\n  - host: a.example\n    origin: { pop: FRA }\n    inspection:\n      header: { name: host, value: x }\n', 'customers[0].inspection.header.name', 5, 'set, framed or removed by the data path'],
+    ['inspection header Content-Length', 'customers:\n  - host: a.example\n    origin: { pop: FRA }\n    inspection:\n      header: { name: Content-Length, value: 5 }\n', 'customers[0].inspection.header.name', 5, 'set, framed or removed'],
+    ['inspection header hop-by-hop', 'customers:\n  - host: a.example\n    origin: { pop: FRA }\n    inspection:\n      header: { name: Transfer-Encoding, value: chunked }\n', 'customers[0].inspection.header.name', 5, 'set, framed or removed'],
+    ['inspection header x-sim-*', 'customers:\n  - host: a.example\n    origin: { pop: FRA }\n    inspection:\n      header: { name: X-Sim-Client, value: SYD }\n', 'customers[0].inspection.header.name', 5, 'set, framed or removed'],
+    ['inspection header value with CR LF', 'customers:\n  - host: a.example\n    origin: { pop: FRA }\n    inspection:\n      header: { name: x-inspected, value: "a\\r\\nx-evil: 1" }\n', 'customers[0].inspection.header.value', 5, 'not a valid HTTP field value at character 2'],
+    ['inspection header value with trailing space', 'customers:\n  - host: a.example\n    origin: { pop: FRA }\n    inspection:\n      header: { name: x-inspected, value: "ab " }\n', 'customers[0].inspection.header.value', 5, 'not a valid HTTP field value at character 3'],
     ['bad policy syntax', 'customers:\n  - host: a.example\n    keys: { mode: geo, policy: "(country: DE) an (region: EU)" }\n    origin: { pop: FRA }\n', 'customers[0].keys.policy', 3, 'column 15'],
     ['bad v1 policy', 'customers:\n  - host: a.example\n    keys: { mode: geo, policy: europe }\n    origin: { pop: FRA }\n', 'customers[0].keys.policy', 3, 'v1 policies are us, eu, highest_security']
   ]
@@ -205,6 +215,7 @@ customers:
     expect(problems.map((p) => [p.line, p.path])).toEqual([
       [2, 'latency.jitter'],
       [3, 'latency.bogus'],
+      [5, 'network.defaultClient'],
       [5, 'network.pops[1]'],
       [8, 'customers[0].region'],
       [9, 'customers[0].origin.pop'],
@@ -224,6 +235,13 @@ customers:
   it('rejects a document that is not a mapping', () => {
     const { problems } = problemsOf('- just\n- a list\n')
     expect(problems[0]?.path).toBe('')
+  })
+})
+
+describe('inspection headers', () => {
+  it('accepts an ordinary field with obs-text and inner spaces', () => {
+    const s = parseScenario(MINIMAL + '    inspection:\n      header: { name: x-inspected-at, value: "eu region \\xe9" }\n')
+    expect(s.customers[0]?.inspection?.header).toEqual({ name: 'x-inspected-at', value: 'eu region \xe9' })
   })
 })
 
