@@ -85,3 +85,21 @@ describe('negative coordinates as option values', () => {
     expect(r.code).toBe(2)
   })
 })
+
+describe('key policies that no PoP of the scenario satisfies', () => {
+  it.each([
+    ['a geo policy without a region', 'keys: { mode: geo, policy: "country: ZZ" }', 'allows no PoP of this scenario'],
+    ['a geo policy outside network.pops', 'keys: { mode: geo, policy: "country: JP" }', 'allows no PoP of this scenario'],
+    ['a keyless allow-list outside network.pops', 'keys: { mode: keyless, server: FRA, allow: [NRT] }', 'unknown PoP "NRT"']
+  ])('%s is SIM_ERR_CONFIG_INCONSISTENT in check', async (_name, keys, message) => {
+    const config = file('keys.yaml', [
+      'network: { pops: [FRA, LHR, IAD], logCores: { eu: FRA, us: IAD } }',
+      'customers:',
+      `  - { host: shop.example, ${keys}, origin: { pop: FRA } }`
+    ].join('\n'))
+    const r = await cli(['check', '--config', config])
+    expect(r.code).toBe(2)
+    expect(r.stderr).toContain('SIM_ERR_CONFIG_INCONSISTENT')
+    expect(r.stderr).toContain(message)
+  })
+})
