@@ -289,6 +289,8 @@ function checkSemantics (value: unknown, problems: Problems): void {
   const scenarioPops = Array.isArray(network.pops) ? new Set(network.pops.filter((p) => typeof p === 'string')) : undefined
   checkDefaultClient('/network/defaultClient', network.defaultClient, pops, scenarioPops, problems)
 
+  checkPorts(value.server, Array.isArray(network.pops) ? network.pops.length : pops.size, problems)
+
   const custom = new Set<string>()
   list(value.regions).forEach((r, i) => {
     if (!isObj(r)) return
@@ -337,6 +339,32 @@ function checkKeys (at: string, keys: Obj, problems: Problems, pop: (p: string, 
   problems.add(`${at}/policy`,
     `key policy syntax error at column ${column}: expected ${expected}, found ${found} (v1 policies are ${V1_KEY_POLICIES.join(', ')})`,
     { offset: column - 1 })
+}
+
+/**
+ * Listeners need distinct ports: the edge, control plane and TLS edge, and PoP number i on popBasePort + i, which must
+ * stay within 65535. Port 0 (ephemeral) may repeat: the system gives each listener its own.
+ */
+function checkPorts (server: unknown, popCount: number, problems: Problems): void {
+  if (!isObj(server)) return
+  const named = (['edgePort', 'controlPort', 'tlsPort'] as const)
+    .map((name) => ({ name, port: server[name] }))
+    .filter((x): x is { name: typeof x.name, port: number } => Number.isInteger(x.port) && x.port !== 0 && !problems.has(`/server/${x.name}`))
+  for (let i = 1; i < named.length; i++) {
+    const { name, port } = named[i] as { name: string, port: number }
+    const same = named.slice(0, i).find((x) => x.port === port)
+    if (same) problems.add(`/server/${name}`, `port ${port} is already server.${same.name}'s; each listener needs its own port (0: ephemeral)`)
+  }
+  const base = server.popBasePort
+  if (typeof base !== 'number' || !Number.isInteger(base) || base === 0 || problems.has('/server/popBasePort')) return
+  const last = base + popCount - 1
+  if (last > 65535) {
+    problems.add('/server/popBasePort', `${popCount} PoPs from port ${base} would need ports up to ${last}, past 65535; use at most ${65536 - popCount}, or 0 for ephemeral ports`)
+    return
+  }
+  for (const { name, port } of named) {
+    if (port >= base && port <= last) problems.add('/server/popBasePort', `the PoP ports ${base}..${last} include server.${name} (${port})`)
+  }
 }
 
 /**

@@ -121,6 +121,11 @@ customers:
     expect(s.customers[1]?.strategy).toBe('load-aware')
   })
 
+  it('accepts ephemeral ports more than once, and PoP ports that end at 65535', () => {
+    const s = parseScenario('network: { pops: [FRA, LHR, IAD] }\nserver: { edgePort: 0, controlPort: 0, tlsPort: 0, popBasePort: 65533 }\n' + MINIMAL)
+    expect(s.server.popBasePort).toBe(65533)
+  })
+
   it.each(['81.2.69.160', '2a00:1450:4001:80b::200e', '-33.9,151.2', 'SYD'])('accepts defaultClient %s', (client) => {
     expect(parseScenario(`network: { defaultClient: '${client}' }\n` + MINIMAL).network.defaultClient).toBe(client)
   })
@@ -141,6 +146,11 @@ describe('invalid configuration', () => {
     ['responseBytes too large', 'customers:\n  - host: a.example\n    origin: { pop: FRA, responseBytes: 1000000000 }\n', 'customers[0].origin.responseBytes', 3, 'less or equal to 16777216'],
     ['timeout past the timer range', 'server:\n  upstreamTimeoutMs: 3000000000\n' + MINIMAL, 'server.upstreamTimeoutMs', 2, 'less or equal to 3600000'],
     ['header limit too large', 'server:\n  headerLimitBytes: 100000000\n' + MINIMAL, 'server.headerLimitBytes', 2, 'less or equal to 1048576'],
+    ['PoP ports past 65535', 'network: { pops: [FRA, LHR, IAD] }\nserver:\n  popBasePort: 65534\n' + MINIMAL, 'server.popBasePort', 3, 'would need ports up to 65536'],
+    ['PoP ports past 65535 (all PoPs)', 'server:\n  popBasePort: 65500\n' + MINIMAL, 'server.popBasePort', 2, 'past 65535'],
+    ['edgePort equal to controlPort', 'server:\n  edgePort: 9000\n  controlPort: 9000\n' + MINIMAL, 'server.controlPort', 3, "already server.edgePort's"],
+    ['tlsPort equal to edgePort', 'server:\n  edgePort: 9000\n  tlsPort: 9000\n' + MINIMAL, 'server.tlsPort', 3, "already server.edgePort's"],
+    ['PoP ports over the edge port', 'network: { pops: [FRA, LHR, IAD] }\nserver:\n  popBasePort: 8079\n' + MINIMAL, 'server.popBasePort', 3, 'include server.edgePort (8080)'],
     ['port out of range', 'server:\n  edgePort: 70000\n' + MINIMAL, 'server.edgePort', 2, '65535'],
     ['bad enum', 'network:\n  strategy: fastest\n' + MINIMAL, 'network.strategy', 2, '"nearest" or "least-total" or "load-aware"'],
     ['missing customers', 'latency: {}\n', 'customers', 1, 'required'],
