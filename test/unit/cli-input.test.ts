@@ -1,5 +1,5 @@
 // The command line as a whole (runCli): bad input of every kind is a coded error and exit status 2, never a stack.
-import { mkdtempSync, writeFileSync } from 'node:fs'
+import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { PassThrough } from 'node:stream'
@@ -101,5 +101,26 @@ describe('key policies that no PoP of the scenario satisfies', () => {
     expect(r.code).toBe(2)
     expect(r.stderr).toContain('SIM_ERR_CONFIG_INCONSISTENT')
     expect(r.stderr).toContain(message)
+  })
+})
+
+describe('--input that cannot be read', () => {
+  it.each([
+    ['plan', dir, 'a directory, not a file'],
+    ['rtt', dir, 'a directory, not a file'],
+    ['plan', join(dir, 'missing.csv'), 'no such file'],
+    ['rtt', join(dir, 'missing.csv'), 'no such file']
+  ])('%s --input %s: SIM_ERR_INPUT_INVALID, exit 2', async (command, input, reason) => {
+    const r = await cli([command, '--input', input])
+    expect(r.code).toBe(2)
+    expect(r.stderr).toContain(`SIM_ERR_INPUT_INVALID: invalid input at ${input}: ${reason}`)
+  })
+
+  it.skipIf(process.getuid?.() === 0)('an unreadable file: permission denied', async () => {
+    const input = file('secret.csv', 'a_lat,a_lon,b_lat,b_lon\n')
+    chmodSync(input, 0)
+    const r = await cli(['rtt', '--input', input])
+    expect(r.code).toBe(2)
+    expect(r.stderr).toContain('permission denied')
   })
 })
