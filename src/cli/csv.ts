@@ -90,6 +90,9 @@ export async function * readCsv (
       if (typeof fields === 'string') throw new SimError('SIM_ERR_INPUT_INVALID', [`${name}:${line}`, fields])
       if (!header) {
         header = fields.map((f) => f.trim())
+        // Which of two same-named columns a row's value comes from would be a guess. (Unnamed columns are never read.)
+        const repeated = header.find((h, i) => h !== '' && header!.indexOf(h) !== i)
+        if (repeated !== undefined) throw new SimError('SIM_ERR_INPUT_INVALID', [`${name}:${line}`, `the header names the column ${repeated} more than once`])
         const missing = required.filter((r) => !header!.includes(r))
         if (missing.length > 0) throw new SimError('SIM_ERR_INPUT_INVALID', [`${name}:${line}`, `the header must name the columns ${required.join(', ')}; missing ${missing.join(', ')}`])
         onHeader?.(header, text, line)

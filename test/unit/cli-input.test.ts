@@ -124,3 +124,30 @@ describe('--input that cannot be read', () => {
     expect(r.stderr).toContain('permission denied')
   })
 })
+
+describe('conflicting batch input', () => {
+  it('plan --input refuses the options of a single request', async () => {
+    const input = file('ok.csv', 'client,host,down\nSYD,eu-shop.example,\n')
+    const r = await cli(['plan', '--input', input, '--down', 'SYD', '--client', 'FRA', '--json'])
+    expect(r.code).toBe(2)
+    expect(r.stderr).toContain('SIM_ERR_BAD_REQUEST')
+    expect(r.stderr).toContain('cannot be combined with --client, --down, --json')
+    expect(r.stdout).toBe('')
+  })
+
+  it('plan --input still takes --strategy and --config', async () => {
+    const input = file('ok.csv', 'client,host,down\nSYD,eu-shop.example,\n')
+    const r = await cli(['plan', '--input', input, '--strategy', 'least-total'])
+    expect(r.code).toBe(0)
+    expect(JSON.parse(r.stdout)).toMatchObject({ inspection: 'FRA' })
+  })
+
+  it.each([
+    ['rtt', 'a_lat,a_lon,b_lat,b_lon,a_lat\n1,2,3,4,5\n', 'a_lat'],
+    ['plan', 'client,host,down,host\nSYD,eu-shop.example,,x.example\n', 'host']
+  ])('%s: a header naming a column twice is SIM_ERR_INPUT_INVALID', async (command, csv, column) => {
+    const r = await cli([command, '--input', '-'], csv)
+    expect(r.code).toBe(2)
+    expect(r.stderr).toContain(`SIM_ERR_INPUT_INVALID: invalid input at -:1: the header names the column ${column} more than once`)
+  })
+})

@@ -28,7 +28,9 @@ Options:
   --config F     scenario file (default: the embedded config/default.yaml)
   --json         print the plan as JSON
   --input F      plan every row of a CSV file (columns client,host,down; down is a space-separated PoP list,
-                 possibly empty; "-" reads standard input) and print one JSON plan per line
+                 possibly empty; "-" reads standard input) and print one JSON plan per line. Each row names its
+                 own client, host and down PoPs, and the output is always JSON: --client, --host, --down,
+                 --resumed and --json are refused with --input
   -h, --help     this help
 
 Exit status: 0 when served (or a batch completed), 3 when the single request is refused, 2 on bad input.`
@@ -44,6 +46,9 @@ const options = {
   input: { type: 'string' },
   strategy: { type: 'string' }
 } as const
+
+/** Options that describe the one request of a single plan; a batch takes all of that from its rows. */
+const SINGLE_REQUEST_OPTIONS = ['client', 'host', 'down', 'resumed', 'json'] as const
 
 /** The world with every customer using `strategy` (what-if comparisons of selection strategies). */
 function withStrategy (world: World, strategy: string | undefined): World {
@@ -95,6 +100,10 @@ export const planCommand: Command = {
     const resolveClient = clientResolver(world, createGeoIpLocator())
 
     if (values.input !== undefined) {
+      const conflicting = SINGLE_REQUEST_OPTIONS.filter((o) => values[o] !== undefined)
+      if (conflicting.length > 0) {
+        throw new SimError('SIM_ERR_BAD_REQUEST', [`--input plans the rows of a file, each with its own client, host and down list, as JSON: it cannot be combined with ${conflicting.map((o) => `--${o}`).join(', ')}\n\n${help}`])
+      }
       const name = values.input
       let n = 0
       const out = new ChunkedWriter(io.stdout)
