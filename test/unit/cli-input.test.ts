@@ -151,3 +151,19 @@ describe('conflicting batch input', () => {
     expect(r.stderr).toContain(`SIM_ERR_INPUT_INVALID: invalid input at -:1: the header names the column ${column} more than once`)
   })
 })
+
+describe('a client at a PoP outside the scenario', () => {
+  const config = new URL('../../config/examples/small-europe.yaml', import.meta.url).pathname
+
+  it('plan says SYD is a PoP, but not one of this scenario', async () => {
+    const r = await cli(['plan', '--config', config, '--client', 'SYD', '--host', 'paris-media.example'])
+    expect(r.code).toBe(2)
+    expect(r.stderr).toContain('SYD (Sydney, NSW) is a PoP, but not a PoP of this scenario (network.pops)')
+    expect(r.stderr).not.toContain('no PoP has the IATA code')
+  })
+
+  it('a code that is no PoP at all is still reported as such', async () => {
+    const r = await cli(['plan', '--config', config, '--client', 'QQQ', '--host', 'paris-media.example'])
+    expect(r.stderr).toContain('no PoP has the IATA code QQQ')
+  })
+})

@@ -3,6 +3,7 @@ import { parseClientLocation } from '../../core/client.ts'
 import { SimError } from '../../core/errors.ts'
 import { plan } from '../../core/planner.ts'
 import { STRATEGY_NAMES } from '../../core/strategies.ts'
+import { loadTopology } from '../../core/topology.ts'
 import type { ClientLocation, IpLocator, Plan, PlanRequest, StrategyName, World } from '../../core/types.ts'
 import { createGeoIpLocator } from '../../net/geoip-locator.ts'
 import { HELP, parse } from '../args.ts'
@@ -68,6 +69,12 @@ export function clientResolver (world: World, ip: IpLocator): (input: string, wh
     if (c) return c
     const r = parseClientLocation(input, world.topology, ip)
     if ('error' in r) {
+      // A real PoP that the scenario leaves out (network.pops) is not the same mistake as a code that is no PoP at all.
+      const id = input.trim().toUpperCase()
+      const known = /^[A-Z]{3}$/.test(id) ? loadTopology().byId.get(id) : undefined
+      if (known !== undefined) {
+        throw new SimError('SIM_ERR_INPUT_INVALID', [where, `${id} (${known.city}) is a PoP, but not a PoP of this scenario (network.pops); give "${known.lat},${known.lon}" for a client there`])
+      }
       const err = new SimError(r.error, r.args)
       throw new SimError('SIM_ERR_INPUT_INVALID', [where, `${err.code}: ${err.message}`])
     }
