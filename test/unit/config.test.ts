@@ -8,6 +8,7 @@ import { SimError } from '../../src/core/errors.ts'
 import { defaultScenarioPath, editorJsonSchema, loadScenario, parseScenario, ScenarioSchema } from '../../src/config/index.ts'
 import type { ConfigProblem } from '../../src/config/index.ts'
 import { renderSchema, schemaPath } from '../../scripts/write-schema.ts'
+import { REGION_CATALOGUE } from '../../src/core/regions.ts'
 
 const MINIMAL = 'customers:\n  - host: a.example\n    origin: { pop: FRA }\n'
 // "Billion laughs": each list repeats the previous one nine times.
@@ -290,6 +291,15 @@ describe('config/schema.json', () => {
     const doc = JSON.parse(renderSchema()) as { required: string[], properties: { customers: { items: { required: string[] } } } }
     expect(doc.required).toEqual(['customers'])
     expect(doc.properties.customers.items.required).toEqual(['host', 'origin'])
+  })
+})
+
+describe('the region count in the docs', () => {
+  it.each(['docs/configuration.md', 'config/default.yaml', 'README.md'])('%s states the catalogue size', async (path) => {
+    const text = await readFile(fileURLToPath(new URL(`../../${path}`, import.meta.url)), 'utf8')
+    const stated = [...text.matchAll(/\b(\d+) (?:documented regions|documented\s+processing regions|in all \(`rsim regions`\))/g)].map((m) => Number(m[1]))
+    expect(stated.length).toBeGreaterThan(0)
+    expect(stated.every((n) => n === REGION_CATALOGUE.length)).toBe(true)
   })
 })
 
