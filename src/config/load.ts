@@ -36,9 +36,6 @@ export const defaultScenarioPath = fileURLToPath(new URL('../../config/default.y
 /** Geo Key Manager v1 policies; anything else is read as a v2 expression. */
 export const V1_KEY_POLICIES: readonly string[] = ['us', 'eu', 'highest_security']
 
-// RFC 1123 labels, lowercase only: the Host header is matched case-insensitively, so configuration stores one spelling.
-const HOSTNAME = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/
-
 /** Reads and loads a scenario file; without a path, the embedded default. */
 export async function loadScenario (path: string = defaultScenarioPath): Promise<Scenario> {
   let text: string
@@ -313,8 +310,8 @@ function checkSemantics (value: unknown, problems: Problems): void {
     const at = `/customers/${i}`
     if (typeof c.host === 'string' && !problems.has(`${at}/host`)) {
       const first = hosts.get(c.host)
-      if (!HOSTNAME.test(c.host)) problems.add(`${at}/host`, `"${c.host}" is not a lowercase hostname (letters, digits, dashes and dots)`)
-      else if (first !== undefined) problems.add(`${at}/host`, `duplicate host "${c.host}" (already customers[${first}])`)
+      // Its syntax is the schema's (HOSTNAME_PATTERN), reported before this runs.
+      if (first !== undefined) problems.add(`${at}/host`, `duplicate host "${c.host}" (already customers[${first}])`)
       else hosts.set(c.host, i)
     }
     if (typeof c.region === 'string' && !problems.has(`${at}/region`) && !catalogue.has(c.region) && !custom.has(c.region)) {

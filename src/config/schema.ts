@@ -25,13 +25,17 @@ const POP_ID_PATTERN = '^[A-Z]{3}$'
 const REGION_ID_PATTERN = '^[a-z0-9][a-z0-9-]*$'
 const COUNTRY_PATTERN = '^[A-Z]{2}$'
 const HEADER_NAME_PATTERN = '^[!#$%&\'*+.^_`|~0-9A-Za-z-]+$'
+// RFC 1123 labels, lowercase only: the Host header is matched case-insensitively, so configuration stores one spelling.
+// (Length, 1..253, is minLength and maxLength.)
+export const HOSTNAME_PATTERN = '^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$'
 
 /** What a pattern means, for error messages. Keyed by the pattern string. */
 export const PATTERN_HINTS: Readonly<Record<string, string>> = {
   [POP_ID_PATTERN]: 'a PoP IATA code: three capital letters such as FRA',
   [REGION_ID_PATTERN]: 'a region id: lowercase letters, digits and dashes such as eu or us-ca',
   [COUNTRY_PATTERN]: 'an ISO 3166-1 alpha-2 code: two capital letters such as DE',
-  [HEADER_NAME_PATTERN]: 'an HTTP header name (RFC 9110 token characters)'
+  [HEADER_NAME_PATTERN]: 'an HTTP header name (RFC 9110 token characters)',
+  [HOSTNAME_PATTERN]: 'a lowercase hostname: dot-separated labels of letters, digits and inner dashes such as eu-shop.example'
 }
 
 export const PopIdSchema = Type.String({
@@ -51,6 +55,7 @@ export const CountryCodeSchema = Type.String({ pattern: COUNTRY_PATTERN, descrip
 export const HostnameSchema = Type.String({
   minLength: 1,
   maxLength: 253,
+  pattern: HOSTNAME_PATTERN,
   description: 'Lowercase DNS hostname of a customer zone (what the Host header / SNI carries).',
   examples: ['eu-shop.example']
 })

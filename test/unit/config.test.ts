@@ -169,8 +169,11 @@ describe('invalid configuration', () => {
     ['custom region defined twice', 'regions:\n  - { id: x, name: X, countries: [DE] }\n  - { id: x, name: Y, countries: [FR] }\n' + MINIMAL, 'regions[1].id', 3, 'defined twice'],
     ['empty custom region', 'regions:\n  - { id: x, name: X }\n' + MINIMAL, 'regions[0]', 2, 'at least one of'],
     ['duplicate host', MINIMAL + '  - host: a.example\n    origin: { pop: IAD }\n', 'customers[1].host', 4, 'duplicate host "a.example" (already customers[0])'],
-    ['uppercase host', 'customers:\n  - host: Shop.Example\n    origin: { pop: FRA }\n', 'customers[0].host', 2, 'not a lowercase hostname'],
-    ['invalid host', 'customers:\n  - host: "a b"\n    origin: { pop: FRA }\n', 'customers[0].host', 2, 'not a lowercase hostname'],
+    ['uppercase host', 'customers:\n  - host: Shop.Example\n    origin: { pop: FRA }\n', 'customers[0].host', 2, 'expected a lowercase hostname'],
+    ['invalid host', 'customers:\n  - host: "a b"\n    origin: { pop: FRA }\n', 'customers[0].host', 2, 'expected a lowercase hostname'],
+    ['host with a bang', 'customers:\n  - host: "bad host!"\n    origin: { pop: FRA }\n', 'customers[0].host', 2, 'expected a lowercase hostname'],
+    ['host with a leading dash', 'customers:\n  - host: -a.example\n    origin: { pop: FRA }\n', 'customers[0].host', 2, 'expected a lowercase hostname'],
+    ['host with an empty label', 'customers:\n  - host: a..b\n    origin: { pop: FRA }\n', 'customers[0].host', 2, 'expected a lowercase hostname'],
     ['unknown key mode', 'customers:\n  - host: a.example\n    keys: { mode: nowhere }\n    origin: { pop: FRA }\n', 'customers[0].keys.mode', 3, '"everywhere" or "geo" or "keyless", found "nowhere"'],
     ['geo without policy', 'customers:\n  - host: a.example\n    keys: { mode: geo }\n    origin: { pop: FRA }\n', 'customers[0].keys.policy', 3, 'required'],
     ['bad log region', 'customers:\n  - host: a.example\n    logRegion: asia\n    origin: { pop: FRA }\n', 'customers[0].logRegion', 3, '"eu" or "us", or null'],
@@ -285,6 +288,13 @@ describe('config/schema.json', () => {
 
   it('is up to date with the TypeBox schema (run `npm run schema`)', async () => {
     expect(await readFile(schemaPath, 'utf8')).toBe(renderSchema())
+  })
+
+  it('publishes the hostname rule for editors', () => {
+    const doc = JSON.parse(renderSchema()) as { properties: { customers: { items: { properties: { host: { pattern: string } } } } } }
+    const host = new RegExp(doc.properties.customers.items.properties.host.pattern)
+    for (const bad of ['bad host!', '-a.example', 'a..b', 'Shop.example', 'a-.example']) expect(host.test(bad), bad).toBe(false)
+    for (const good of ['eu-shop.example', 'a', 'x1.y-2.example']) expect(host.test(good), good).toBe(true)
   })
 
   it('requires only what has no default', () => {
