@@ -6,8 +6,8 @@ import { loadModel } from '../model.ts'
 const help = `Usage: rsim check [--config F]
 
 Validates a scenario: the schema (every problem with its file:line), PoP and region names, key policy syntax, and
-consistency (a processing region and key policy with no PoP in common is an error; UK processing with EU logs is a
-note). Exit status 0 when valid, 2 otherwise.
+consistency (a key policy that allows no PoP of the scenario, or none of its processing region, is an error; UK
+processing with EU logs is a note). Exit status 0 when valid, 2 otherwise.
 
 Options:
   --config F   scenario file (default: the embedded config/default.yaml)
