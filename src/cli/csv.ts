@@ -53,6 +53,20 @@ export function openInput (path: string, stdin: Readable, cwd: string): Readable
   return path === '-' ? stdin : createReadStream(resolve(cwd, path))
 }
 
+const READ_FAILURES: Readonly<Record<string, string>> = {
+  ENOENT: 'no such file',
+  EISDIR: 'a directory, not a file',
+  EACCES: 'permission denied',
+  EPERM: 'permission denied'
+}
+
+/** Why the input could not be read, for a system error from opening or reading it; undefined for any other error. */
+function readFailure (err: unknown): string | undefined {
+  const e = err as NodeJS.ErrnoException
+  if (typeof e?.code !== 'string' || typeof e.syscall !== 'string') return undefined
+  return READ_FAILURES[e.code] ?? `cannot be read (${e.code})`
+}
+
 /**
  * Reads a CSV with a header line, checks that `required` columns are present, and yields each record with its
  * fields by column name. Blank lines are skipped. A malformed line throws SIM_ERR_INPUT_INVALID naming it.
@@ -76,6 +90,9 @@ export async function * readCsv (
       if (typeof fields === 'string') throw new SimError('SIM_ERR_INPUT_INVALID', [`${name}:${line}`, fields])
       if (!header) {
         header = fields.map((f) => f.trim())
+        // Which of two same-named columns a row's value comes from would be a guess. (Unnamed columns are never read.)
+        const repeated = header.find((h, i) => h !== '' && header!.indexOf(h) !== i)
+        if (repeated !== undefined) throw new SimError('SIM_ERR_INPUT_INVALID', [`${name}:${line}`, `the header names the column ${repeated} more than once`])
         const missing = required.filter((r) => !header!.includes(r))
         if (missing.length > 0) throw new SimError('SIM_ERR_INPUT_INVALID', [`${name}:${line}`, `the header must name the columns ${required.join(', ')}; missing ${missing.join(', ')}`])
         onHeader?.(header, text, line)
@@ -87,7 +104,8 @@ export async function * readCsv (
       yield { line, text, fields: record }
     }
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new SimError('SIM_ERR_INPUT_INVALID', [name, 'no such file'])
+    const reason = readFailure(err)
+    if (reason !== undefined) throw new SimError('SIM_ERR_INPUT_INVALID', [name, reason])
     throw err
   } finally {
     rl.close()

@@ -8,13 +8,15 @@ import { Value } from '@sinclair/typebox/value'
 import { ValueErrorType } from '@sinclair/typebox/errors'
 import type { ValueError } from '@sinclair/typebox/errors'
 import type { TSchema } from '@sinclair/typebox'
-import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument } from 'yaml'
+import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, visit } from 'yaml'
 import type { Document, Node } from 'yaml'
 import { SimError } from '../core/errors.ts'
 import { looksLikeLatLon, parseLatLon } from '../core/geo.ts'
 import { parsePolicy } from '../core/key-policy-parser.ts'
 import { REGION_CATALOGUE } from '../core/regions.ts'
 import { loadTopology } from '../core/topology.ts'
+import type { IpLocator } from '../core/types.ts'
+import { createGeoIpLocator } from '../net/geoip-locator.ts'
 import { PATTERN_HINTS, ScenarioSchema } from './schema.ts'
 import type { Scenario } from './schema.ts'
 
@@ -33,9 +35,6 @@ export const defaultScenarioPath = fileURLToPath(new URL('../../config/default.y
 
 /** Geo Key Manager v1 policies; anything else is read as a v2 expression. */
 export const V1_KEY_POLICIES: readonly string[] = ['us', 'eu', 'highest_security']
-
-// RFC 1123 labels, lowercase only: the Host header is matched case-insensitively, so configuration stores one spelling.
-const HOSTNAME = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/
 
 /** Reads and loads a scenario file; without a path, the embedded default. */
 export async function loadScenario (path: string = defaultScenarioPath): Promise<Scenario> {
@@ -61,12 +60,33 @@ export function parseScenario (text: string, file = '<inline>'): Scenario {
     }
     problems.throwIfAny()
   }
-  const value: unknown = doc.toJS({ maxAliasCount: 100 }) ?? {}
+  const value = toJs(doc, problems, lineCounter)
   Value.Default(ScenarioSchema, value)
   for (const err of Value.Errors(ScenarioSchema, value)) addSchemaError(problems, err)
   checkSemantics(value, problems)
   problems.throwIfAny()
   return deepFreeze(value) as Scenario
+}
+
+/** Aliases one document may expand: enough for any scenario, few enough that a "billion laughs" document fails fast. */
+const MAX_ALIAS_COUNT = 100
+
+/**
+ * The document's value. yaml throws a plain ReferenceError when aliases expand past the limit (a resource exhaustion
+ * guard, https://eemeli.org/yaml/#tojs-options); that is a problem of the file, reported at its first alias.
+ */
+function toJs (doc: Document, problems: Problems, lines: LineCounter): unknown {
+  try {
+    return doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT }) ?? {}
+  } catch (err) {
+    if (!(err instanceof ReferenceError)) throw err
+    let start = 0
+    visit(doc, { Alias (_key, node) { start = node.range?.[0] ?? 0; return visit.BREAK } })
+    const { line, col } = lines.linePos(start)
+    problems.addAt(line, col, '', `aliases expand too much (yaml limit ${MAX_ALIAS_COUNT}, a guard against resource exhaustion): ${err.message}`)
+    problems.throwIfAny()
+    throw err
+  }
 }
 
 class Problems {
@@ -82,6 +102,11 @@ class Problems {
     this.#doc = doc
     this.#lines = lines
     this.#text = text
+  }
+
+  /** Whether the file itself gives the value at `pointer` (rather than a default). */
+  given (pointer: string): boolean {
+    return this.#doc.hasIn(splitPointer(pointer))
   }
 
   has (pointer: string): boolean {
@@ -258,7 +283,10 @@ function checkSemantics (value: unknown, problems: Problems): void {
   const network = isObj(value.network) ? value.network : {}
   if (Array.isArray(network.pops)) pops_('/network/pops', network.pops)
   if (isObj(network.logCores)) for (const r of ['eu', 'us']) pop(`/network/logCores/${r}`, network.logCores[r])
-  checkClientLocation('/network/defaultClient', network.defaultClient, pops, problems)
+  const scenarioPops = Array.isArray(network.pops) ? new Set(network.pops.filter((p) => typeof p === 'string')) : undefined
+  checkDefaultClient('/network/defaultClient', network.defaultClient, pops, scenarioPops, problems)
+
+  checkPorts(value.server, Array.isArray(network.pops) ? network.pops.length : pops.size, problems)
 
   const custom = new Set<string>()
   list(value.regions).forEach((r, i) => {
@@ -282,8 +310,8 @@ function checkSemantics (value: unknown, problems: Problems): void {
     const at = `/customers/${i}`
     if (typeof c.host === 'string' && !problems.has(`${at}/host`)) {
       const first = hosts.get(c.host)
-      if (!HOSTNAME.test(c.host)) problems.add(`${at}/host`, `"${c.host}" is not a lowercase hostname (letters, digits, dashes and dots)`)
-      else if (first !== undefined) problems.add(`${at}/host`, `duplicate host "${c.host}" (already customers[${first}])`)
+      // Its syntax is the schema's (HOSTNAME_PATTERN), reported before this runs.
+      if (first !== undefined) problems.add(`${at}/host`, `duplicate host "${c.host}" (already customers[${first}])`)
       else hosts.set(c.host, i)
     }
     if (typeof c.region === 'string' && !problems.has(`${at}/region`) && !catalogue.has(c.region) && !custom.has(c.region)) {
@@ -291,6 +319,7 @@ function checkSemantics (value: unknown, problems: Problems): void {
     }
     if (isObj(c.keys)) checkKeys(`${at}/keys`, c.keys, problems, pop, pops_)
     if (isObj(c.origin)) pop(`${at}/origin/pop`, c.origin.pop)
+    if (isObj(c.inspection) && isObj(c.inspection.header)) checkInspectionHeader(`${at}/inspection/header`, c.inspection.header, problems)
   })
 }
 
@@ -309,11 +338,89 @@ function checkKeys (at: string, keys: Obj, problems: Problems, pop: (p: string, 
     { offset: column - 1 })
 }
 
-function checkClientLocation (at: string, v: unknown, pops: ReadonlyMap<string, unknown>, problems: Problems): void {
+/**
+ * Listeners need distinct ports: the edge, control plane and TLS edge, and PoP number i on popBasePort + i, which must
+ * stay within 65535. Port 0 (ephemeral) may repeat: the system gives each listener its own.
+ */
+function checkPorts (server: unknown, popCount: number, problems: Problems): void {
+  if (!isObj(server)) return
+  const named = (['edgePort', 'controlPort', 'tlsPort'] as const)
+    .map((name) => ({ name, port: server[name] }))
+    .filter((x): x is { name: typeof x.name, port: number } => Number.isInteger(x.port) && x.port !== 0 && !problems.has(`/server/${x.name}`))
+  for (let i = 1; i < named.length; i++) {
+    const { name, port } = named[i] as { name: string, port: number }
+    const same = named.slice(0, i).find((x) => x.port === port)
+    if (same) problems.add(`/server/${name}`, `port ${port} is already server.${same.name}'s; each listener needs its own port (0: ephemeral)`)
+  }
+  const base = server.popBasePort
+  if (typeof base !== 'number' || !Number.isInteger(base) || base === 0 || problems.has('/server/popBasePort')) return
+  const last = base + popCount - 1
+  if (last > 65535) {
+    problems.add('/server/popBasePort', `${popCount} PoPs from port ${base} would need ports up to ${last}, past 65535; use at most ${65536 - popCount}, or 0 for ephemeral ports`)
+    return
+  }
+  for (const { name, port } of named) {
+    if (port >= base && port <= last) problems.add('/server/popBasePort', `the PoP ports ${base}..${last} include server.${name} (${port})`)
+  }
+}
+
+/**
+ * Fields the data path sets, frames or strips on the way to the origin, which an inspection header must not name:
+ * hop-by-hop fields (RFC 9110 section 7.6.1, https://www.rfc-editor.org/rfc/rfc9110#section-7.6.1), the framing and
+ * routing fields the HTTP client owns (undici refuses `expect`, `transfer-encoding`, `keep-alive`, `upgrade` outright),
+ * the trace context PoPs propagate, and the `x-sim-*` fields the simulator itself reads or sets (services/client-location.ts,
+ * net/signing.ts, services/pop, services/origin); other `x-sim-*` names, such as the default's x-sim-inspected, are free.
+ */
+const RESERVED_HEADERS = new Set([
+  'connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'proxy-authorization',
+  'proxy-authenticate', 'host', 'content-length', 'expect', 'traceparent',
+  'x-sim-pop', 'x-sim-ray', 'x-sim-ingress', 'x-sim-inspected-at'
+])
+/** Families of `x-sim-*` fields the data path reads or sets (client location, signed forwarding, TLS, origin timing). */
+const RESERVED_HEADER_PREFIXES = ['x-sim-client', 'x-sim-fwd', 'x-sim-tls-', 'x-sim-origin-']
+
+// A field value is visible characters, spaces, tabs and obs-text; no CR, LF or NUL (RFC 9110 section 5.5,
+// https://www.rfc-editor.org/rfc/rfc9110#section-5.5); leading or trailing whitespace would be stripped in transit.
+const FIELD_VALUE = /^(?:[\x21-\x7e\x80-\xff](?:[\t\x20-\x7e\x80-\xff]*[\x21-\x7e\x80-\xff])?)?$/
+
+function checkInspectionHeader (at: string, header: Obj, problems: Problems): void {
+  const { name, value } = header
+  if (typeof name === 'string' && !problems.has(`${at}/name`)) {
+    const lower = name.toLowerCase()
+    if (RESERVED_HEADERS.has(lower) || RESERVED_HEADER_PREFIXES.some((p) => lower.startsWith(p))) {
+      problems.add(`${at}/name`, `"${name}" is set, framed or removed by the data path; an inspection header must use another name`)
+    }
+  }
+  if (typeof value === 'string' && !problems.has(`${at}/value`) && !FIELD_VALUE.test(value)) {
+    const bad = [...value].findIndex((ch, i) => /[^\t\x20-\x7e\x80-\xff]/.test(ch) || ((i === 0 || i === value.length - 1) && /[\t ]/.test(ch)))
+    problems.add(`${at}/value`,
+      `not a valid HTTP field value at character ${bad + 1}: control characters (CR, LF, NUL...), characters past U+00FF and leading or trailing whitespace are not allowed`)
+  }
+}
+
+let geoIp: IpLocator | undefined
+
+/**
+ * network.defaultClient must locate as the data path would locate it, in the scenario's own PoPs: a PoP left out of
+ * network.pops, or an address GeoLite2 cannot place (a private one), would fail every request that names no client.
+ */
+function checkDefaultClient (at: string, v: unknown, pops: ReadonlyMap<string, unknown>, scenarioPops: ReadonlySet<unknown> | undefined, problems: Problems): void {
   if (typeof v !== 'string' || problems.has(at)) return
-  if (isIP(v) !== 0) return
+  if (isIP(v) !== 0) {
+    // geoip-lite loads its data on the first lookup only: scenarios with no address as default do not pay for it.
+    geoIp ??= createGeoIpLocator()
+    if (geoIp.lookup(v) === undefined) {
+      problems.add(at, `IP address "${v}" has no known location (private, reserved or not in the GeoLite2 data); give a public address, a PoP IATA code or "lat,lon"`)
+    }
+    return
+  }
   if (/^[A-Za-z]{3}$/.test(v)) {
-    if (!pops.has(v.toUpperCase())) problems.add(at, `unknown PoP "${v}" (not in regions/pops.json)`)
+    const id = v.toUpperCase()
+    if (!pops.has(id)) problems.add(at, `unknown PoP "${v}" (not in regions/pops.json)`)
+    else if (scenarioPops !== undefined && !scenarioPops.has(id)) {
+      const given = problems.given(at) ? '' : ` (the default; set network.defaultClient to one of network.pops, "lat,lon" or an IP address)`
+      problems.add(at, `PoP "${id}" is not a PoP of this scenario (not in network.pops)${given}`)
+    }
     return
   }
   if (looksLikeLatLon(v)) {

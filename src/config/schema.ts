@@ -6,18 +6,36 @@ import type { Static, TSchema } from '@sinclair/typebox'
 /** Every object is closed: a misspelt field is an error, never silently ignored (STYLE.md, "Configuration"). */
 const closed = { additionalProperties: false } as const
 
+// Upper bounds on sizes, counts and times: a value past them passes no useful scenario and fails at start-up
+// (an array or string too long to allocate, a timer past 2^31 - 1 ms, which Node turns into 1 ms:
+// https://nodejs.org/api/timers.html#settimeoutcallback-delay-args).
+/** Modelled delays: a minute is far beyond any round trip on Earth. */
+const MAX_DELAY_MS = 60_000
+/** Timeouts and windows: an hour. */
+const MAX_TIMEOUT_MS = 3_600_000
+/** The origin builds each response body as one string. */
+const MAX_RESPONSE_BYTES = 16 * 1024 * 1024
+const MAX_BODY_LIMIT_BYTES = 1024 * 1024 * 1024
+const MAX_HEADER_LIMIT_BYTES = 1024 * 1024
+/** Held in memory by the control plane; the log sinks keep ten times as many records. */
+const MAX_LEDGER_SIZE = 100_000
+
 // Human wording for the patterns below: TypeBox would otherwise print the raw regular expression.
 const POP_ID_PATTERN = '^[A-Z]{3}$'
 const REGION_ID_PATTERN = '^[a-z0-9][a-z0-9-]*$'
 const COUNTRY_PATTERN = '^[A-Z]{2}$'
 const HEADER_NAME_PATTERN = '^[!#$%&\'*+.^_`|~0-9A-Za-z-]+$'
+// RFC 1123 labels, lowercase only: the Host header is matched case-insensitively, so configuration stores one spelling.
+// (Length, 1..253, is minLength and maxLength.)
+export const HOSTNAME_PATTERN = '^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$'
 
 /** What a pattern means, for error messages. Keyed by the pattern string. */
 export const PATTERN_HINTS: Readonly<Record<string, string>> = {
   [POP_ID_PATTERN]: 'a PoP IATA code: three capital letters such as FRA',
   [REGION_ID_PATTERN]: 'a region id: lowercase letters, digits and dashes such as eu or us-ca',
   [COUNTRY_PATTERN]: 'an ISO 3166-1 alpha-2 code: two capital letters such as DE',
-  [HEADER_NAME_PATTERN]: 'an HTTP header name (RFC 9110 token characters)'
+  [HEADER_NAME_PATTERN]: 'an HTTP header name (RFC 9110 token characters)',
+  [HOSTNAME_PATTERN]: 'a lowercase hostname: dot-separated labels of letters, digits and inner dashes such as eu-shop.example'
 }
 
 export const PopIdSchema = Type.String({
@@ -37,6 +55,7 @@ export const CountryCodeSchema = Type.String({ pattern: COUNTRY_PATTERN, descrip
 export const HostnameSchema = Type.String({
   minLength: 1,
   maxLength: 253,
+  pattern: HOSTNAME_PATTERN,
   description: 'Lowercase DNS hostname of a customer zone (what the Host header / SNI carries).',
   examples: ['eu-shop.example']
 })
@@ -62,11 +81,11 @@ export const ErrorResponseSchema = Type.Object({
 
 export const LatencySchema = Type.Object({
   enabled: Type.Boolean({ default: true, description: 'Model propagation delay. false: no modelled delay, to measure pure software overhead.' }),
-  timeScale: Type.Number({ default: 1, exclusiveMinimum: 0, description: 'Multiplies every modelled delay (0.1 runs a demo ten times faster). Greater than 0.' }),
-  accessMs: Type.Number({ default: 5, minimum: 0, description: 'Client last-mile round trip in milliseconds, added to the client -> ingress hop.' }),
-  hopProcessingMs: Type.Number({ default: 0.25, minimum: 0, description: 'Processing time in milliseconds added once per PoP a request passes.' }),
+  timeScale: Type.Number({ default: 1, exclusiveMinimum: 0, maximum: 1000, description: 'Multiplies every modelled delay (0.1 runs a demo ten times faster). Greater than 0, at most 1000.' }),
+  accessMs: Type.Number({ default: 5, minimum: 0, maximum: MAX_DELAY_MS, description: 'Client last-mile round trip in milliseconds, added to the client -> ingress hop. At most 60000.' }),
+  hopProcessingMs: Type.Number({ default: 0.25, minimum: 0, maximum: MAX_DELAY_MS, description: 'Processing time in milliseconds added once per PoP a request passes. At most 60000.' }),
   jitter: Type.Number({ default: 0, minimum: 0, maximum: 1, description: 'Random variation of each hop\'s round trip, uniform within plus or minus this fraction of it, 0..1 (seeded, reproducible).' }),
-  seed: Type.Integer({ default: 1, description: 'Seed of the jitter generator.' })
+  seed: Type.Integer({ default: 1, minimum: 0, maximum: 4294967295, description: 'Seed of the jitter generator, a 32-bit unsigned integer.' })
 }, { ...closed, default: {}, description: 'The latency model.' })
 
 export const LogCoresSchema = Type.Object({
@@ -123,8 +142,8 @@ export const KeysSchema = Type.Union([KeysEverywhereSchema, KeysGeoSchema, KeysK
 
 export const OriginSchema = Type.Object({
   pop: { ...PopIdSchema, description: 'Location of the origin server, given as the PoP id of the nearest city.' },
-  responseBytes: Type.Integer({ default: 1024, minimum: 0, description: 'Size of the origin\'s response body in bytes.' }),
-  serviceTimeMs: Type.Number({ default: 1, minimum: 0, description: 'Time in milliseconds the origin takes to answer.' })
+  responseBytes: Type.Integer({ default: 1024, minimum: 0, maximum: MAX_RESPONSE_BYTES, description: 'Size of the origin\'s response body in bytes, at most 16777216 (16 MiB).' }),
+  serviceTimeMs: Type.Number({ default: 1, minimum: 0, maximum: MAX_DELAY_MS, description: 'Time in milliseconds the origin takes to answer, at most 60000.' })
 }, { ...closed, description: 'The simulated origin server.' })
 
 export const InspectionSchema = Type.Object({
@@ -155,12 +174,12 @@ export const ServerSchema = Type.Object({
   controlPort: Type.Integer({ default: 8081, minimum: 0, maximum: 65535, description: 'Port of the control plane (API and web page). 0: ephemeral.' }),
   tlsPort: Type.Integer({ default: 8443, minimum: 0, maximum: 65535, description: 'Port of the real TLS edge that `rsim start` runs (SNI routing, TLS terminated in the region). 0: ephemeral.' }),
   popBasePort: Type.Integer({ default: 0, minimum: 0, maximum: 65535, description: '0: ephemeral ports for PoPs; else PoP number i listens on popBasePort + i.' }),
-  bodyLimitBytes: Type.Integer({ default: 1048576, minimum: 0, description: 'Largest accepted request body in bytes.' }),
-  headerLimitBytes: Type.Integer({ default: 16384, minimum: 1024, description: 'Largest accepted request header block in bytes.' }),
-  upstreamTimeoutMs: Type.Integer({ default: 10000, minimum: 1, description: 'How long a PoP waits for the next hop or the origin, in milliseconds.' }),
-  keepAliveTimeoutMs: Type.Integer({ default: 10000, minimum: 1, description: 'Idle time in milliseconds before a kept-alive connection is closed.' }),
-  signatureWindowMs: Type.Integer({ default: 30000, minimum: 1, description: 'Accepted age in milliseconds of a signed forwarding header (replay window).' }),
-  ledgerSize: Type.Integer({ default: 1000, minimum: 1, description: 'Number of recent requests the control plane keeps.' })
+  bodyLimitBytes: Type.Integer({ default: 1048576, minimum: 0, maximum: MAX_BODY_LIMIT_BYTES, description: 'Largest accepted request body in bytes, at most 1073741824 (1 GiB).' }),
+  headerLimitBytes: Type.Integer({ default: 16384, minimum: 1024, maximum: MAX_HEADER_LIMIT_BYTES, description: 'Largest accepted request header block in bytes, 1024..1048576.' }),
+  upstreamTimeoutMs: Type.Integer({ default: 10000, minimum: 1, maximum: MAX_TIMEOUT_MS, description: 'How long a PoP waits for the next hop or the origin, in milliseconds, at most 3600000 (an hour).' }),
+  keepAliveTimeoutMs: Type.Integer({ default: 10000, minimum: 1, maximum: MAX_TIMEOUT_MS, description: 'Idle time in milliseconds before a kept-alive connection is closed, at most 3600000 (an hour).' }),
+  signatureWindowMs: Type.Integer({ default: 30000, minimum: 1, maximum: MAX_TIMEOUT_MS, description: 'Accepted age in milliseconds of a signed forwarding header (replay window), at most 3600000 (an hour).' }),
+  ledgerSize: Type.Integer({ default: 1000, minimum: 1, maximum: MAX_LEDGER_SIZE, description: 'Number of recent requests the control plane keeps (the log sinks keep ten times as many), at most 100000.' })
 }, { ...closed, default: {}, description: 'Listeners and limits.' })
 
 export const LogLevelSchema = Type.Union([

@@ -94,9 +94,14 @@ function compileCustomer (spec: CustomerSpec, topology: Topology, regions: Reado
 function checkCustomer (c: Customer, world: World, errors: string[], notes: string[]): void {
   const where = `customer ${c.host}`
   const region = c.region
+  const keys = c.keys
+  // With or without a region: a key no PoP of the scenario may hold refuses every plan (SIM_ERR_KEY_UNAVAILABLE).
+  if (keys.source.mode === 'geo' && !keys.allowed.includes(1)) {
+    errors.push(`${where}: key policy "${keys.source.policy}" allows no PoP of this scenario, so TLS could never be terminated`)
+    return
+  }
   if (region) {
     if (region.popIds.length === 0) errors.push(`${where}: region ${region.id} has no PoP in this topology`)
-    const keys = c.keys
     if (keys.source.mode === 'geo') {
       const shared = region.popIds.some((id) => keys.allowed[(world.topology.byId.get(id) as Pop).index] === 1)
       if (!shared) errors.push(`${where}: processing region ${region.id} and key policy "${keys.source.policy}" share no PoP, so TLS could never be terminated with the key in the region`)

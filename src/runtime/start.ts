@@ -120,14 +120,28 @@ async function closeGracefully (app: FastifyInstance): Promise<void> {
   }
 }
 
+/** What has been started so far, so that a failed start can close it again. */
+interface Started {
+  readonly apps: FastifyInstance[]
+  /** Listeners that are not Fastify apps (the TLS edge). */
+  readonly servers: NetServer[]
+}
+
+function closeServer (srv: NetServer): Promise<void> {
+  return new Promise<void>((resolve) => {
+    if (!srv.listening) { resolve(); return }
+    srv.close(() => resolve())
+  })
+}
+
 export async function startSimulation (scenario: Scenario, options: StartOptions = {}): Promise<StartedSimulation> {
-  const apps: FastifyInstance[] = []
+  const started: Started = { apps: [], servers: [] }
   let sim: StartedSimulation
   try {
-    sim = await startAll(scenario, options, apps)
+    sim = await startAll(scenario, options, started)
   } catch (err) {
-    // A listener that failed (port in use) must not leave the others running.
-    await Promise.allSettled(apps.map((a) => a.close()))
+    // A listener that failed (port in use) must not leave the others running, or the process never exits.
+    await Promise.allSettled([...started.apps.map((a) => a.close()), ...started.servers.map(closeServer)])
     throw err
   }
   if (options.warmUp !== true) return sim
@@ -144,7 +158,7 @@ export async function startSimulation (scenario: Scenario, options: StartOptions
   }
 }
 
-async function startAll (scenario: Scenario, options: StartOptions, apps: FastifyInstance[]): Promise<StartedSimulation> {
+async function startAll (scenario: Scenario, options: StartOptions, { apps, servers }: Started): Promise<StartedSimulation> {
   const started = performance.now()
   const logger = options.logger ?? pino({ level: scenario.logging.level })
   const host = options.host ?? scenario.server.host
@@ -260,6 +274,7 @@ async function startAll (scenario: Scenario, options: StartOptions, apps: Fastif
   if (options.tlsPort !== undefined) {
     const srv = createTlsEdge({ world, plan, locateClient, terminator, delay, logger })
     tlsEdge = srv
+    servers.push(srv)
     await listenOn(srv, host, options.tlsPort)
     tlsEdgeAddress = { host, port: (srv.address() as AddressInfo).port }
   }
@@ -315,7 +330,7 @@ async function startAll (scenario: Scenario, options: StartOptions, apps: Fastif
         // Outside in: the edge and the control plane stop taking requests and finish those in flight (which run
         // through the PoPs), then the PoPs; the last log batches leave, the pools close their sockets (a server
         // cannot tell a pooled connection that never sent a request from an active one), then origins and sinks.
-        const tlsClosed = tlsEdge === undefined ? undefined : new Promise<void>((resolve) => { (tlsEdge as NetServer).close(() => resolve()) })
+        const tlsClosed = tlsEdge === undefined ? undefined : closeServer(tlsEdge)
         await Promise.all([closeGracefully(edge), controlApp && closeGracefully(controlApp), tlsClosed])
         await Promise.all([...pops.values()].map((e) => closeGracefully(e.app)))
         await keys.close()

@@ -1,6 +1,6 @@
 // Starting the runtime when an address cannot be used: a coded error naming it, and nothing left listening.
 import { createServer, type Server } from 'node:net'
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import { pino } from 'pino'
 import { startSimulation } from '../../src/runtime/start.ts'
 import { smallScenario } from './live-helpers.ts'
@@ -37,5 +37,18 @@ describe('runtime start-up errors', () => {
       .then(() => undefined, (e: unknown) => e as { code: string, message: string })
     expect(err?.code).toBe('SIM_ERR_LISTEN_FAILED')
     expect(err?.message).toMatch(/port 655\d\d/)
+  })
+})
+
+describe('runtime start-up errors after the TLS edge listens', () => {
+  const listeners = (): number => process.getActiveResourcesInfo().filter((r) => r === 'TCPServerWrap').length
+
+  it('a control port in use closes every listener, the TLS edge included', async () => {
+    const port = await occupiedPort()
+    const err = await startSimulation(await smallScenario(), { controlPort: port, tlsPort: 0, logger: pino({ level: 'silent' }) })
+      .then(() => undefined, (e: unknown) => e as { code: string })
+    expect(err?.code).toBe('SIM_ERR_LISTEN_FAILED')
+    // The one listener left is the blocker (Node releases a closed server's handle a little after its close callback).
+    await vi.waitFor(() => expect(listeners()).toBe(1), { timeout: 5000 })
   })
 })

@@ -8,8 +8,12 @@ import { SimError } from '../../src/core/errors.ts'
 import { defaultScenarioPath, editorJsonSchema, loadScenario, parseScenario, ScenarioSchema } from '../../src/config/index.ts'
 import type { ConfigProblem } from '../../src/config/index.ts'
 import { renderSchema, schemaPath } from '../../scripts/write-schema.ts'
+import { REGION_CATALOGUE } from '../../src/core/regions.ts'
 
 const MINIMAL = 'customers:\n  - host: a.example\n    origin: { pop: FRA }\n'
+// "Billion laughs": each list repeats the previous one nine times.
+const ALIAS_BOMB = 'a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\n' +
+  'c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: [*c, *c, *c, *c, *c, *c, *c, *c, *c]\n' + MINIMAL
 
 function problemsOf (text: string): { err: SimError, problems: readonly ConfigProblem[] } {
   try {
@@ -118,7 +122,12 @@ customers:
     expect(s.customers[1]?.strategy).toBe('load-aware')
   })
 
-  it.each(['127.0.0.1', '2001:db8::1', '-33.9,151.2', 'SYD'])('accepts defaultClient %s', (client) => {
+  it('accepts ephemeral ports more than once, and PoP ports that end at 65535', () => {
+    const s = parseScenario('network: { pops: [FRA, LHR, IAD] }\nserver: { edgePort: 0, controlPort: 0, tlsPort: 0, popBasePort: 65533 }\n' + MINIMAL)
+    expect(s.server.popBasePort).toBe(65533)
+  })
+
+  it.each(['81.2.69.160', '2a00:1450:4001:80b::200e', '-33.9,151.2', 'SYD'])('accepts defaultClient %s', (client) => {
     expect(parseScenario(`network: { defaultClient: '${client}' }\n` + MINIMAL).network.defaultClient).toBe(client)
   })
 })
@@ -127,12 +136,22 @@ describe('invalid configuration', () => {
   // [name, yaml, expected path, expected line, message fragment]
   const cases: Array<[string, string, string, number, string]> = [
     ['YAML syntax', 'customers: [ { host: a.example\n', '', 2, 'Flow'],
+    ['alias bomb', ALIAS_BOMB, '', 2, 'aliases expand too much'],
     ['duplicate YAML key', 'latency: {}\nlatency: {}\n' + MINIMAL, '', 2, 'unique'],
     ['unknown top-level field', 'latncy: {}\n' + MINIMAL, 'latncy', 1, 'unknown field "latncy"'],
     ['unknown nested field', MINIMAL + '    origin2: 1\n', 'customers[0].origin2', 4, 'unknown field'],
     ['wrong type', 'latency:\n  accessMs: fast\n' + MINIMAL, 'latency.accessMs', 2, 'expected a number, found "fast"'],
     ['out of range', 'latency:\n  jitter: 2\n' + MINIMAL, 'latency.jitter', 2, 'less or equal to 1'],
     ['timeScale must be positive', 'latency: { timeScale: 0 }\n' + MINIMAL, 'latency.timeScale', 1, 'greater than 0'],
+    ['ledgerSize too large to allocate', 'server:\n  ledgerSize: 500000000\n' + MINIMAL, 'server.ledgerSize', 2, 'less or equal to 100000'],
+    ['responseBytes too large', 'customers:\n  - host: a.example\n    origin: { pop: FRA, responseBytes: 1000000000 }\n', 'customers[0].origin.responseBytes', 3, 'less or equal to 16777216'],
+    ['timeout past the timer range', 'server:\n  upstreamTimeoutMs: 3000000000\n' + MINIMAL, 'server.upstreamTimeoutMs', 2, 'less or equal to 3600000'],
+    ['header limit too large', 'server:\n  headerLimitBytes: 100000000\n' + MINIMAL, 'server.headerLimitBytes', 2, 'less or equal to 1048576'],
+    ['PoP ports past 65535', 'network: { pops: [FRA, LHR, IAD] }\nserver:\n  popBasePort: 65534\n' + MINIMAL, 'server.popBasePort', 3, 'would need ports up to 65536'],
+    ['PoP ports past 65535 (all PoPs)', 'server:\n  popBasePort: 65500\n' + MINIMAL, 'server.popBasePort', 2, 'past 65535'],
+    ['edgePort equal to controlPort', 'server:\n  edgePort: 9000\n  controlPort: 9000\n' + MINIMAL, 'server.controlPort', 3, "already server.edgePort's"],
+    ['tlsPort equal to edgePort', 'server:\n  edgePort: 9000\n  tlsPort: 9000\n' + MINIMAL, 'server.tlsPort', 3, "already server.edgePort's"],
+    ['PoP ports over the edge port', 'network: { pops: [FRA, LHR, IAD] }\nserver:\n  popBasePort: 8079\n' + MINIMAL, 'server.popBasePort', 3, 'include server.edgePort (8080)'],
     ['port out of range', 'server:\n  edgePort: 70000\n' + MINIMAL, 'server.edgePort', 2, '65535'],
     ['bad enum', 'network:\n  strategy: fastest\n' + MINIMAL, 'network.strategy', 2, '"nearest" or "least-total" or "load-aware"'],
     ['missing customers', 'latency: {}\n', 'customers', 1, 'required'],
@@ -150,13 +169,26 @@ describe('invalid configuration', () => {
     ['custom region defined twice', 'regions:\n  - { id: x, name: X, countries: [DE] }\n  - { id: x, name: Y, countries: [FR] }\n' + MINIMAL, 'regions[1].id', 3, 'defined twice'],
     ['empty custom region', 'regions:\n  - { id: x, name: X }\n' + MINIMAL, 'regions[0]', 2, 'at least one of'],
     ['duplicate host', MINIMAL + '  - host: a.example\n    origin: { pop: IAD }\n', 'customers[1].host', 4, 'duplicate host "a.example" (already customers[0])'],
-    ['uppercase host', 'customers:\n  - host: Shop.Example\n    origin: { pop: FRA }\n', 'customers[0].host', 2, 'not a lowercase hostname'],
-    ['invalid host', 'customers:\n  - host: "a b"\n    origin: { pop: FRA }\n', 'customers[0].host', 2, 'not a lowercase hostname'],
+    ['uppercase host', 'customers:\n  - host: Shop.Example\n    origin: { pop: FRA }\n', 'customers[0].host', 2, 'expected a lowercase hostname'],
+    ['invalid host', 'customers:\n  - host: "a b"\n    origin: { pop: FRA }\n', 'customers[0].host', 2, 'expected a lowercase hostname'],
+    ['host with a bang', 'customers:\n  - host: "bad host!"\n    origin: { pop: FRA }\n', 'customers[0].host', 2, 'expected a lowercase hostname'],
+    ['host with a leading dash', 'customers:\n  - host: -a.example\n    origin: { pop: FRA }\n', 'customers[0].host', 2, 'expected a lowercase hostname'],
+    ['host with an empty label', 'customers:\n  - host: a..b\n    origin: { pop: FRA }\n', 'customers[0].host', 2, 'expected a lowercase hostname'],
     ['unknown key mode', 'customers:\n  - host: a.example\n    keys: { mode: nowhere }\n    origin: { pop: FRA }\n', 'customers[0].keys.mode', 3, '"everywhere" or "geo" or "keyless", found "nowhere"'],
     ['geo without policy', 'customers:\n  - host: a.example\n    keys: { mode: geo }\n    origin: { pop: FRA }\n', 'customers[0].keys.policy', 3, 'required'],
     ['bad log region', 'customers:\n  - host: a.example\n    logRegion: asia\n    origin: { pop: FRA }\n', 'customers[0].logRegion', 3, '"eu" or "us", or null'],
     ['bad defaultClient', 'network: { defaultClient: Paris }\n' + MINIMAL, 'network.defaultClient', 1, 'neither a PoP IATA code'],
     ['defaultClient out of range', 'network: { defaultClient: "95,10" }\n' + MINIMAL, 'network.defaultClient', 1, 'latitude'],
+    ['defaultClient a private address', 'network: { defaultClient: 10.0.0.1 }\n' + MINIMAL, 'network.defaultClient', 1, 'no known location'],
+    ['defaultClient a loopback address', 'network:\n  defaultClient: "::1"\n' + MINIMAL, 'network.defaultClient', 2, 'no known location'],
+    ['defaultClient left at LHR outside the scenario', 'network:\n  pops: [FRA, IAD]\n' + MINIMAL, 'network.defaultClient', 2, 'not a PoP of this scenario (not in network.pops) (the default;'],
+    ['defaultClient a PoP outside the scenario', 'network:\n  pops: [FRA, IAD]\n  defaultClient: SYD\n' + MINIMAL, 'network.defaultClient', 3, 'not a PoP of this scenario'],
+    ['inspection header Host', 'customers:\n  - host: a.example\n    origin: { pop: FRA }\n    inspection:\n      header: { name: host, value: x }\n', 'customers[0].inspection.header.name', 5, 'set, framed or removed by the data path'],
+    ['inspection header Content-Length', 'customers:\n  - host: a.example\n    origin: { pop: FRA }\n    inspection:\n      header: { name: Content-Length, value: 5 }\n', 'customers[0].inspection.header.name', 5, 'set, framed or removed'],
+    ['inspection header hop-by-hop', 'customers:\n  - host: a.example\n    origin: { pop: FRA }\n    inspection:\n      header: { name: Transfer-Encoding, value: chunked }\n', 'customers[0].inspection.header.name', 5, 'set, framed or removed'],
+    ['inspection header x-sim-*', 'customers:\n  - host: a.example\n    origin: { pop: FRA }\n    inspection:\n      header: { name: X-Sim-Client, value: SYD }\n', 'customers[0].inspection.header.name', 5, 'set, framed or removed'],
+    ['inspection header value with CR LF', 'customers:\n  - host: a.example\n    origin: { pop: FRA }\n    inspection:\n      header: { name: x-inspected, value: "a\\r\\nx-evil: 1" }\n', 'customers[0].inspection.header.value', 5, 'not a valid HTTP field value at character 2'],
+    ['inspection header value with trailing space', 'customers:\n  - host: a.example\n    origin: { pop: FRA }\n    inspection:\n      header: { name: x-inspected, value: "ab " }\n', 'customers[0].inspection.header.value', 5, 'not a valid HTTP field value at character 3'],
     ['bad policy syntax', 'customers:\n  - host: a.example\n    keys: { mode: geo, policy: "(country: DE) an (region: EU)" }\n    origin: { pop: FRA }\n', 'customers[0].keys.policy', 3, 'column 15'],
     ['bad v1 policy', 'customers:\n  - host: a.example\n    keys: { mode: geo, policy: europe }\n    origin: { pop: FRA }\n', 'customers[0].keys.policy', 3, 'v1 policies are us, eu, highest_security']
   ]
@@ -197,6 +229,7 @@ customers:
     expect(problems.map((p) => [p.line, p.path])).toEqual([
       [2, 'latency.jitter'],
       [3, 'latency.bogus'],
+      [5, 'network.defaultClient'],
       [5, 'network.pops[1]'],
       [8, 'customers[0].region'],
       [9, 'customers[0].origin.pop'],
@@ -219,6 +252,13 @@ customers:
   })
 })
 
+describe('inspection headers', () => {
+  it('accepts an ordinary field with obs-text and inner spaces', () => {
+    const s = parseScenario(MINIMAL + '    inspection:\n      header: { name: x-inspected-at, value: "eu region \\xe9" }\n')
+    expect(s.customers[0]?.inspection?.header).toEqual({ name: 'x-inspected-at', value: 'eu region \xe9' })
+  })
+})
+
 describe('loadScenario', () => {
   it('reports an unreadable file as SIM_ERR_CONFIG_READ', async () => {
     await expect(loadScenario('/nonexistent/scenario.yaml')).rejects.toMatchObject({ code: 'SIM_ERR_CONFIG_READ' })
@@ -232,14 +272,44 @@ describe('loadScenario', () => {
 })
 
 describe('config/schema.json', () => {
+  it('bounds every numeric size, count and time from above', () => {
+    interface Node { type?: string, maximum?: number, properties?: Record<string, Node>, items?: Node, anyOf?: Node[] }
+    const unbounded: string[] = []
+    const walk = (s: Node, path: string): void => {
+      if ((s.type === 'integer' || s.type === 'number') && s.maximum === undefined) unbounded.push(path)
+      for (const v of s.anyOf ?? []) walk(v, path)
+      if (s.items) walk(s.items, path + '[]')
+      for (const [k, v] of Object.entries(s.properties ?? {})) walk(v, path === '' ? k : `${path}.${k}`)
+    }
+    walk(editorJsonSchema() as Node, '')
+    expect(unbounded).toEqual([])
+  })
+
+
   it('is up to date with the TypeBox schema (run `npm run schema`)', async () => {
     expect(await readFile(schemaPath, 'utf8')).toBe(renderSchema())
+  })
+
+  it('publishes the hostname rule for editors', () => {
+    const doc = JSON.parse(renderSchema()) as { properties: { customers: { items: { properties: { host: { pattern: string } } } } } }
+    const host = new RegExp(doc.properties.customers.items.properties.host.pattern)
+    for (const bad of ['bad host!', '-a.example', 'a..b', 'Shop.example', 'a-.example']) expect(host.test(bad), bad).toBe(false)
+    for (const good of ['eu-shop.example', 'a', 'x1.y-2.example']) expect(host.test(good), good).toBe(true)
   })
 
   it('requires only what has no default', () => {
     const doc = JSON.parse(renderSchema()) as { required: string[], properties: { customers: { items: { required: string[] } } } }
     expect(doc.required).toEqual(['customers'])
     expect(doc.properties.customers.items.required).toEqual(['host', 'origin'])
+  })
+})
+
+describe('the region count in the docs', () => {
+  it.each(['docs/configuration.md', 'config/default.yaml', 'README.md'])('%s states the catalogue size', async (path) => {
+    const text = await readFile(fileURLToPath(new URL(`../../${path}`, import.meta.url)), 'utf8')
+    const stated = [...text.matchAll(/\b(\d+) (?:documented regions|documented\s+processing regions|in all \(`rsim regions`\))/g)].map((m) => Number(m[1]))
+    expect(stated.length).toBeGreaterThan(0)
+    expect(stated.every((n) => n === REGION_CATALOGUE.length)).toBe(true)
   })
 })
 

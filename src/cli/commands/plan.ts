@@ -3,6 +3,7 @@ import { parseClientLocation } from '../../core/client.ts'
 import { SimError } from '../../core/errors.ts'
 import { plan } from '../../core/planner.ts'
 import { STRATEGY_NAMES } from '../../core/strategies.ts'
+import { loadTopology } from '../../core/topology.ts'
 import type { ClientLocation, IpLocator, Plan, PlanRequest, StrategyName, World } from '../../core/types.ts'
 import { createGeoIpLocator } from '../../net/geoip-locator.ts'
 import { HELP, parse } from '../args.ts'
@@ -20,6 +21,7 @@ where TLS gets its key, where logs go, each hop's modelled round trip, and the l
 
 Options:
   --client X     the client: an IP address (located with GeoLite2), a PoP IATA code, or "lat,lon"
+                 (negative values need no "=": --client -33.87,151.21)
   --host H       the customer host (Host header), e.g. eu-shop.example
   --down LIST    PoPs to treat as down, comma-separated
   --resumed      a resumed TLS session (no private-key operation)
@@ -27,7 +29,9 @@ Options:
   --config F     scenario file (default: the embedded config/default.yaml)
   --json         print the plan as JSON
   --input F      plan every row of a CSV file (columns client,host,down; down is a space-separated PoP list,
-                 possibly empty; "-" reads standard input) and print one JSON plan per line
+                 possibly empty; "-" reads standard input) and print one JSON plan per line. Each row names its
+                 own client, host and down PoPs, and the output is always JSON: --client, --host, --down,
+                 --resumed and --json are refused with --input
   -h, --help     this help
 
 Exit status: 0 when served (or a batch completed), 3 when the single request is refused, 2 on bad input.`
@@ -43,6 +47,9 @@ const options = {
   input: { type: 'string' },
   strategy: { type: 'string' }
 } as const
+
+/** Options that describe the one request of a single plan; a batch takes all of that from its rows. */
+const SINGLE_REQUEST_OPTIONS = ['client', 'host', 'down', 'resumed', 'json'] as const
 
 /** The world with every customer using `strategy` (what-if comparisons of selection strategies). */
 function withStrategy (world: World, strategy: string | undefined): World {
@@ -62,6 +69,12 @@ export function clientResolver (world: World, ip: IpLocator): (input: string, wh
     if (c) return c
     const r = parseClientLocation(input, world.topology, ip)
     if ('error' in r) {
+      // A real PoP that the scenario leaves out (network.pops) is not the same mistake as a code that is no PoP at all.
+      const id = input.trim().toUpperCase()
+      const known = /^[A-Z]{3}$/.test(id) ? loadTopology().byId.get(id) : undefined
+      if (known !== undefined) {
+        throw new SimError('SIM_ERR_INPUT_INVALID', [where, `${id} (${known.city}) is a PoP, but not a PoP of this scenario (network.pops); give "${known.lat},${known.lon}" for a client there`])
+      }
       const err = new SimError(r.error, r.args)
       throw new SimError('SIM_ERR_INPUT_INVALID', [where, `${err.code}: ${err.message}`])
     }
@@ -94,6 +107,10 @@ export const planCommand: Command = {
     const resolveClient = clientResolver(world, createGeoIpLocator())
 
     if (values.input !== undefined) {
+      const conflicting = SINGLE_REQUEST_OPTIONS.filter((o) => values[o] !== undefined)
+      if (conflicting.length > 0) {
+        throw new SimError('SIM_ERR_BAD_REQUEST', [`--input plans the rows of a file, each with its own client, host and down list, as JSON: it cannot be combined with ${conflicting.map((o) => `--${o}`).join(', ')}\n\n${help}`])
+      }
       const name = values.input
       let n = 0
       const out = new ChunkedWriter(io.stdout)

@@ -95,8 +95,7 @@ export const rttCommand: Command = {
   summary: 'distance and modelled round trip between two places (or every row of a CSV)',
   help,
   async run (args, io) {
-    // A leading space keeps "-33.87,151.21" from being read as an option; the location parser trims it.
-    const { values, positionals } = parse(args.map((a) => (/^-[\d.]/.test(a) ? ` ${a}` : a)), options, help)
+    const { values, positionals } = parse(args, options, help, { positionals: true })
     if (values.help) {
       io.stdout.write(help + '\n')
       return 0
@@ -108,7 +107,7 @@ export const rttCommand: Command = {
       return await runBatch(values.input, model, io)
     }
     if (positionals.length !== 2) throw new SimError('SIM_ERR_BAD_REQUEST', [`expected two places, got ${positionals.length}\n\n${help}`])
-    const [a, b] = positionals.map((p, i) => locate(p.trim(), topology, i === 0 ? 'argument <a>' : 'argument <b>')) as [ClientLocation, ClientLocation]
+    const [a, b] = positionals.map((p, i) => locate(p, topology, i === 0 ? 'argument <a>' : 'argument <b>')) as [ClientLocation, ClientLocation]
     const km = distanceKm(a, b)
     const rtt = model.rttMs(a, b)
     if (values.json) {

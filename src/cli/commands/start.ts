@@ -5,6 +5,7 @@ import { pino } from 'pino'
 import { loadScenario } from '../../config/load.ts'
 import type { Scenario } from '../../config/schema.ts'
 import { SimError } from '../../core/errors.ts'
+import { plan } from '../../core/planner.ts'
 import type { Customer, World } from '../../core/types.ts'
 import { startSimulation, type StartedSimulation } from '../../runtime/start.ts'
 import type { FidelitySnapshot } from '../../runtime/fidelity.ts'
@@ -65,31 +66,54 @@ function options (values: Record<string, string | boolean | undefined>) {
 /** Where `rsim start` writes the run's CA certificate, under the working directory (git-ignored). */
 export const CA_FILE = '.rsim/ca.pem'
 
+/** A client far from most regions (Sydney), for the relayed example: its request enters far from where it is inspected. */
+const FAR_CLIENT = { lat: -33.87, lon: 151.21, source: 'latlon', input: '-33.87,151.21' } as const
+
+function popName (world: World, id: string): string {
+  const pop = world.topology.byId.get(id)
+  return pop === undefined ? id : `${pop.city} (${id})`
+}
+
 /** Three requests that show the model: one served where it lands, one relayed into its region, one refused. */
 export function tryCommands (world: World, edgeUrl: string): string[] {
   const customers = [...world.customers.values()]
   const local = customers.find((c) => c.region === null) ?? customers[0] as Customer
-  const regional = customers.find((c) => c.region !== null && !c.region.popIds.includes('SYD')) ?? customers.find((c) => c.region !== null)
+  // The words come from the plan of the request the line sends, in this scenario: where it enters and is inspected.
+  const regionals = customers.filter((c) => c.region !== null).map((c) => ({ c, p: plan({ client: FAR_CLIENT, host: c.host }, world) }))
+  const relayed = regionals.find(({ p }) => p.outcome === 'served' && p.ingress !== p.inspection) ?? regionals[0]
   const out = [
     '# served where it lands: a client next to the origin, no data localisation',
     `curl -si -H 'Host: ${local.host}' -H 'x-sim-client: ${local.origin.pop}' ${edgeUrl}/`
   ]
-  if (regional) {
-    out.push(`# taken in at Sydney, relayed unread and inspected in region ${regional.region?.id ?? ''} (see x-sim-inspected-at, Server-Timing)`,
-      `curl -si -H 'Host: ${regional.host}' -H 'x-sim-client: -33.87,151.21' ${edgeUrl}/`)
+  if (relayed) {
+    const { c, p } = relayed
+    const region = c.region?.id ?? ''
+    out.push(p.outcome === 'refused'
+      ? `# a client in Sydney, refused: ${p.code} (region ${region})`
+      : p.ingress === p.inspection
+        ? `# a client in Sydney, taken in and inspected at ${popName(world, p.inspection)} in region ${region} (see x-sim-inspected-at, Server-Timing)`
+        : `# a client in Sydney, taken in at ${popName(world, p.ingress)}, relayed unread and inspected at ${popName(world, p.inspection)} in region ${region} (see x-sim-inspected-at, Server-Timing)`,
+    `curl -si -H 'Host: ${c.host}' -H 'x-sim-client: ${FAR_CLIENT.input}' ${edgeUrl}/`)
   }
   out.push('# refused: a client cannot claim its request was already relayed (403 SIM_ERR_FORWARD_UNAUTHENTICATED)',
-    `curl -si -H 'Host: ${(regional ?? local).host}' -H 'x-sim-fwd-inspection: SYD' ${edgeUrl}/`)
+    `curl -si -H 'Host: ${(relayed?.c ?? local).host}' -H 'x-sim-fwd-inspection: SYD' ${edgeUrl}/`)
   return out
 }
 
+/** The address curl connects to for a listener on `host`: a wildcard address is reached on loopback; IPv6 in brackets. */
+export function connectAddress (host: string): string {
+  if (host === '0.0.0.0') return '127.0.0.1'
+  if (host === '::') return '[::1]'
+  return host.includes(':') ? `[${host}]` : host
+}
+
 /** A request over the real TLS edge, verifying the chain with the run's CA. */
-export function tlsTryCommand (world: World, port: number, caPath: string): string[] {
+export function tlsTryCommand (world: World, host: string, port: number, caPath: string): string[] {
   const customers = [...world.customers.values()]
   const c = customers.find((x) => x.region !== null && x.keys.keyServer === undefined) ?? customers.find((x) => x.keys.keyServer === undefined)
   if (c === undefined) return []
   return ['# real TLS: the edge reads the SNI, relays the ciphertext, the in-region PoP terminates it (x-sim-tls-terminated-at)',
-    `curl -si --cacert ${caPath} --resolve ${c.host}:${port}:127.0.0.1 https://${c.host}:${port}/`]
+    `curl -si --cacert ${caPath} --resolve ${c.host}:${port}:${connectAddress(host)} https://${c.host}:${port}/`]
 }
 
 export function banner (rt: StartedSimulation, scenario: Scenario, latency: boolean, timeScale: number): string {
@@ -106,7 +130,7 @@ export function banner (rt: StartedSimulation, scenario: Scenario, latency: bool
     `  latency ${latency ? `on, time scale ${timeScale}` : 'off'}; log level ${scenario.logging.level}`,
     '',
     ...tryCommands(rt.world, rt.edgeUrl),
-    ...(rt.tlsEdge === undefined || rt.caPath === undefined ? [] : tlsTryCommand(rt.world, rt.tlsEdge.port, rt.caPath)),
+    ...(rt.tlsEdge === undefined || rt.caPath === undefined ? [] : tlsTryCommand(rt.world, rt.tlsEdge.host, rt.tlsEdge.port, rt.caPath)),
     '',
     'Ctrl-C stops gracefully.',
     ''
