@@ -1,6 +1,7 @@
 // Client location: turns what a user or a request gives (PoP IATA code, "lat,lon" or an IP address) into a point.
 import type { ErrorCode } from './errors.ts'
 import { parseLatLon } from './geo.ts'
+import { loadTopology } from './topology.ts'
 import type { ClientLocation, IpLocator, Topology } from './types.ts'
 
 export interface ClientLocationError {
@@ -82,7 +83,15 @@ export function parseClientLocation (input: string, topology: Topology, ip: IpLo
   if (text === '') return { error: 'SIM_ERR_CLIENT_LOCATION_INVALID', args: [input, `empty; ${HINT}`] }
   if (/^[A-Za-z]{3}$/.test(text)) {
     const pop = topology.byId.get(text.toUpperCase())
-    if (!pop) return { error: 'SIM_ERR_CLIENT_LOCATION_INVALID', args: [input, `no PoP has the IATA code ${text.toUpperCase()}`] }
+    if (!pop) {
+      // A real PoP that the scenario leaves out (network.pops) is not the same mistake as a code that is no PoP at all.
+      const code = text.toUpperCase()
+      const known = loadTopology().byId.get(code)
+      const why = known === undefined
+        ? `no PoP has the IATA code ${code}`
+        : `${code} (${known.city}) is a PoP, but not one of this scenario (network.pops); give "${known.lat},${known.lon}" for a client there`
+      return { error: 'SIM_ERR_CLIENT_LOCATION_INVALID', args: [input, why] }
+    }
     return { lat: pop.lat, lon: pop.lon, country: pop.country, source: 'iata', input }
   }
   // Anything with a colon, or made only of digits and dots, is meant as an address: report it as a bad IP if so.

@@ -34,6 +34,16 @@ describe('parseClientLocation', () => {
     expect(got).toEqual({ ...expected, input })
   })
 
+  it('says that a PoP the scenario leaves out is a PoP, not an unknown code, and where it is', () => {
+    // Only the lookup by id is read: a scenario's topology without SYD.
+    const small = { ...topology, byId: new Map([['FRA', fra]]) }
+    const syd = topology.byId.get('SYD')!
+    expect(parseClientLocation('SYD', small, fakeIp)).toEqual({
+      error: 'SIM_ERR_CLIENT_LOCATION_INVALID',
+      args: ['SYD', `SYD (${syd.city}) is a PoP, but not one of this scenario (network.pops); give "${syd.lat},${syd.lon}" for a client there`]
+    })
+  })
+
   it.each([
     ['', 'SIM_ERR_CLIENT_LOCATION_INVALID', /empty/],
     ['ZZZ', 'SIM_ERR_CLIENT_LOCATION_INVALID', /no PoP has the IATA code ZZZ/],
