@@ -229,7 +229,9 @@ function paced (job: PacedJob): Promise<JobResult<PacedResult>> {
       }
       if (i < total) setTimeout(tick, Math.max(0, t0 + i * interval - performance.now()))
     }
-    setTimeout(tick, 5)
+    // A rate and duration that round to no request at all: nothing to send, nothing to wait for.
+    if (total === 0) finish()
+    else setTimeout(tick, 5)
   })
 }
 
