@@ -8,6 +8,7 @@ import type { HandshakeResult } from '../scenarios/handshake.ts'
 import type { OverheadResult } from '../scenarios/overhead.ts'
 import { bestOfTrials, type HopCosts } from './best-of.ts'
 import type { Machine } from './machine.ts'
+import { FULL_RUN_MINUTES } from './run-options.ts'
 import { judged, LOOP_DELAY_SAMPLE_MS, type Verdict } from './stats.ts'
 import { groupedBars, lineChart } from './svg.ts'
 
@@ -350,7 +351,7 @@ export async function writeReport (dir: string): Promise<string[]> {
   const fidelity = await readJson<Envelope<FidelityResult>>(join(dir, FILES.fidelity))
   const overhead = await readJson<Envelope<OverheadResult>>(join(dir, FILES.overhead))
   const handshake = await readJson<Envelope<HandshakeResult>>(join(dir, FILES.handshake))
-  const md = ['# residency-sim benchmark results', '', 'Reproduce with `npm run bench` (everything, about 23 minutes) or `node bench/run.ts --only added|fidelity|overhead|handshake`; `--help` lists the options. Every figure below is in the JSON files next to this one.', '']
+  const md = ['# residency-sim benchmark results', '', `Reproduce with \`npm run bench\` (everything, about ${FULL_RUN_MINUTES} minutes) or \`node bench/run.ts --only added|fidelity|overhead|handshake\`; \`--help\` lists the options. Every figure below is in the JSON files next to this one.`, '']
   md.push(...keyFigures(added, fidelity, overhead, handshake))
   const written: string[] = []
   if (added) {
