@@ -45,6 +45,18 @@ export function round (x: number, digits = 3): number {
   return Math.round(x * f) / f
 }
 
+/**
+ * The rate an open-loop run achieved, from its responses' completion times (ms): `(kept - 1) / (last - first)`, the
+ * count of intervals between the first and the last completion over their span. A server that keeps up completes the
+ * requests one send interval apart whatever its latency, so this is the offered rate; one that falls behind spreads
+ * its completions over a longer span, and it drops. (Counting `kept` over the span from the first intended send would
+ * add one response time to it and read low: a 50 requests/s run answered in 108 ms read 46.) 0 without two completions.
+ */
+export function achievedRate (kept: number, firstEndMs: number, lastEndMs: number): number {
+  const spanS = (lastEndMs - firstEndMs) / 1000
+  return kept >= 2 && spanS > 0 ? (kept - 1) / spanS : 0
+}
+
 /** Concatenates sample arrays (trials pooled for tail percentiles). */
 export function pool (parts: readonly ArrayLike<number>[]): Float64Array {
   let n = 0
