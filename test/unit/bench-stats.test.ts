@@ -1,7 +1,7 @@
 // The bootstrap interval of a median (bench/lib/stats.ts medianCi) that the benchmark's concurrent pairs report, the
 // verdict on a target that their interval gives (judged), and the rate an open-loop run achieved (achievedRate).
 import { describe, expect, it } from 'vitest'
-import { achievedRate, judged, median, medianCi } from '../../bench/lib/stats.ts'
+import { achievedRate, judged, median, medianCi, MIN_ROUNDS, spread } from '../../bench/lib/stats.ts'
 
 /** Seeded uniform numbers in [0, 1), so the data of every test is the same on every run. */
 function uniform (seed: number): () => number {
@@ -27,7 +27,25 @@ describe('medianCi', () => {
   it('is one point for identical rounds, NaN for none, and ignores rounds that are not numbers', () => {
     expect(medianCi([1.2, 1.2, 1.2])).toEqual([1.2, 1.2])
     expect(medianCi([])).toEqual([Number.NaN, Number.NaN])
-    expect(medianCi([1.2, Number.NaN, 1.2, Number.POSITIVE_INFINITY])).toEqual([1.2, 1.2])
+    expect(medianCi([1.2, Number.NaN, 1.2, Number.POSITIVE_INFINITY, 1.2])).toEqual([1.2, 1.2])
+  })
+
+  it('is none below three rounds, and the verdict on it undecided: one round is not an interval', () => {
+    expect(MIN_ROUNDS).toBe(3)
+    expect(medianCi([1.36])).toEqual([Number.NaN, Number.NaN])
+    expect(medianCi([1.36, 1.5, Number.NaN])).toEqual([Number.NaN, Number.NaN])
+    expect(judged(medianCi([1.36]), 1.25)).toBe('undecided')
+    expect(judged(medianCi([1.36, 1.4]), 1.25)).toBe('undecided')
+    expect(judged(medianCi([1.36, 1.4, 1.38]), 1.25)).toBe('not met')
+  })
+})
+
+describe('spread over trials', () => {
+  it('is none (NaN, printed n/a) from a single trial, not 0', () => {
+    expect(spread([120])).toBeNaN()
+    expect(spread([])).toBeNaN()
+    expect(spread([120, Number.NaN])).toBeNaN()
+    expect(spread([90, 100, 120])).toBeCloseTo(0.3, 10)
   })
 
   it('narrows with more rounds and widens with more scatter', () => {
