@@ -92,6 +92,11 @@ export function withinOneMsUpTo (rows: readonly { readonly targetRps: number, re
   return up
 }
 
+/** "up to 1500 rps", or "at no rate tested" when the lowest rate already missed (a threshold of 0). */
+export function upToText (rps: number): string {
+  return rps > 0 ? `up to ${rps} rps` : 'at no rate tested'
+}
+
 function fidelitySection (e: Envelope<FidelityResult>): string[] {
   const r = e.result
   // Results written before the speed probe existed have none: no column for it then.
@@ -118,8 +123,8 @@ function fidelitySection (e: Envelope<FidelityResult>): string[] {
   }
   const out = ['## 2. Fidelity under load', '', machineLine(e), '', `${r.settings.loadGenerator}. ${r.settings.criterion}. ${r.settings.trials} trial(s) of ${r.settings.stepSeconds} s per rate (first ${r.settings.warmupSeconds} s dropped); medians of trials. ${lagged ? 'Errors are measured from the moment each request was sent; from its intended send time (the coordinated-omission view) they also hold the generator\'s own lag behind its schedule, shown beside them: Node\'s timers run at whole milliseconds and late, about half a millisecond at the median on an idle machine, which is the generator\'s, not the simulation\'s.' : 'Errors are measured from each request\'s intended send time, so they hold the generator\'s own lag behind its schedule too (Node\'s timers: about half a millisecond at the median; results written since keep it apart).'} Achieved: the answered requests over the span of their completions, (n - 1) / (last - first), the offered rate while the simulation keeps up. A trial stops climbing a workload once it collapses (p50 more than 50% over the model, under 80% of the rate achieved, or failed requests): a rate above that has fewer trials, as its verdict says.${probed ? ' Speed probe: a fixed piece of CPU work timed just before each step (median over the trials; higher is a slower machine).' : ''}${own ? ' Late (own count): the share of responses the simulation itself counted as leaving more than 1 ms and 5% after their modelled time (its fidelity monitor, warm-up included; it cannot see time a request spends queued before the simulation reads it); loop delay: the p99 of how late its event loop ran a ' + LOOP_DELAY_SAMPLE_MS + ' ms sampling timer over the step (the interval itself not counted).' : ''}`, '']
   for (const w of r.workloads) {
-    out.push(`**${w.workload}**: ${w.description}. Faithful up to **${w.faithfulUpToRps} rps**${w.firstUnfaithfulRps === null ? ' (every rate tested)' : `; first unfaithful rate ${w.firstUnfaithfulRps} rps`}; by the 1 ms bound alone, up to ${withinOneMsUpTo(w.rows)} rps. ` +
-      `Error at the lowest rate (timer granularity, no load): ${f(w.idleErrorMs, 2)} ms; the error load adds on top of it stays within the criterion up to ${w.loadAddedErrorFaithfulUpToRps} rps.`, '',
+    out.push(`**${w.workload}**: ${w.description}. Faithful **${upToText(w.faithfulUpToRps)}**${w.firstUnfaithfulRps === null ? ' (every rate tested)' : `; first unfaithful rate ${w.firstUnfaithfulRps} rps`}; by the 1 ms bound alone, ${upToText(withinOneMsUpTo(w.rows))}. ` +
+      `Error at the lowest rate (timer granularity, no load): ${f(w.idleErrorMs, 2)} ms; the error load adds on top of it stays within the criterion ${upToText(w.loadAddedErrorFaithfulUpToRps)}.`, '',
     `| target rps | achieved | modelled p50 | p50 error | relative | p99 error |${lagged ? ' p50 error from schedule | generator lag p50 |' : ''} faithful | servers CPU | load gen CPU |${probed ? ' speed probe ms |' : ''}${own ? ' late (own count) | loop delay p99 ms |' : ''}`, `|---:|---:|---:|---:|---:|---:|${lagged ? '---:|---:|' : ''}---|---:|---:|${probed ? '---:|' : ''}${own ? '---:|---:|' : ''}`)
     for (const x of w.rows) out.push(`| ${x.targetRps} | ${x.achievedRps} | ${f(x.modelledP50Ms, 1)} | ${f(x.p50ErrorMs, 2)} | ${pct(x.p50RelError)} | ${f(x.p99ErrorMs, 1)} |${lagCells(x)} ${verdict(w.workload, x)} | ${f(x.serversCpu, 2)} | ${f(x.loadgenCpu, 2)} |${probed ? ` ${f((x as { speedProbeMs?: number }).speedProbeMs ?? Number.NaN, 1)} |` : ''}${ownCells(x)}`)
     out.push('')
@@ -334,7 +339,7 @@ function keyFigures (added?: Envelope<AddedResult>, fidelity?: Envelope<Fidelity
     out.push(`- Added latency (p50, measured): median ${f(medianOf(rows.map((x) => x.measured.addedP50)))} ms over ${rows.length} client/customer pairs; largest ${f(worst?.measured.addedP50 ?? Number.NaN)} ms (${worst?.host ?? ''} from ${worst?.city ?? ''}, modelled ${f(worst?.modelled.addedMs ?? Number.NaN)} ms). Measured minus modelled added latency: median ${f(added.result.summary.medianAddedErrorMs, 2)} ms.`)
   }
   if (fidelity) {
-    for (const w of fidelity.result.workloads) out.push(`- Fidelity, ${w.workload} (${w.description}): faithful up to ${w.faithfulUpToRps} rps${w.firstUnfaithfulRps === null ? ' (every rate tested)' : `, not at ${w.firstUnfaithfulRps} rps`} (p50 within 1 ms or 5% of the model; within 1 ms alone up to ${withinOneMsUpTo(w.rows)} rps); p50 error at the lowest rate ${f(w.idleErrorMs, 2)} ms.`)
+    for (const w of fidelity.result.workloads) out.push(`- Fidelity, ${w.workload} (${w.description}): faithful ${upToText(w.faithfulUpToRps)}${w.firstUnfaithfulRps === null ? ' (every rate tested)' : `, not at ${w.firstUnfaithfulRps} rps`} (p50 within 1 ms or 5% of the model; within 1 ms alone ${upToText(withinOneMsUpTo(w.rows))}); p50 error at the lowest rate ${f(w.idleErrorMs, 2)} ms.`)
   }
   if (overhead) {
     const r = overhead.result

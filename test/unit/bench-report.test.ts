@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { bestOfTrials, DIRECT_PEERS, DIRECT_SIM, type TrialRow } from '../../bench/lib/best-of.ts'
-import { bestOfLines, FILES, withinOneMsUpTo, writeReport } from '../../bench/lib/report.ts'
+import { bestOfLines, FILES, upToText, withinOneMsUpTo, writeReport } from '../../bench/lib/report.ts'
 import type { OverheadResult } from '../../bench/scenarios/overhead.ts'
 
 interface Step { workload: string, trial: number, targetRps: number }
@@ -183,6 +183,32 @@ describe('benchmark summary: noise from a single trial', () => {
       const summary = await readFile(join(dir, 'summary.md'), 'utf8')
       expect(summary).toContain('Noise: median range of the added p50 over trials n/a; median spread of a p50 over trials n/a.')
       expect(summary).toMatch(/\| residency-sim 2 hops \| [^|]+ \| [\d.]+ \| [\d.]+ \| [\d.]+ \| \d+ \(n\/a\) \|/)
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
+  })
+})
+
+describe('benchmark summary: a fidelity threshold of no rate', () => {
+  it('says "at no rate tested", not "up to 0 rps"', async () => {
+    const fidelity = JSON.parse(await readFile(new URL(`../../bench/results/${FILES.fidelity}`, import.meta.url), 'utf8')) as { result: { workloads: { faithfulUpToRps: number, loadAddedErrorFaithfulUpToRps: number, rows: { p50ErrorMs: number, faithful: boolean }[] }[] } }
+    // The lowest rate of the first workload already 1.5 ms off, and unfaithful.
+    const w = fidelity.result.workloads[0]
+    if (w === undefined) throw new Error('no workload')
+    w.faithfulUpToRps = 0
+    w.loadAddedErrorFaithfulUpToRps = 0
+    w.rows = w.rows.map((r, i) => i === 0 ? { ...r, p50ErrorMs: 1.5, faithful: false } : r)
+    const dir = await mkdtemp(join(tmpdir(), 'rsim-report-'))
+    try {
+      await writeFile(join(dir, FILES.fidelity), JSON.stringify(fidelity))
+      await writeReport(dir)
+      const summary = await readFile(join(dir, 'summary.md'), 'utf8')
+      expect(summary).toContain('Faithful **at no rate tested**')
+      expect(summary).toContain('by the 1 ms bound alone, at no rate tested.')
+      expect(summary).toContain('within 1 ms alone at no rate tested)')
+      expect(summary).toContain('stays within the criterion at no rate tested.')
+      expect(summary).not.toMatch(/up to 0 rps/)
+      expect(upToText(1500)).toBe('up to 1500 rps')
     } finally {
       await rm(dir, { recursive: true, force: true })
     }
