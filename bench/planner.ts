@@ -1,38 +1,43 @@
 // Planner throughput on one core: a mixed workload of clients worldwide, every customer of the default scenario,
 // some with PoPs down, some resumed sessions. Usage: node bench/planner.ts [--plans N] [--trials T] [--json]
 import { cpus } from 'node:os'
-import { parseArgs } from 'node:util'
 import { loadScenario } from '../src/config/load.ts'
 import { mulberry32 } from '../src/core/latency.ts'
 import { plan } from '../src/core/planner.ts'
 import type { ClientLocation, PlanRequest } from '../src/core/types.ts'
 import { buildWorld } from '../src/core/world.ts'
+import { parseOptions, positiveInteger, refuse } from './lib/args.ts'
+import { median } from './lib/stats.ts'
 
-const { values } = parseArgs({
-  options: {
+const USAGE = 'Usage: node bench/planner.ts [--plans N] [--trials T] [--json]\nPlans N requests per trial (default 1,000,000) and reports plans per second (median of T trials).'
+
+let N = 0
+let TRIALS = 0
+let json = false
+try {
+  const values = parseOptions(process.argv.slice(2), {
     plans: { type: 'string', default: '1000000' },
     trials: { type: 'string', default: '5' },
     json: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h' }
+  }, USAGE)
+  if (values.help === true) {
+    console.log(USAGE)
+    process.exit(0)
   }
-})
-if (values.help) {
-  console.log('Usage: node bench/planner.ts [--plans N] [--trials T] [--json]\nPlans N requests per trial (default 1,000,000) and reports plans per second (median of T trials).')
-  process.exit(0)
-}
-const N = Number(values.plans)
-const TRIALS = Number(values.trials)
-if (!Number.isInteger(N) || N <= 0 || !Number.isInteger(TRIALS) || TRIALS <= 0) {
-  console.error('--plans and --trials must be positive integers')
-  process.exit(2)
+  N = positiveInteger(values.plans ?? '', '--plans')
+  TRIALS = positiveInteger(values.trials ?? '', '--trials')
+  json = values.json === true
+} catch (err) {
+  refuse('bench/planner', err)
 }
 
 const { world } = buildWorld(await loadScenario())
 const hosts = [...world.customers.keys()]
 const rng = mulberry32(42)
 
-// A pool of 4,096 distinct requests, cycled: 2,000 random client points (land and sea alike), 10% with one to three
-// PoPs down (including in-region ones), 30% resumed sessions.
+// A pool of 4,096 distinct requests, cycled: 4,096 random client points (land and sea alike), 10% with one to three PoPs
+// down (including in-region ones), 30% resumed sessions.
 const pool: PlanRequest[] = []
 for (let i = 0; i < 4096; i++) {
   const lat = -60 + rng() * 130
@@ -62,20 +67,21 @@ for (let t = 0; t < TRIALS; t++) {
   const r = trial()
   results.push(r.seconds)
   served = r.served
-  if (!values.json) process.stderr.write(`trial ${t + 1}/${TRIALS}: ${N.toLocaleString('en')} plans in ${r.seconds.toFixed(3)} s\n`)
+  if (!json) process.stderr.write(`trial ${t + 1}/${TRIALS}: ${N.toLocaleString('en')} plans in ${r.seconds.toFixed(3)} s\n`)
 }
 const sorted = [...results].sort((a, b) => a - b)
-const median = sorted[Math.floor(sorted.length / 2)]!
+// Of an even number of trials, the mean of the two middle ones (bench/lib/stats.ts).
+const medianS = median(results)
 const out = {
   plans: N,
   trials: TRIALS,
-  medianSeconds: Number(median.toFixed(3)),
+  medianSeconds: Number(medianS.toFixed(3)),
   minSeconds: Number(sorted[0]!.toFixed(3)),
   maxSeconds: Number(sorted[sorted.length - 1]!.toFixed(3)),
-  plansPerSecond: Math.round(N / median),
+  plansPerSecond: Math.round(N / medianS),
   servedShare: Number((served / N).toFixed(3)),
   node: process.version,
   cpu: cpus()[0]?.model ?? 'unknown'
 }
-if (values.json) console.log(JSON.stringify(out))
+if (json) console.log(JSON.stringify(out))
 else console.log(`planner: ${out.plansPerSecond.toLocaleString('en')} plans/s (median of ${TRIALS}; ${N.toLocaleString('en')} plans in ${out.medianSeconds} s, range ${out.minSeconds}-${out.maxSeconds} s; ${(out.servedShare * 100).toFixed(1)}% served) on ${out.cpu}, Node ${out.node}`)

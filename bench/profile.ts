@@ -2,11 +2,18 @@
 // configuration in a servers process, loads one route with autocannon from a load-generator process, takes a
 // sampling CPU profile of the servers' event loop while the load runs, and prints its self time per request by
 // category and by function. The raw profile is written for Chrome DevTools or speedscope.
-import { mkdir, writeFile } from 'node:fs/promises'
+import { writeFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
-import { parseArgs } from 'node:util'
+import { parseScenario } from '../src/config/load.ts'
+import type { Scenario } from '../src/config/schema.ts'
+import { isClientLocationError, parseClientLocation } from '../src/core/client.ts'
+import { SimError } from '../src/core/errors.ts'
+import { plan } from '../src/core/planner.ts'
+import { createGeoIpLocator } from '../src/net/geoip-locator.ts'
+import { invalid, parseOptions, positiveInteger, positiveNumber, refuse, writableDir } from './lib/args.ts'
 import { breakdown, formatBreakdown, type CpuProfile } from './lib/profile-analysis.ts'
 import type { JobResult, PacedResult, StreamResult } from './lib/loadgen.ts'
+import { worldOf } from './lib/model.ts'
 import { spawnChild } from './lib/rpc.ts'
 import { defaultYaml } from './lib/scenario-yaml.ts'
 import type { PeerUrls, SimInfo } from './lib/servers.ts'
@@ -36,55 +43,68 @@ Options:
                     answering through residency-sim's buffered exchange) or http-proxy
   --hops N          the peer chain's length, 1 or 2 (default 2, as the simulation's LHR>CDG route)`
 
-function fail (message: string): never {
-  process.stderr.write(`bench/profile: ${message}\n\n${HELP}\n`)
-  process.exit(2)
+/** The warm-up before the profiled load: a third as long, at least a second. */
+function warmUpSeconds (seconds: number): number {
+  return Math.max(1, Math.round(seconds / 3))
 }
 
-function positive (text: string, name: string): number {
-  const n = Number(text)
-  if (!(n > 0) || !Number.isFinite(n)) fail(`${name} must be a number greater than 0, got "${text}"`)
-  return n
+/** The profiled route, checked against the default scenario as the simulation will read it: a typo would profile the error path. */
+function checkRoute (client: string, host: string, scenario: Scenario): void {
+  const world = worldOf(scenario)
+  const loc = parseClientLocation(client, world.topology, createGeoIpLocator())
+  if (isClientLocationError(loc)) {
+    const err = new SimError(loc.error, loc.args)
+    throw invalid('--client', `${err.code}: ${err.message}`)
+  }
+  if (!world.customers.has(host)) throw invalid('--host', `no customer of the default configuration has host "${host}"; one of ${[...world.customers.keys()].join(', ')}`)
+  const p = plan({ client: loc, host, newConnection: false }, world)
+  if (p.outcome !== 'served') throw invalid('--host', `the simulation refuses ${host} from ${client} (${p.code}): that would profile the refusal`)
 }
 
-let values: Record<string, string | boolean | undefined>
+let settings: { latency: 'on' | 'off', seconds: number, connections: number, rate: number | undefined, intervalUs: number, peer: string | undefined, hops: '1' | '2', client: string, host: string, out: string }
 try {
-  values = parseArgs({
-    options: {
-      client: { type: 'string', default: 'LHR' },
-      host: { type: 'string', default: 'eu-shop.example' },
-      latency: { type: 'string', default: 'off' },
-      seconds: { type: 'string', default: '10' },
-      connections: { type: 'string' },
-      rate: { type: 'string' },
-      interval: { type: 'string', default: '200' },
-      out: { type: 'string', default: 'bench/results/profile' },
-      peer: { type: 'string' },
-      hops: { type: 'string', default: '2' },
-      help: { type: 'boolean', short: 'h' }
-    }
-  }).values
+  const values = parseOptions(process.argv.slice(2), {
+    client: { type: 'string', default: 'LHR' },
+    host: { type: 'string', default: 'eu-shop.example' },
+    latency: { type: 'string', default: 'off' },
+    seconds: { type: 'string', default: '10' },
+    connections: { type: 'string' },
+    rate: { type: 'string' },
+    interval: { type: 'string', default: '200' },
+    out: { type: 'string', default: 'bench/results/profile' },
+    peer: { type: 'string' },
+    hops: { type: 'string', default: '2' },
+    help: { type: 'boolean', short: 'h' }
+  }, HELP)
+  if (values.help === true) {
+    process.stdout.write(`${HELP}\n`)
+    process.exit(0)
+  }
+  const latency = values.latency ?? 'off'
+  if (latency !== 'on' && latency !== 'off') throw invalid('--latency', `must be on or off, got "${latency}"`)
+  const seconds = positiveNumber(values.seconds ?? '', '--seconds')
+  if (values.rate !== undefined && values.connections !== undefined) throw invalid('--rate', 'excludes --connections: one is an open loop, the other a closed one')
+  const connections = positiveInteger(values.connections ?? (latency === 'on' ? '256' : '32'), '--connections')
+  const rate = values.rate === undefined ? undefined : positiveNumber(values.rate, '--rate')
+  // The paced load sends round(rate x seconds) requests, in the warm-up as in the profile: none would profile nothing.
+  const fewest = Math.min(seconds, warmUpSeconds(seconds))
+  if (rate !== undefined && Math.round(rate * fewest) < 1) throw invalid('--rate', `${rate} requests/s for ${fewest} s rounds to no request at all; raise --rate or --seconds`)
+  const intervalUs = positiveInteger(values.interval ?? '', '--interval')
+  const peer = values.peer
+  if (peer !== undefined && peer !== 'plain' && peer !== 'plain-buffered' && peer !== 'http-proxy') throw invalid('--peer', `must be plain, plain-buffered or http-proxy, got "${peer}"`)
+  const hops = values.hops ?? '2'
+  if (hops !== '1' && hops !== '2') throw invalid('--hops', `must be 1 or 2, got "${hops}"`)
+  if (peer !== undefined && latency !== 'off') throw invalid('--latency', 'applies to the simulation, not to --peer')
+  const client = values.client ?? 'LHR'
+  const host = values.host ?? 'eu-shop.example'
+  if (peer === undefined) checkRoute(client, host, parseScenario(await defaultYaml(), 'default.yaml'))
+  const out = resolve(values.out ?? 'bench/results/profile')
+  await writableDir(out, '--out')
+  settings = { latency, seconds, connections, rate, intervalUs, peer, hops, client, host, out }
 } catch (err) {
-  fail((err as Error).message)
+  refuse('bench/profile', err)
 }
-if (values.help === true) {
-  process.stdout.write(`${HELP}\n`)
-  process.exit(0)
-}
-const latency = values.latency as string
-if (latency !== 'on' && latency !== 'off') fail(`--latency must be on or off, got "${latency}"`)
-const seconds = positive(values.seconds as string, '--seconds')
-const connections = Math.round(positive((values.connections as string | undefined) ?? (latency === 'on' ? '256' : '32'), '--connections'))
-const rate = values.rate === undefined ? undefined : positive(values.rate as string, '--rate')
-if (rate !== undefined && values.connections !== undefined) fail('--rate and --connections exclude each other')
-const intervalUs = Math.round(positive(values.interval as string, '--interval'))
-const peer = values.peer as string | undefined
-if (peer !== undefined && peer !== 'plain' && peer !== 'plain-buffered' && peer !== 'http-proxy') fail(`--peer must be plain, plain-buffered or http-proxy, got "${peer}"`)
-const hops = values.hops as string
-if (hops !== '1' && hops !== '2') fail(`--hops must be 1 or 2, got "${hops}"`)
-if (peer !== undefined && values.latency !== 'off') fail('--latency applies to the simulation, not to --peer')
-const client = values.client as string
-const host = values.host as string
+const { latency, seconds, connections, rate, intervalUs, peer, hops, client, host } = settings
 const progress = (line: string): void => { process.stderr.write(`[profile] ${line}\n`) }
 
 /** What a load answered: 2xx responses and the others. */
@@ -126,7 +146,7 @@ try {
     if (r.responses === 0 && r.non2xx === 0) throw new Error(`no answer from ${what} (${r.errors} errors)`)
     return { ok: r.responses, non2xx: r.non2xx }
   }
-  const warm = Math.max(1, Math.round(seconds / 3))
+  const warm = warmUpSeconds(seconds)
   const shape = rate === undefined ? `${connections} connections` : `${rate} requests/s (paced)`
   progress(`warm-up: ${warm} s, ${shape}, ${what}`)
   const w = await load(warm)
@@ -136,9 +156,7 @@ try {
   const r = await load(seconds)
   const profile = await servers.call<CpuProfile>('profileStop')
   const answered = r.ok + r.non2xx
-  const dir = resolve(values.out as string)
-  await mkdir(dir, { recursive: true })
-  const file = join(dir, peer === undefined
+  const file = join(settings.out, peer === undefined
     ? `${client.replace(/[^\w.-]/g, '_')}-${host}-latency-${latency}.cpuprofile`
     : `peer-${peer}-${hops}.cpuprofile`)
   await writeFile(file, JSON.stringify(profile))

@@ -1,15 +1,16 @@
 // The benchmark runner: `npm run bench` runs every scenario (added latency, fidelity, per-hop overhead, handshakes)
 // and writes JSON, a Markdown summary and SVG charts to bench/results/. The servers and the load generator each run
 // in their own child process; this process only orchestrates and reports.
-import { mkdir, writeFile } from 'node:fs/promises'
+import { writeFile } from 'node:fs/promises'
 import { cpus, loadavg } from 'node:os'
-import { join, resolve } from 'node:path'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { parseArgs } from 'node:util'
+import { refuse, writableDir } from './lib/args.ts'
 import { createProgress, type Ctx, type Settings } from './lib/context.ts'
 import { codeVersion, machine } from './lib/machine.ts'
 import { FILES, writeReport, type Envelope } from './lib/report.ts'
 import { spawnChild } from './lib/rpc.ts'
+import { runOptions, USAGE, type RunOptions, type ScenarioName } from './lib/run-options.ts'
 import { runAdded } from './scenarios/added.ts'
 import { runFidelity } from './scenarios/fidelity.ts'
 import { runHandshake } from './scenarios/handshake.ts'
@@ -20,71 +21,32 @@ const SCENARIOS = {
   fidelity: runFidelity,
   overhead: runOverhead,
   handshake: runHandshake
-} as const
-type Name = keyof typeof SCENARIOS
+} as const satisfies Record<ScenarioName, unknown>
 
-const help = `Usage: node bench/run.ts [--quick] [--only NAME[,NAME]] [--out DIR] [--scale X] [--time-scale X]
-
-Runs the residency-sim benchmarks and writes DIR/<scenario>.json, DIR/summary.md and SVG charts.
-
-Scenarios:
-  added      latency that data localisation adds: 10 client cities x each regional customer vs a twin without it
-  fidelity   measured minus modelled p50 under increasing fixed request rates (latency on)
-  overhead   per-hop software cost with latency off, against a plain undici+fastify forwarder,
-             @fastify/http-proxy and nginx (when installed)
-  handshake  new TLS connections vs resumed ones: local key, Geo Key Manager remote signing, keyless
-
-Options:
-  --quick          a one-minute smoke run with tiny counts (writes to bench/results/quick unless --out)
-  --only LIST      comma-separated scenario names (default: all)
-  --out DIR        results folder (default: bench/results)
-  --scale X        multiply durations and trial counts (default 1; the full run takes ~16 min; the test of
-                   the bench code runs --quick --scale 0.3)
-  --wait-quiet     before starting, wait (up to 10 minutes) for the 1-minute load average to drop below
-                   half the cores, and say how long it waited
-  --time-scale X   time scale of the added-latency scenario (default 1: real ms); measured values are divided
-                   by X back to real ms and both are kept
-  --report-only    only rewrite summary.md and the charts from the JSON results already in the folder
-  -h, --help       this help`
-
-const { values } = parseArgs({
-  options: {
-    quick: { type: 'boolean', default: false },
-    only: { type: 'string' },
-    out: { type: 'string' },
-    scale: { type: 'string', default: '1' },
-    'time-scale': { type: 'string', default: '1' },
-    'wait-quiet': { type: 'boolean', default: false },
-    'report-only': { type: 'boolean', default: false },
-    help: { type: 'boolean', short: 'h', default: false }
-  }
-})
-if (values.help) {
-  console.log(help)
+// Every argument, and the results folder, checked before anything starts: a typo costs a message, not a run.
+const here = fileURLToPath(new URL('.', import.meta.url))
+let options: RunOptions
+try {
+  options = runOptions(process.argv.slice(2), here)
+  if (!options.help) await writableDir(options.outDir, '--out')
+} catch (err) {
+  refuse('bench/run', err)
+}
+if (options.help) {
+  console.log(USAGE)
   process.exit(0)
 }
-const names = (values.only ?? Object.keys(SCENARIOS).join(',')).split(',').map((s) => s.trim()).filter(Boolean)
-const unknown = names.filter((n) => !(n in SCENARIOS))
-const scale = Number(values.scale)
-const timeScale = Number(values['time-scale'])
-if (unknown.length > 0 || !(scale > 0) || !(timeScale > 0)) {
-  console.error(unknown.length > 0 ? `unknown scenario ${unknown.join(', ')}; one of ${Object.keys(SCENARIOS).join(', ')}` : '--scale and --time-scale must be numbers > 0')
-  process.exit(2)
-}
-
-const here = new URL('.', import.meta.url)
-const outDir = resolve(values.out ?? (values.quick ? join(here.pathname, 'results', 'quick') : join(here.pathname, 'results')))
-await mkdir(outDir, { recursive: true })
-const settings: Settings = { quick: values.quick, scale, timeScale, outDir }
+const { names, scale, timeScale, outDir } = options
+const settings: Settings = { quick: options.quick, scale, timeScale, outDir }
 const command = `node bench/run.ts${process.argv.slice(2).length ? ' ' + process.argv.slice(2).join(' ') : ''}`
 
-if (values['report-only']) {
+if (options.reportOnly) {
   const written = await writeReport(outDir)
   process.stderr.write(`wrote ${written.map((w) => join(outDir, w)).join(', ')}\n`)
   process.exit(0)
 }
 
-if (values['wait-quiet']) {
+if (options.waitQuiet) {
   // Other work on the machine shows up as noise in every figure: wait for a quiet moment, within bounds.
   const limit = cpus().length / 2
   const t0 = Date.now()
@@ -100,14 +62,14 @@ let servers = spawnChild(serversFile)
 const loadgen = spawnChild(new URL('./lib/loadgen.ts', import.meta.url))
 const progress = createProgress(loadgen)
 const m0 = machine()
-process.stderr.write(`residency-sim bench: ${names.join(', ')}${values.quick ? ' (quick)' : ''} on ${m0.cpu}, ${m0.cores} cores, Node ${m0.node}, load average ${m0.loadAverage.join(' / ')}\n`)
+process.stderr.write(`residency-sim bench: ${names.join(', ')}${options.quick ? ' (quick)' : ''} on ${m0.cpu}, ${m0.cores} cores, Node ${m0.node}, load average ${m0.loadAverage.join(' / ')}\n`)
 if (m0.loadAverage[0] !== undefined && m0.loadAverage[0] > m0.cores * 0.5) process.stderr.write('note: the machine is busy; results will be noisier than on a quiet machine\n')
 
 let failed = false
 const stop = async (): Promise<void> => { await Promise.all([servers.stop(), loadgen.stop()]) }
 process.once('SIGINT', () => { void stop().then(() => process.exit(130)) })
 try {
-  for (const [i, name] of (names as Name[]).entries()) {
+  for (const [i, name] of names.entries()) {
     // A fresh servers process per scenario: no pools, timers or garbage carried over from the previous one.
     if (i > 0) { await servers.stop(); servers = spawnChild(serversFile) }
     const ctx: Ctx = { servers, loadgen, settings, machine: m0, ...progress }

@@ -13,6 +13,7 @@
 import autocannon from 'autocannon'
 import { Client, Pool } from 'undici'
 import { cpuShare, sendProgress, serve } from './rpc.ts'
+import { achievedRate } from './stats.ts'
 
 export interface CannonStream {
   readonly id: string
@@ -155,6 +156,7 @@ export interface PacedResult {
   readonly errors: number
   /** How late, at most, the generator sent a request compared with its schedule (ms): its own lag. */
   readonly maxSendLagMs: number
+  /** Kept responses per second over their completions (bench/lib/stats.ts achievedRate). */
   readonly achievedRps: number
 }
 
@@ -171,7 +173,7 @@ function paced (job: PacedJob): Promise<JobResult<PacedResult>> {
   let non2xx = 0
   let errors = 0
   let maxLag = 0
-  let firstKept = -1
+  let firstEnd = -1
   let lastEnd = 0
   const cpu0 = process.cpuUsage()
   const t0 = performance.now() + 5
@@ -183,7 +185,6 @@ function paced (job: PacedJob): Promise<JobResult<PacedResult>> {
       clearInterval(progress)
       const wallMs = performance.now() - t0
       const kept = samples.n
-      const span = (lastEnd - firstKept) / 1000
       Promise.allSettled(pools.map((p) => p.close())).finally(() => resolve({
         results: {
           samplesMs: samples.values,
@@ -193,7 +194,7 @@ function paced (job: PacedJob): Promise<JobResult<PacedResult>> {
           non2xx,
           errors,
           maxSendLagMs: maxLag,
-          achievedRps: span > 0 ? kept / span : 0
+          achievedRps: achievedRate(kept, firstEnd, lastEnd)
         },
         wallMs,
         cpu: cpuShare(cpu0, wallMs)
@@ -209,7 +210,7 @@ function paced (job: PacedJob): Promise<JobResult<PacedResult>> {
         const end = performance.now()
         if (res.statusCode < 200 || res.statusCode > 299) non2xx++
         else if (intended >= warmEnd) {
-          if (firstKept < 0) firstKept = intended
+          if (firstEnd < 0) firstEnd = end
           lastEnd = end
           routes[samples.n] = r
           lags[samples.n] = sent - intended
@@ -229,7 +230,9 @@ function paced (job: PacedJob): Promise<JobResult<PacedResult>> {
       }
       if (i < total) setTimeout(tick, Math.max(0, t0 + i * interval - performance.now()))
     }
-    setTimeout(tick, 5)
+    // A rate and duration that round to no request at all: nothing to send, nothing to wait for.
+    if (total === 0) finish()
+    else setTimeout(tick, 5)
   })
 }
 

@@ -8,7 +8,8 @@ import type { HandshakeResult } from '../scenarios/handshake.ts'
 import type { OverheadResult } from '../scenarios/overhead.ts'
 import { bestOfTrials, type HopCosts } from './best-of.ts'
 import type { Machine } from './machine.ts'
-import { judged, LOOP_DELAY_SAMPLE_MS, type Verdict } from './stats.ts'
+import { FULL_RUN_MINUTES } from './run-options.ts'
+import { judged, LOOP_DELAY_SAMPLE_MS, MIN_ROUNDS, type Verdict } from './stats.ts'
 import { groupedBars, lineChart } from './svg.ts'
 
 export interface Envelope<T> {
@@ -32,6 +33,8 @@ async function readJson<T> (path: string): Promise<T | undefined> {
 const f = (x: number, d = 1): string => Number.isFinite(x) ? x.toFixed(d) : '-'
 const signed = (x: number, d = 1): string => Number.isFinite(x) ? `${x >= 0 ? '+' : ''}${x.toFixed(d)}` : '-'
 const pct = (x: number): string => Number.isFinite(x) ? `${(x * 100).toFixed(1)}%` : '-'
+/** A spread or range over trials: none from a single trial (stored as NaN, read back from JSON as null). */
+const overTrials = (x: number | null, text: (x: number) => string): string => x !== null && Number.isFinite(x) ? text(x) : 'n/a'
 
 function machineLine (e: Envelope<unknown>): string {
   const m = e.machine
@@ -63,7 +66,7 @@ function addedSection (e: Envelope<AddedResult>): string[] {
   }
   out.push('', `All figures in ms. Measured p50 minus modelled: median ${f(r.summary.medianErrorP50Ms, 2)} ms, worst ${f(r.summary.maxAbsErrorP50Ms, 2)} ms; ` +
     `added latency, measured minus modelled: median ${f(r.summary.medianAddedErrorMs, 2)} ms, worst ${f(r.summary.maxAbsAddedErrorMs, 2)} ms. ` +
-    `Non-2xx or failed responses: ${r.summary.non2xx}. Noise: median range of the added p50 over trials ${f(r.noise.addedP50TrialRangeMs, 2)} ms; median spread of a p50 over trials ${pct(r.noise.p50TrialSpread)}. ` +
+    `Non-2xx or failed responses: ${r.summary.non2xx}. Noise: median range of the added p50 over trials ${overTrials(r.noise.addedP50TrialRangeMs, (x) => `${f(x, 2)} ms`)}; median spread of a p50 over trials ${overTrials(r.noise.p50TrialSpread, pct)}. ` +
     `CPU share during the runs (1 = one core): servers ${r.cpu.servers.join(', ')}; load generator ${r.cpu.loadgen.join(', ')}.`,
   '', ...timingLines((r as Partial<AddedResult>).timingWarnings), '![added latency by client city and customer](added-latency.svg)', '')
   return out
@@ -87,6 +90,11 @@ export function withinOneMsUpTo (rows: readonly { readonly targetRps: number, re
     up = row.targetRps
   }
   return up
+}
+
+/** "up to 1500 rps", or "at no rate tested" when the lowest rate already missed (a threshold of 0). */
+export function upToText (rps: number): string {
+  return rps > 0 ? `up to ${rps} rps` : 'at no rate tested'
 }
 
 function fidelitySection (e: Envelope<FidelityResult>): string[] {
@@ -113,10 +121,10 @@ function fidelitySection (e: Envelope<FidelityResult>): string[] {
     const n = trialsOf(workload, x.targetRps)
     return `${x.faithful ? 'yes' : '**no**'}${n < r.settings.trials ? ` (${n} of ${r.settings.trials} trials)` : ''}`
   }
-  const out = ['## 2. Fidelity under load', '', machineLine(e), '', `${r.settings.loadGenerator}. ${r.settings.criterion}. ${r.settings.trials} trial(s) of ${r.settings.stepSeconds} s per rate (first ${r.settings.warmupSeconds} s dropped); medians of trials. ${lagged ? 'Errors are measured from the moment each request was sent; from its intended send time (the coordinated-omission view) they also hold the generator\'s own lag behind its schedule, shown beside them: Node\'s timers run at whole milliseconds and late, about half a millisecond at the median on an idle machine, which is the generator\'s, not the simulation\'s.' : 'Errors are measured from each request\'s intended send time, so they hold the generator\'s own lag behind its schedule too (Node\'s timers: about half a millisecond at the median; results written since keep it apart).'} A trial stops climbing a workload once it collapses (p50 more than 50% over the model, under 80% of the rate achieved, or failed requests): a rate above that has fewer trials, as its verdict says.${probed ? ' Speed probe: a fixed piece of CPU work timed just before each step (median over the trials; higher is a slower machine).' : ''}${own ? ' Late (own count): the share of responses the simulation itself counted as leaving more than 1 ms and 5% after their modelled time (its fidelity monitor, warm-up included; it cannot see time a request spends queued before the simulation reads it); loop delay: the p99 of how late its event loop ran a ' + LOOP_DELAY_SAMPLE_MS + ' ms sampling timer over the step (the interval itself not counted).' : ''}`, '']
+  const out = ['## 2. Fidelity under load', '', machineLine(e), '', `${r.settings.loadGenerator}. ${r.settings.criterion}. ${r.settings.trials} trial(s) of ${r.settings.stepSeconds} s per rate (first ${r.settings.warmupSeconds} s dropped); medians of trials. ${lagged ? 'Errors are measured from the moment each request was sent; from its intended send time (the coordinated-omission view) they also hold the generator\'s own lag behind its schedule, shown beside them: Node\'s timers run at whole milliseconds and late, about half a millisecond at the median on an idle machine, which is the generator\'s, not the simulation\'s.' : 'Errors are measured from each request\'s intended send time, so they hold the generator\'s own lag behind its schedule too (Node\'s timers: about half a millisecond at the median; results written since keep it apart).'} Achieved: the answered requests over the span of their completions, (n - 1) / (last - first), the offered rate while the simulation keeps up. A trial stops climbing a workload once it collapses (p50 more than 50% over the model, under 80% of the rate achieved, or failed requests): a rate above that has fewer trials, as its verdict says.${probed ? ' Speed probe: a fixed piece of CPU work timed just before each step (median over the trials; higher is a slower machine).' : ''}${own ? ' Late (own count): the share of responses the simulation itself counted as leaving more than 1 ms and 5% after their modelled time (its fidelity monitor, warm-up included; it cannot see time a request spends queued before the simulation reads it); loop delay: the p99 of how late its event loop ran a ' + LOOP_DELAY_SAMPLE_MS + ' ms sampling timer over the step (the interval itself not counted).' : ''}`, '']
   for (const w of r.workloads) {
-    out.push(`**${w.workload}**: ${w.description}. Faithful up to **${w.faithfulUpToRps} rps**${w.firstUnfaithfulRps === null ? ' (every rate tested)' : `; first unfaithful rate ${w.firstUnfaithfulRps} rps`}; by the 1 ms bound alone, up to ${withinOneMsUpTo(w.rows)} rps. ` +
-      `Error at the lowest rate (timer granularity, no load): ${f(w.idleErrorMs, 2)} ms; the error load adds on top of it stays within the criterion up to ${w.loadAddedErrorFaithfulUpToRps} rps.`, '',
+    out.push(`**${w.workload}**: ${w.description}. Faithful **${upToText(w.faithfulUpToRps)}**${w.firstUnfaithfulRps === null ? ' (every rate tested)' : `; first unfaithful rate ${w.firstUnfaithfulRps} rps`}; by the 1 ms bound alone, ${upToText(withinOneMsUpTo(w.rows))}. ` +
+      `Error at the lowest rate (timer granularity, no load): ${f(w.idleErrorMs, 2)} ms; the error load adds on top of it stays within the criterion ${upToText(w.loadAddedErrorFaithfulUpToRps)}.`, '',
     `| target rps | achieved | modelled p50 | p50 error | relative | p99 error |${lagged ? ' p50 error from schedule | generator lag p50 |' : ''} faithful | servers CPU | load gen CPU |${probed ? ' speed probe ms |' : ''}${own ? ' late (own count) | loop delay p99 ms |' : ''}`, `|---:|---:|---:|---:|---:|---:|${lagged ? '---:|---:|' : ''}---|---:|---:|${probed ? '---:|' : ''}${own ? '---:|---:|' : ''}`)
     for (const x of w.rows) out.push(`| ${x.targetRps} | ${x.achievedRps} | ${f(x.modelledP50Ms, 1)} | ${f(x.p50ErrorMs, 2)} | ${pct(x.p50RelError)} | ${f(x.p99ErrorMs, 1)} |${lagCells(x)} ${verdict(w.workload, x)} | ${f(x.serversCpu, 2)} | ${f(x.loadgenCpu, 2)} |${probed ? ` ${f((x as { speedProbeMs?: number }).speedProbeMs ?? Number.NaN, 1)} |` : ''}${ownCells(x)}`)
     out.push('')
@@ -154,17 +162,32 @@ function pairedLines (r: OverheadResult): string[] {
 }
 
 type Concurrent = NonNullable<OverheadResult['concurrent']['vsPlain']>
+type RatioBand = Concurrent['cpuTwoHopsEach']
+
+/** A ratio's 95% interval, or why there is none (fewer than MIN_ROUNDS rounds: the JSON holds null bounds). */
+function intervalText (b: RatioBand, rounds: number, named = true): string {
+  const [lo, hi] = [b.ci95[0] ?? Number.NaN, b.ci95[1] ?? Number.NaN]
+  if (!Number.isFinite(lo) || !Number.isFinite(hi)) return `no ${named ? '95% ' : ''}interval from ${rounds} round${rounds === 1 ? '' : 's'}`
+  return `${named ? '95% interval ' : ''}${f(lo, 2)} to ${f(hi, 2)}`
+}
+
+/** A verdict by the pairs' interval; with too few rounds for one, it says so. */
+function verdictText (v: Verdict, rounds: number): string {
+  return rounds < MIN_ROUNDS ? 'undecided (too few rounds)' : v
+}
 
 /** Per-hop CPU ratios from residency-sim and a peer loaded at the same time (results before it have none). */
 function concurrentLines (r: OverheadResult): string[] {
   const c = (r as Partial<OverheadResult>).concurrent
   if (c === undefined) return []
+  // The ratio is the paired statistic (each round's two sides under the same conditions); the µs beside it are each
+  // side's own median over the rounds, whose quotient need not be that ratio.
   const one = (name: string, x: Concurrent | null): string => x === null
     ? ''
-    : `against ${name} ${f(x.cpuTwoHopsEach.median, 2)}x (95% interval ${f(x.cpuTwoHopsEach.ci95[0] ?? Number.NaN, 2)} to ${f(x.cpuTwoHopsEach.ci95[1] ?? Number.NaN, 2)}; residency-sim ${f(x.simUsPerHop, 0)} µs per hop, the peer ${f(x.peerUsPerHop, 0)})`
+    : `against ${name}: median of the per-round ratios ${f(x.cpuTwoHopsEach.median, 2)}x (${intervalText(x.cpuTwoHopsEach, x.rounds)}); medians of each side ${f(x.simUsPerHop, 0)} µs per hop for residency-sim and ${f(x.peerUsPerHop, 0)} for the peer`
   const parts = [one('the plain forwarder', c.vsPlain), one('the buffered plain forwarder', c.vsPlainBuffered), one('@fastify/http-proxy', c.vsHttpProxy)].filter((x) => x !== '')
   if (parts.length === 0) return []
-  return [`Concurrent pairs (residency-sim's two-hop chain and a peer's loaded at the same time, ${c.rateRps} requests/s each${c.load === 'paced' ? ', evenly spaced and alternating between the two (the paced engine)' : ' by autocannon\'s overallRate (each connection\'s quota for a second sent as that second starts: the same shape of load for both)'}, ${c.runSeconds} s, each process's CPU time per request over the same seconds, the direct paths measured the same way at the start of each round${c.pinning === undefined ? '' : `; ${c.pinning}`}; ${c.rounds} round${c.rounds === 1 ? '' : 's'}): process CPU per hop of two ${parts.join('; ')}. Both sides of each ratio ran under the same machine conditions, so the drift between trials above does not enter it; the interval is a bootstrap of the median over the rounds.`, '', ...hopSplitLines(c)]
+  return [`Concurrent pairs (residency-sim's two-hop chain and a peer's loaded at the same time, ${c.rateRps} requests/s each${c.load === 'paced' ? ', evenly spaced and alternating between the two (the paced engine)' : ' by autocannon\'s overallRate (each connection\'s quota for a second sent as that second starts: the same shape of load for both)'}, ${c.runSeconds} s, each process's CPU time per request over the same seconds, the direct paths measured the same way right before each pair${c.pinning === undefined ? '' : `; ${c.pinning}`}; ${c.rounds} round${c.rounds === 1 ? '' : 's'}): process CPU per hop of two ${parts.join('; ')}. Both sides of each ratio ran under the same machine conditions, so the drift between trials above does not enter it; the interval is a bootstrap of the median of the per-round ratios.`, '', ...hopSplitLines(c)]
 }
 
 type HopSplit = NonNullable<Concurrent['firstHop']>
@@ -172,10 +195,10 @@ type HopSplit = NonNullable<Concurrent['firstHop']>
 /** The concurrent pairs' two hops apart (results written before the one-hop pairs have no split). */
 function hopSplitLines (c: OverheadResult['concurrent']): string[] {
   const peers = [['the plain forwarder', c.vsPlain], ['the buffered plain forwarder', c.vsPlainBuffered], ['@fastify/http-proxy', c.vsHttpProxy]] as const
-  const one = (x: HopSplit): string => `${f(x.cpu.median, 2)}x (${f(x.cpu.ci95[0] ?? Number.NaN, 2)} to ${f(x.cpu.ci95[1] ?? Number.NaN, 2)}; ${f(x.simUs, 0)} against ${f(x.peerUs, 0)} µs)`
-  const rows = peers.flatMap(([name, x]) => x?.firstHop === undefined || x.secondHop === undefined ? [] : [`| ${name} | ${one(x.firstHop)} | ${one(x.secondHop)} |`])
+  const one = (x: HopSplit, rounds: number): string => `${f(x.cpu.median, 2)}x (${intervalText(x.cpu, rounds, false)}; medians ${f(x.simUs, 0)} and ${f(x.peerUs, 0)} µs)`
+  const rows = peers.flatMap(([name, x]) => x?.firstHop === undefined || x.secondHop === undefined ? [] : [`| ${name} | ${one(x.firstHop, x.rounds)} | ${one(x.secondHop, x.rounds)} |`])
   if (rows.length === 0) return []
-  return ['The same pairs\' two hops apart, each round\'s one-hop chains measured between its direct paths and its two-hop chains: the first hop (the one-hop chain minus the direct path; for residency-sim it also carries the work a request needs once: planning, inspection, Server-Timing, its records and log line) and the second (two hops minus one; for residency-sim the relay alone, signed at the ingress and verified at the inspection PoP). Process CPU, residency-sim\'s as a multiple of the peer\'s, median over the rounds with its 95% interval:', '',
+  return ['The same pairs\' two hops apart, each round\'s one-hop chains measured between its direct paths and its two-hop chains: the first hop (the one-hop chain minus the direct path; for residency-sim it also carries the work a request needs once: planning, inspection, Server-Timing, its records and log line) and the second (two hops minus one; for residency-sim the relay alone, signed at the ingress and verified at the inspection PoP). Process CPU, residency-sim\'s as a multiple of the peer\'s: the median of the per-round ratios with its 95% interval, then the medians of each side (residency-sim\'s, the peer\'s µs), whose quotient need not be that ratio:', '',
     '| against | first hop | second hop (the relay) |', '|---|---:|---:|', ...rows, '']
 }
 
@@ -198,10 +221,10 @@ function pairTargetsText (r: OverheadResult): string {
   const t = pairTargets(r)
   if (t === undefined) return ''
   const c = r.concurrent
-  const band = (x: Concurrent | null): string => x === null ? '' : ` (${f(x.cpuTwoHopsEach.median, 2)}x, 95% interval ${f(x.cpuTwoHopsEach.ci95[0] ?? Number.NaN, 2)} to ${f(x.cpuTwoHopsEach.ci95[1] ?? Number.NaN, 2)})`
+  const band = (x: Concurrent | null): string => x === null ? '' : ` (median of the per-round ratios ${f(x.cpuTwoHopsEach.median, 2)}x, ${intervalText(x.cpuTwoHopsEach, x.rounds)})`
   const parts = [
-    t.withinOneQuarterOfPlain === null ? '' : `within 1.25x of the plain forwarder ${t.withinOneQuarterOfPlain}${band(c.vsPlain)}`,
-    t.fasterThanHttpProxy === null ? '' : `faster than @fastify/http-proxy ${t.fasterThanHttpProxy}${band(c.vsHttpProxy)}`
+    t.withinOneQuarterOfPlain === null || c.vsPlain === null ? '' : `within 1.25x of the plain forwarder ${verdictText(t.withinOneQuarterOfPlain, c.vsPlain.rounds)}${band(c.vsPlain)}`,
+    t.fasterThanHttpProxy === null || c.vsHttpProxy === null ? '' : `faster than @fastify/http-proxy ${verdictText(t.fasterThanHttpProxy, c.vsHttpProxy.rounds)}${band(c.vsHttpProxy)}`
   ].filter((x) => x !== '')
   return parts.length === 0 ? '' : `By the concurrent pairs (process CPU per hop of two, judged by the 95% interval: met when all of it keeps to the target, not met when none of it does, undecided otherwise): ${parts.join('; ')}.`
 }
@@ -209,11 +232,11 @@ function pairTargetsText (r: OverheadResult): string {
 function concurrentKey (r: OverheadResult): string {
   const c = (r as Partial<OverheadResult>).concurrent
   if (c === undefined || c.vsPlain === null) return ''
-  const proxy = c.vsHttpProxy === null ? '' : `, ${f(c.vsHttpProxy.cpuTwoHopsEach.median, 2)}x @fastify/http-proxy (${f(c.vsHttpProxy.cpuTwoHopsEach.ci95[0] ?? Number.NaN, 2)} to ${f(c.vsHttpProxy.cpuTwoHopsEach.ci95[1] ?? Number.NaN, 2)})`
+  const proxy = c.vsHttpProxy === null ? '' : `, ${f(c.vsHttpProxy.cpuTwoHopsEach.median, 2)}x @fastify/http-proxy (${intervalText(c.vsHttpProxy.cpuTwoHopsEach, c.vsHttpProxy.rounds, false)})`
   const split = (name: string, x: Concurrent | null): string => x?.secondHop === undefined ? '' : `${f(x.secondHop.cpu.median, 2)}x ${name}`
   const seconds = [split('the plain forwarder', c.vsPlain), split('@fastify/http-proxy', c.vsHttpProxy)].filter((x) => x !== '')
   const relay = seconds.length === 0 ? '' : ` The second hop alone (the relay): ${seconds.join(', ')}.`
-  return ` Loaded at the same time at ${c.rateRps} requests/s each, process CPU per hop: ${f(c.vsPlain.cpuTwoHopsEach.median, 2)}x the plain forwarder (95% interval ${f(c.vsPlain.cpuTwoHopsEach.ci95[0] ?? Number.NaN, 2)} to ${f(c.vsPlain.cpuTwoHopsEach.ci95[1] ?? Number.NaN, 2)})${proxy}.${relay}`
+  return ` Loaded at the same time at ${c.rateRps} requests/s each, process CPU per hop, the median of the per-round ratios: ${f(c.vsPlain.cpuTwoHopsEach.median, 2)}x the plain forwarder (${intervalText(c.vsPlain.cpuTwoHopsEach, c.vsPlain.rounds)})${proxy}.${relay}`
 }
 
 const PEER_NAMES: Record<string, string> = { plain: 'plain', 'plain-buffered': 'buffered plain', 'http-proxy': '@fastify/http-proxy', nginx: 'nginx' }
@@ -267,7 +290,7 @@ function overheadSection (e: Envelope<OverheadResult>): string[] {
     return nginx === undefined ? f(x.cpu.serversAtThroughput, 2) : `${f(x.cpu.serversAtThroughput, 2)} + nginx ${f(nginx, 2)}`
   }
   const perRequest = (x: typeof r.rows[number]): string => measured ? ` ${f((x.cpu as { usPerRequest?: number }).usPerRequest ?? Number.NaN, 0)} |` : ''
-  for (const x of r.rows) out.push(`| ${x.variant} | ${x.route} | ${f(x.latencyUs.p50, 0)} | ${f(x.latencyUs.p90, 0)} | ${f(x.latencyUs.p99, 0)} | ${x.throughputRps} (${pct(x.throughputSpread)}) | ${servers(x)} |${perRequest(x)} ${f(x.cpu.loadgenAtThroughput, 2)} |`)
+  for (const x of r.rows) out.push(`| ${x.variant} | ${x.route} | ${f(x.latencyUs.p50, 0)} | ${f(x.latencyUs.p90, 0)} | ${f(x.latencyUs.p99, 0)} | ${x.throughputRps} (${overTrials(x.throughputSpread, pct)}) | ${servers(x)} |${perRequest(x)} ${f(x.cpu.loadgenAtThroughput, 2)} |`)
   const processCpu = (x: typeof r.perHop[number], k: 'oneHop' | 'twoHopsEach'): string => measured ? ` ${f((x as { processCpuUsPerHop?: Record<string, number> }).processCpuUsPerHop?.[k] ?? Number.NaN, 0)} |` : ''
   out.push('', 'Added per hop (minus the direct path; two-hop figures divided by two). Latency: p50 at 1 connection. CPU: server time per request from saturated throughput, 10^6 / rps' +
     (measured ? '; process CPU: the CPU time the serving processes (nginx\'s included) used per request, measured, which is the same for a process that was saturated and the only right figure for one that was not.' : '.'), '',
@@ -316,7 +339,7 @@ function keyFigures (added?: Envelope<AddedResult>, fidelity?: Envelope<Fidelity
     out.push(`- Added latency (p50, measured): median ${f(medianOf(rows.map((x) => x.measured.addedP50)))} ms over ${rows.length} client/customer pairs; largest ${f(worst?.measured.addedP50 ?? Number.NaN)} ms (${worst?.host ?? ''} from ${worst?.city ?? ''}, modelled ${f(worst?.modelled.addedMs ?? Number.NaN)} ms). Measured minus modelled added latency: median ${f(added.result.summary.medianAddedErrorMs, 2)} ms.`)
   }
   if (fidelity) {
-    for (const w of fidelity.result.workloads) out.push(`- Fidelity, ${w.workload} (${w.description}): faithful up to ${w.faithfulUpToRps} rps${w.firstUnfaithfulRps === null ? ' (every rate tested)' : `, not at ${w.firstUnfaithfulRps} rps`} (p50 within 1 ms or 5% of the model; within 1 ms alone up to ${withinOneMsUpTo(w.rows)} rps); p50 error at the lowest rate ${f(w.idleErrorMs, 2)} ms.`)
+    for (const w of fidelity.result.workloads) out.push(`- Fidelity, ${w.workload} (${w.description}): faithful ${upToText(w.faithfulUpToRps)}${w.firstUnfaithfulRps === null ? ' (every rate tested)' : `, not at ${w.firstUnfaithfulRps} rps`} (p50 within 1 ms or 5% of the model; within 1 ms alone ${upToText(withinOneMsUpTo(w.rows))}); p50 error at the lowest rate ${f(w.idleErrorMs, 2)} ms.`)
   }
   if (overhead) {
     const r = overhead.result
@@ -350,7 +373,7 @@ export async function writeReport (dir: string): Promise<string[]> {
   const fidelity = await readJson<Envelope<FidelityResult>>(join(dir, FILES.fidelity))
   const overhead = await readJson<Envelope<OverheadResult>>(join(dir, FILES.overhead))
   const handshake = await readJson<Envelope<HandshakeResult>>(join(dir, FILES.handshake))
-  const md = ['# residency-sim benchmark results', '', 'Reproduce with `npm run bench` (everything, about 23 minutes) or `node bench/run.ts --only added|fidelity|overhead|handshake`; `--help` lists the options. Every figure below is in the JSON files next to this one.', '']
+  const md = ['# residency-sim benchmark results', '', `Reproduce with \`npm run bench\` (everything, about ${FULL_RUN_MINUTES} minutes) or \`node bench/run.ts --only added|fidelity|overhead|handshake\`; \`--help\` lists the options. Every figure below is in the JSON files next to this one.`, '']
   md.push(...keyFigures(added, fidelity, overhead, handshake))
   const written: string[] = []
   if (added) {

@@ -31,10 +31,10 @@ export function median (xs: readonly number[]): number {
   return s.length % 2 === 1 ? s[m] as number : ((s[m - 1] as number) + (s[m] as number)) / 2
 }
 
-/** Spread of trial values around their median: (max - min) / median, 0 for one trial. */
+/** Spread of trial values around their median: (max - min) / median; NaN (none to tell, "n/a") for fewer than two. */
 export function spread (xs: readonly number[]): number {
   const s = xs.filter((x) => Number.isFinite(x))
-  if (s.length < 2) return 0
+  if (s.length < 2) return Number.NaN
   const m = median(s)
   return m === 0 ? 0 : (Math.max(...s) - Math.min(...s)) / Math.abs(m)
 }
@@ -43,6 +43,18 @@ export function round (x: number, digits = 3): number {
   if (!Number.isFinite(x)) return x
   const f = 10 ** digits
   return Math.round(x * f) / f
+}
+
+/**
+ * The rate an open-loop run achieved, from its responses' completion times (ms): `(kept - 1) / (last - first)`, the
+ * count of intervals between the first and the last completion over their span. A server that keeps up completes the
+ * requests one send interval apart whatever its latency, so this is the offered rate; one that falls behind spreads
+ * its completions over a longer span, and it drops. (Counting `kept` over the span from the first intended send would
+ * add one response time to it and read low: a 50 requests/s run answered in 108 ms read 46.) 0 without two completions.
+ */
+export function achievedRate (kept: number, firstEndMs: number, lastEndMs: number): number {
+  const spanS = (lastEndMs - firstEndMs) / 1000
+  return kept >= 2 && spanS > 0 ? (kept - 1) / spanS : 0
 }
 
 /** Concatenates sample arrays (trials pooled for tail percentiles). */
@@ -74,12 +86,19 @@ export function timingMismatch (what: string, runs: readonly { readonly timedSha
 }
 
 /**
+ * Fewer rounds than this give no interval: a bootstrap of one or two values only repeats them ("1.36 to 1.36"), and
+ * a verdict on it would be decided by a single round.
+ */
+export const MIN_ROUNDS = 3
+
+/**
  * A percentile bootstrap confidence interval for the median of `xs` (`level` 0.95: the 2.5th and 97.5th percentiles of
  * the medians of `resamples` resamples drawn with replacement). Seeded, so one result always gives the same interval.
+ * NaN bounds for fewer than MIN_ROUNDS values, which `judged` calls undecided.
  */
 export function medianCi (xs: readonly number[], level = 0.95, resamples = 4000, seed = 1): [number, number] {
   const s = xs.filter((x) => Number.isFinite(x))
-  if (s.length === 0) return [Number.NaN, Number.NaN]
+  if (s.length < MIN_ROUNDS) return [Number.NaN, Number.NaN]
   // mulberry32: a small, well-mixed 32-bit generator.
   let state = seed >>> 0
   const next = (): number => {
@@ -105,7 +124,7 @@ export type Verdict = 'met' | 'not met' | 'undecided'
 /**
  * A target on a ratio ("at most `target`", or "below `target`" when `strict`), judged by the ratio's 95% interval:
  * met when the whole interval keeps to it, not met when the whole interval misses it, undecided when the interval
- * straddles it (the run cannot tell).
+ * straddles it or there is none (the run cannot tell; fewer than MIN_ROUNDS rounds give none).
  */
 export function judged (ci: readonly number[], target: number, strict = false): Verdict {
   const [lo, hi] = ci as [number, number]

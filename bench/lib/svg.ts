@@ -7,6 +7,23 @@ function esc (s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;')
 }
 
+/** A value as a tooltip shows it: rounded to the chart's precision (5.4045000000000005 -> 5.4 at one digit). */
+export function shown (v: number, digits: number): string {
+  return String(Number(v.toFixed(digits)))
+}
+
+/**
+ * The root of a chart: an image whose accessible name is its title (SVG 2, "title" element; WAI-ARIA `role="img"`
+ * with `aria-labelledby`), so that a screen reader announces the chart rather than each of its shapes.
+ */
+function root (W: number, H: number, title: string): string[] {
+  const id = `chart-${title.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 48)}`
+  return [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12" role="img" aria-labelledby="${id}">`,
+    `<title id="${id}">${esc(title)}</title>`
+  ]
+}
+
 /** Round axis ticks covering [min, max]. */
 export function ticks (min: number, max: number, count = 5): number[] {
   const span = max - min || 1
@@ -29,7 +46,9 @@ export interface BarGroup {
   readonly markers?: readonly number[]
 }
 
-export function groupedBars (o: { title: string, yLabel: string, series: readonly string[], groups: readonly BarGroup[], markerLabel?: string }): string {
+/** Grouped bars; `digits`: the values' precision in the tooltips (default 1). */
+export function groupedBars (o: { title: string, yLabel: string, series: readonly string[], groups: readonly BarGroup[], markerLabel?: string, digits?: number }): string {
+  const digits = o.digits ?? 1
   const W = 980
   const H = 440
   const m = { l: 64, r: 16, t: 40, b: 92 }
@@ -41,7 +60,7 @@ export function groupedBars (o: { title: string, yLabel: string, series: readonl
   const gw = (W - m.l - m.r) / o.groups.length
   const bw = (gw * 0.8) / o.series.length
   const parts: string[] = [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`,
+    ...root(W, H, o.title),
     '<rect width="100%" height="100%" fill="white"/>',
     `<text x="${W / 2}" y="22" text-anchor="middle" font-size="15">${esc(o.title)}</text>`,
     `<text transform="translate(16 ${(H - m.b + m.t) / 2}) rotate(-90)" text-anchor="middle">${esc(o.yLabel)}</text>`
@@ -57,8 +76,8 @@ export function groupedBars (o: { title: string, yLabel: string, series: readonl
       const x = gx + si * bw
       const top = y(Math.max(0, v))
       const h = Math.abs(y(v) - y(0))
-      parts.push(`<rect x="${x.toFixed(1)}" y="${top.toFixed(1)}" width="${(bw * 0.92).toFixed(1)}" height="${Math.max(0.5, h).toFixed(1)}" fill="${COLOURS[si % COLOURS.length]}"><title>${esc(`${g.label} ${o.series[si] ?? ''}: ${v}`)}</title></rect>`)
       const mk = g.markers?.[si]
+      parts.push(`<rect x="${x.toFixed(1)}" y="${top.toFixed(1)}" width="${(bw * 0.92).toFixed(1)}" height="${Math.max(0.5, h).toFixed(1)}" fill="${COLOURS[si % COLOURS.length]}"><title>${esc(`${g.label} ${o.series[si] ?? ''}: ${shown(v, digits)}`)}</title></rect>`)
       if (mk !== undefined && Number.isFinite(mk)) parts.push(`<line x1="${(x - 1).toFixed(1)}" x2="${(x + bw * 0.92 + 1).toFixed(1)}" y1="${y(mk).toFixed(1)}" y2="${y(mk).toFixed(1)}" stroke="black" stroke-width="2"/>`)
     })
     parts.push(`<text x="${(m.l + gi * gw + gw / 2).toFixed(1)}" y="${H - m.b + 16}" text-anchor="middle">${esc(g.label)}</text>`)
@@ -78,8 +97,12 @@ export function groupedBars (o: { title: string, yLabel: string, series: readonl
 
 export interface LineSeries { readonly name: string, readonly points: readonly (readonly [number, number])[], readonly dashed?: boolean }
 
-/** Lines; with `yMax`, points above it are drawn at the top edge with their value written next to them. */
-export function lineChart (o: { title: string, xLabel: string, yLabel: string, series: readonly LineSeries[], yMax?: number }): string {
+/**
+ * Lines; with `yMax`, points above it are drawn at the top edge with their value written next to them. `digits`: the
+ * y values' precision in the tooltips (default 2).
+ */
+export function lineChart (o: { title: string, xLabel: string, yLabel: string, series: readonly LineSeries[], yMax?: number, digits?: number }): string {
+  const digits = o.digits ?? 2
   const W = 760
   const H = 420
   const m = { l: 64, r: 16, t: 40, b: 76 }
@@ -93,7 +116,7 @@ export function lineChart (o: { title: string, xLabel: string, yLabel: string, s
   const x = (v: number): number => m.l + (W - m.l - m.r) * (v - x0) / (x1 - x0)
   const y = (v: number): number => m.t + (H - m.t - m.b) * (1 - (v - y0) / (y1 - y0))
   const parts: string[] = [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`,
+    ...root(W, H, o.title),
     '<rect width="100%" height="100%" fill="white"/>',
     `<text x="${W / 2}" y="22" text-anchor="middle" font-size="15">${esc(o.title)}</text>`,
     `<text x="${(m.l + W - m.r) / 2}" y="${H - m.b + 36}" text-anchor="middle">${esc(o.xLabel)}</text>`,
@@ -107,7 +130,7 @@ export function lineChart (o: { title: string, xLabel: string, yLabel: string, s
     const yc = (v: number): number => y(Math.min(cap, v))
     parts.push(`<polyline fill="none" stroke="${c}" stroke-width="2"${s.dashed ? ' stroke-dasharray="6 4"' : ''} points="${pts.map((p) => `${x(p[0]).toFixed(1)},${yc(p[1]).toFixed(1)}`).join(' ')}"/>`)
     for (const p of pts) {
-      parts.push(`<circle cx="${x(p[0]).toFixed(1)}" cy="${yc(p[1]).toFixed(1)}" r="3" fill="${c}"><title>${esc(`${s.name}: ${p[0]} -> ${p[1]}`)}</title></circle>`)
+      parts.push(`<circle cx="${x(p[0]).toFixed(1)}" cy="${yc(p[1]).toFixed(1)}" r="3" fill="${c}"><title>${esc(`${s.name}: ${shown(p[0], digits)} -> ${shown(p[1], digits)}`)}</title></circle>`)
       if (p[1] > cap) parts.push(`<text x="${(x(p[0]) - 5).toFixed(1)}" y="${(yc(p[1]) + 14 + i * 12).toFixed(1)}" text-anchor="end" fill="${c}">off scale: ${Math.round(p[1])}</text>`)
     }
     const lx = m.l + (i % 3) * 230

@@ -145,9 +145,9 @@ export async function runAdded (ctx: Ctx) {
     simulation: { pops: info.pops, startupMs: round(info.startupMs, 0), rssMiB: info.rssMiB, closeMs },
     cpu: { servers: cpu.servers, loadgen: cpu.loadgen },
     noise: {
-      /** Median over client/customer pairs of the range (max - min) of the per-trial added p50, ms. */
-      addedP50TrialRangeMs: round(median(rows.map((x) => Math.max(...x.measured.addedP50Trials) - Math.min(...x.measured.addedP50Trials))), 2),
-      /** The same for the regional p50 relative to its value: the run-to-run spread of a latency. */
+      /** Median over client/customer pairs of the range (max - min) of the per-trial added p50, ms; none (NaN) from one trial. */
+      addedP50TrialRangeMs: trials < 2 ? Number.NaN : round(median(rows.map((x) => Math.max(...x.measured.addedP50Trials) - Math.min(...x.measured.addedP50Trials))), 2),
+      /** The same for the regional p50 relative to its value: the run-to-run spread of a latency (NaN from one trial). */
       p50TrialSpread: round(median(rows.map((x) => spread((regional.get(`${x.client} ${x.host}`) ?? []).map((s) => summarise(s).p50)))), 4)
     },
     summary: {

@@ -1,6 +1,8 @@
 // Scenario 2, fidelity: measured minus modelled latency under increasing fixed request rates, latency on. Requests are
-// sent open-loop at a fixed rate and timed from their intended send time (coordinated omission corrected, as wrk2
-// does), so a simulator that falls behind shows it in the latency instead of silently sending less.
+// sent open-loop at a fixed rate, so a simulator that falls behind shows it in the latency instead of silently being
+// sent less. The verdict times each request from the moment the generator actually sent it (its own lag behind the
+// schedule, Node's millisecond timers, is not the simulation's); the error from the intended send time (coordinated
+// omission corrected, as wrk2 does) is kept beside it.
 import { sized, type Ctx } from '../lib/context.ts'
 import { speedProbe } from '../lib/machine.ts'
 import type { JobResult, PacedResult, RatedResult } from '../lib/loadgen.ts'

@@ -162,8 +162,8 @@ export async function runOverhead (ctx: Ctx) {
   // The load is the paced engine's: evenly spaced requests, alternating between the two servers (autocannon's
   // overallRate would send each connection's quota for a second as the second starts, in bursts where the two
   // processes contend for their CPU; see the fidelity scenario).
-  // Each round measures the two direct paths, then the one-hop chains, then the two-hop chains, back to back: the
-  // per-hop figures subtract the one before.
+  // Each round measures, for each peer in turn, the two direct paths, then the one-hop chains, then the two-hop chains,
+  // back to back: the per-hop figures subtract the one before.
   const twoHopRps = variants.filter((v) => v.hops === 2 && v.system !== 'nginx').map((v) => median((results.get(v.name) ?? []).map((x) => x.throughput.rps)))
   const concurrentRate = Math.max(50, Math.floor(Math.min(...twoHopRps) / 3 / 50) * 50)
   const concurrentRounds = q ? 1 : Math.max(1, Math.round(sized(ctx.settings, 12, 1)))
@@ -210,7 +210,7 @@ export async function runOverhead (ctx: Ctx) {
       for (let k = 0; k < pairPeers.length; k++) {
         const peer = pairPeers[(k + round) % pairPeers.length] as typeof pairPeers[number]
         const at = `concurrent round ${round + 1}/${concurrentRounds}, ${concurrentRate} rps each`
-        // The direct paths right before each chain, so that the subtraction spans seconds of drift, not a whole round.
+        // The direct paths right before each pair's chains, so that the subtraction spans seconds of drift, not a round.
         const [simDirect, peersDirect] = await together(byName(DIRECT_SIM), byName(DIRECT_PEERS), `${at}: the direct paths`)
         const [sim1, peer1] = await together(byName('residency-sim 1 hop'), chain(peer, 1), `${at}: residency-sim and ${peer}, one hop`)
         const [sim2, peer2] = await together(byName('residency-sim 2 hops'), chain(peer, 2), `${at}: residency-sim and ${peer}, two hops`)
@@ -236,6 +236,8 @@ export async function runOverhead (ctx: Ctx) {
       return { median: round(median(ratios), 2), ci95: [round(lo, 2), round(hi, 2)], rounds: ratios.map((x) => round(x, 3)) }
     }
     // One hop of the chain by itself: its ratio per round, and each side's median µs.
+    // The ratio is the median of the per-round ratios (the paired statistic: each round's two sides ran under the same
+    // conditions); the µs are each side's own median over the rounds, so their quotient need not be that ratio.
     const hop = (pick: (x: PairRound) => { simUs: number, peerUs: number }) => ({
       cpu: band(xs.map((x) => pick(x).simUs / pick(x).peerUs)),
       simUs: round(median(xs.map((x) => pick(x).simUs)), 1),
@@ -243,7 +245,9 @@ export async function runOverhead (ctx: Ctx) {
     })
     return {
       rounds: xs.length,
+      /** The median of the per-round ratios, with its bootstrap 95% interval (none below MIN_ROUNDS rounds). */
       cpuTwoHopsEach: band(xs.map((x) => x.ratio)),
+      /** Each side's median µs per hop over the rounds, apart: not the two sides of the ratio above. */
       simUsPerHop: round(median(xs.map((x) => x.simUs)), 1),
       peerUsPerHop: round(median(xs.map((x) => x.peerUs)), 1),
       firstHop: hop((x) => x.first),
@@ -407,7 +411,7 @@ export async function runOverhead (ctx: Ctx) {
     pairedRatios: { vsPlain: paired('plain'), vsPlainBuffered: paired('plain-buffered'), vsHttpProxy: paired('http-proxy') },
     /**
      * Process CPU per hop of two, residency-sim and each Node peer loaded at the same time at the same fixed rate, per
-     * round each pair right after the direct paths: the ratio's median over the rounds with a bootstrap 95% interval.
+     * round each pair right after the direct paths: the median of the per-round ratios with a bootstrap 95% interval.
      */
     concurrent,
     /** Per-hop costs from each variant's cheapest trial, with the second hop alone (bench/lib/best-of.ts). */
@@ -416,7 +420,8 @@ export async function runOverhead (ctx: Ctx) {
       // By the medians of the interleaved trials (each variant alone, so the machine's drift between trials enters).
       withinOneQuarterOfPlain: vsPlain ? { latency: vsPlain.latencyTwoHopsEach <= 1.25, cpu: vsPlain.cpuTwoHopsEach <= 1.25 } : null,
       fasterThanHttpProxy: vsProxy ? { latency: vsProxy.latencyTwoHopsEach < 1, cpu: vsProxy.cpuTwoHopsEach < 1 } : null,
-      // By the concurrent pairs' process CPU per hop of two, judged by its 95% interval (stats.ts judged).
+      // By the concurrent pairs' process CPU per hop of two, judged by its 95% interval (stats.ts judged): undecided
+      // below MIN_ROUNDS rounds, which give no interval.
       concurrent: {
         withinOneQuarterOfPlain: concurrent.vsPlain === null ? null : judged(concurrent.vsPlain.cpuTwoHopsEach.ci95, 1.25),
         fasterThanHttpProxy: concurrent.vsHttpProxy === null ? null : judged(concurrent.vsHttpProxy.cpuTwoHopsEach.ci95, 1, true)

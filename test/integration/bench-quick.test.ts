@@ -2,7 +2,7 @@
 // processes and checks that they complete and write well-formed results. It asserts nothing about speed (that is
 // what the bench is for).
 import { spawn } from 'node:child_process'
-import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -184,18 +184,46 @@ describe('bench --quick', () => {
       expect(peerProfile.samples.length).toBeGreaterThan(0)
       const badPeer = await runProfiler(['--peer', 'envoy'])
       expect(badPeer.code).toBe(2)
-      expect(badPeer.stderr).toContain('--peer must be plain, plain-buffered or http-proxy')
+      expect(badPeer.stderr).toContain('bench/profile: SIM_ERR_INPUT_INVALID: invalid input at --peer: must be plain, plain-buffered or http-proxy')
 
-      const bad = await runProfiler(['--latency', 'sometimes'])
-      expect(bad.code).toBe(2)
-      expect(bad.stderr).toContain('--latency must be on or off')
-      const both = await runProfiler(['--rate', '100', '--connections', '4'])
-      expect(both.code).toBe(2)
-      expect(both.stderr).toContain('--rate and --connections exclude each other')
+      // Refused up front with a code: before the servers start, before any load.
+      const refusals: [string[], string][] = [
+        [['--latency', 'sometimes'], 'invalid input at --latency: must be on or off'],
+        [['--rate', '100', '--connections', '4'], 'invalid input at --rate: excludes --connections'],
+        [['--rate', '0.4', '--seconds', '1'], 'invalid input at --rate: 0.4 requests/s for 1 s rounds to no request at all'],
+        [['--connections', '0.3'], 'invalid input at --connections: must be a whole number greater than 0'],
+        [['--client', 'XYZ'], 'invalid input at --client: SIM_ERR_CLIENT_LOCATION_INVALID'],
+        [['--host', 'nope.example'], 'invalid input at --host: no customer of the default configuration has host "nope.example"'],
+        [['--out', join(out, 'LHR-eu-shop.example-latency-off.cpuprofile')], 'invalid input at --out: cannot write results to'],
+        [['--bogus'], 'SIM_ERR_BAD_REQUEST: bad request: Unknown option \'--bogus\'']
+      ]
+      for (const [args, message] of refusals) {
+        const r = await runProfiler(args)
+        expect(r.code, args.join(' ')).toBe(2)
+        expect(r.stderr).toContain(message)
+        expect(r.stderr).not.toContain('[profile]')
+      }
     } finally {
       await rm(out, { recursive: true, force: true })
     }
   }, 60_000)
+
+  it('refuses a mistaken command line with a code, before any work', async () => {
+    const out = await mkdtemp(join(tmpdir(), 'rsim-bench-args-'))
+    try {
+      for (const args of [['--bogus'], ['--only'], ['--quick=1'], ['stray'], ['--only', ','], ['--scale=-1'], ['--out', runner]]) {
+        const { code, stderr } = await run(args[0] === '--out' ? args : [...args, '--out', out])
+        expect(code, args.join(' ')).toBe(2)
+        expect(stderr).toMatch(/^bench\/run: SIM_ERR_(BAD_REQUEST|INPUT_INVALID): /)
+        expect(stderr).not.toContain('    at ')
+        expect(stderr).not.toContain('residency-sim bench:')
+      }
+      // Nothing was written: an empty --only no longer rewrites the summary and the charts.
+      expect(await readdir(out)).toEqual([])
+    } finally {
+      await rm(out, { recursive: true, force: true })
+    }
+  })
 
   it('prints its usage with --help', async () => {
     const child = spawn(process.execPath, [runner, '--help'], { stdio: ['ignore', 'pipe', 'ignore'] })

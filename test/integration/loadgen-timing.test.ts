@@ -88,4 +88,12 @@ describe('load generator timing check', () => {
       expect((p.samplesMs[i] as number) - lag).toBeGreaterThanOrEqual(4)
     }
   })
+
+  it('finishes a paced job whose rate and duration round to no request, without waiting for one', async () => {
+    const url = `http://127.0.0.1:${(slow.address() as AddressInfo).port}`
+    const res = await loadgen.call<JobResult<PacedResult>>('paced', { url, requests: [{ headers: {} }], rate: 0.4, durationS: 1, warmupS: 0, connections: 1 })
+    expect(res.results.sent).toBe(0)
+    expect(res.results.samplesMs.length).toBe(0)
+    expect(res.results.achievedRps).toBe(0)
+  })
 })

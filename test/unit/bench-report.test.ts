@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { bestOfTrials, DIRECT_PEERS, DIRECT_SIM, type TrialRow } from '../../bench/lib/best-of.ts'
-import { bestOfLines, FILES, withinOneMsUpTo, writeReport } from '../../bench/lib/report.ts'
+import { bestOfLines, FILES, upToText, withinOneMsUpTo, writeReport } from '../../bench/lib/report.ts'
 import type { OverheadResult } from '../../bench/scenarios/overhead.ts'
 
 interface Step { workload: string, trial: number, targetRps: number }
@@ -118,12 +118,14 @@ describe('benchmark summary: concurrent pairs', () => {
       await writeReport(dir)
       const summary = await readFile(join(dir, 'summary.md'), 'utf8')
       expect(summary).toContain('Concurrent pairs (residency-sim\'s two-hop chain and a peer\'s loaded at the same time, 850 requests/s each by autocannon\'s overallRate (each connection\'s quota for a second sent as that second starts: the same shape of load for both), 2 s,')
-      expect(summary).toContain('at the start of each round; both servers on CPU 1, the load generator on CPU 0 (taskset); 8 rounds): process CPU per hop of two against the plain forwarder 1.60x (95% interval 1.52 to 1.71; residency-sim 160 µs per hop, the peer 100); against @fastify/http-proxy 1.21x (95% interval 1.10 to 1.30; residency-sim 160 µs per hop, the peer 132).')
+      // The ratio is the median of the per-round ratios; the µs beside it are each side's own median, and say so.
+      expect(summary).toContain('right before each pair; both servers on CPU 1, the load generator on CPU 0 (taskset); 8 rounds): process CPU per hop of two against the plain forwarder: median of the per-round ratios 1.60x (95% interval 1.52 to 1.71); medians of each side 160 µs per hop for residency-sim and 100 for the peer; against @fastify/http-proxy: median of the per-round ratios 1.21x (95% interval 1.10 to 1.30); medians of each side 160 µs per hop for residency-sim and 132 for the peer.')
+      expect(summary).not.toContain('at the start of each round')
       expect(summary).not.toContain('against the buffered plain forwarder 1.')
       // The targets by the pairs' intervals, in the section and the key figures alike (computed for results that did not store them).
-      const byPairs = 'By the concurrent pairs (process CPU per hop of two, judged by the 95% interval: met when all of it keeps to the target, not met when none of it does, undecided otherwise): within 1.25x of the plain forwarder not met (1.60x, 95% interval 1.52 to 1.71); faster than @fastify/http-proxy not met (1.21x, 95% interval 1.10 to 1.30).'
+      const byPairs = 'By the concurrent pairs (process CPU per hop of two, judged by the 95% interval: met when all of it keeps to the target, not met when none of it does, undecided otherwise): within 1.25x of the plain forwarder not met (median of the per-round ratios 1.60x, 95% interval 1.52 to 1.71); faster than @fastify/http-proxy not met (median of the per-round ratios 1.21x, 95% interval 1.10 to 1.30).'
       expect(summary.split(byPairs).length).toBe(3)
-      expect(summary).toContain('Loaded at the same time at 850 requests/s each, process CPU per hop: 1.60x the plain forwarder (95% interval 1.52 to 1.71), 1.21x @fastify/http-proxy (1.10 to 1.30).')
+      expect(summary).toContain('Loaded at the same time at 850 requests/s each, process CPU per hop, the median of the per-round ratios: 1.60x the plain forwarder (95% interval 1.52 to 1.71), 1.21x @fastify/http-proxy (1.10 to 1.30).')
       // Results of the paced engine say so.
       await writeFile(join(dir, FILES.overhead), JSON.stringify({ ...committed, result: { ...committed.result, concurrent: { ...concurrent, load: 'paced' } } }))
       await writeReport(dir)
@@ -144,11 +146,69 @@ describe('benchmark summary: concurrent pairs', () => {
       // Stored verdicts are the ones shown.
       await writeFile(join(dir, FILES.overhead), JSON.stringify({ ...committed, result: { ...committed.result, concurrent: withSplit, targets: { ...committed.result.targets, concurrent: { withinOneQuarterOfPlain: 'met', fasterThanHttpProxy: 'undecided' } } } }))
       await writeReport(dir)
-      expect(await readFile(join(dir, 'summary.md'), 'utf8')).toContain('within 1.25x of the plain forwarder met (1.60x, 95% interval 1.52 to 1.71); faster than @fastify/http-proxy undecided (1.21x')
-      expect(splitSummary).toContain('| the plain forwarder | 1.50x (1.40 to 1.60; 120 against 80 µs) | 1.06x (1.01 to 1.11; 95 against 90 µs) |')
-      expect(splitSummary).toContain('| @fastify/http-proxy | 1.20x (1.10 to 1.30; 120 against 80 µs) | 0.90x (0.85 to 0.95; 95 against 90 µs) |')
+      expect(await readFile(join(dir, 'summary.md'), 'utf8')).toContain('within 1.25x of the plain forwarder met (median of the per-round ratios 1.60x, 95% interval 1.52 to 1.71); faster than @fastify/http-proxy undecided (median of the per-round ratios 1.21x')
+      expect(splitSummary).toContain('| the plain forwarder | 1.50x (1.40 to 1.60; medians 120 and 80 µs) | 1.06x (1.01 to 1.11; medians 95 and 90 µs) |')
+      expect(splitSummary).toContain('| @fastify/http-proxy | 1.20x (1.10 to 1.30; medians 120 and 80 µs) | 0.90x (0.85 to 0.95; medians 95 and 90 µs) |')
+      expect(splitSummary).toContain('the median of the per-round ratios with its 95% interval, then the medians of each side')
       expect(splitSummary).not.toContain('| the buffered plain forwarder |')
       expect(splitSummary).toContain('1.21x @fastify/http-proxy (1.10 to 1.30). The second hop alone (the relay): 1.06x the plain forwarder, 0.90x @fastify/http-proxy.')
+
+      // One round (a quick run): no interval and no verdict, said as such, not "1.36 to 1.36".
+      const lone = (median: number) => ({ rounds: 1, cpuTwoHopsEach: { median, ci95: [null, null], rounds: [median] }, simUsPerHop: 225, peerUsPerHop: 164 })
+      const quick = { ...concurrent, rounds: 1, load: 'paced', vsPlain: lone(1.36), vsHttpProxy: lone(1.1) }
+      await writeFile(join(dir, FILES.overhead), JSON.stringify({ ...committed, result: { ...committed.result, concurrent: quick, targets: { ...committed.result.targets, concurrent: { withinOneQuarterOfPlain: 'undecided', fasterThanHttpProxy: 'undecided' } } } }))
+      await writeReport(dir)
+      const one = await readFile(join(dir, 'summary.md'), 'utf8')
+      expect(one).toContain('within 1.25x of the plain forwarder undecided (too few rounds) (median of the per-round ratios 1.36x, no 95% interval from 1 round); faster than @fastify/http-proxy undecided (too few rounds)')
+      expect(one).toContain('against the plain forwarder: median of the per-round ratios 1.36x (no 95% interval from 1 round); medians of each side 225 µs per hop for residency-sim and 164 for the peer')
+      expect(one).not.toMatch(/interval 1\.36 to 1\.36|NaN|null/)
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
+  })
+})
+
+describe('benchmark summary: noise from a single trial', () => {
+  it('prints n/a for a spread or range over trials that a single trial cannot give, not 0', async () => {
+    const added = JSON.parse(await readFile(new URL(`../../bench/results/${FILES.added}`, import.meta.url), 'utf8')) as { result: { noise: Record<string, unknown> } }
+    const overhead = JSON.parse(await readFile(new URL(`../../bench/results/${FILES.overhead}`, import.meta.url), 'utf8')) as { result: { rows: { throughputSpread: unknown }[] } }
+    // As a one-trial run stores them: NaN, which JSON writes as null.
+    added.result.noise = { addedP50TrialRangeMs: Number.NaN, p50TrialSpread: Number.NaN }
+    for (const row of overhead.result.rows) row.throughputSpread = Number.NaN
+    const dir = await mkdtemp(join(tmpdir(), 'rsim-report-'))
+    try {
+      await writeFile(join(dir, FILES.added), JSON.stringify(added))
+      await writeFile(join(dir, FILES.overhead), JSON.stringify(overhead))
+      await writeReport(dir)
+      const summary = await readFile(join(dir, 'summary.md'), 'utf8')
+      expect(summary).toContain('Noise: median range of the added p50 over trials n/a; median spread of a p50 over trials n/a.')
+      expect(summary).toMatch(/\| residency-sim 2 hops \| [^|]+ \| [\d.]+ \| [\d.]+ \| [\d.]+ \| \d+ \(n\/a\) \|/)
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
+  })
+})
+
+describe('benchmark summary: a fidelity threshold of no rate', () => {
+  it('says "at no rate tested", not "up to 0 rps"', async () => {
+    const fidelity = JSON.parse(await readFile(new URL(`../../bench/results/${FILES.fidelity}`, import.meta.url), 'utf8')) as { result: { workloads: { faithfulUpToRps: number, loadAddedErrorFaithfulUpToRps: number, rows: { p50ErrorMs: number, faithful: boolean }[] }[] } }
+    // The lowest rate of the first workload already 1.5 ms off, and unfaithful.
+    const w = fidelity.result.workloads[0]
+    if (w === undefined) throw new Error('no workload')
+    w.faithfulUpToRps = 0
+    w.loadAddedErrorFaithfulUpToRps = 0
+    w.rows = w.rows.map((r, i) => i === 0 ? { ...r, p50ErrorMs: 1.5, faithful: false } : r)
+    const dir = await mkdtemp(join(tmpdir(), 'rsim-report-'))
+    try {
+      await writeFile(join(dir, FILES.fidelity), JSON.stringify(fidelity))
+      await writeReport(dir)
+      const summary = await readFile(join(dir, 'summary.md'), 'utf8')
+      expect(summary).toContain('Faithful **at no rate tested**')
+      expect(summary).toContain('by the 1 ms bound alone, at no rate tested.')
+      expect(summary).toContain('within 1 ms alone at no rate tested)')
+      expect(summary).toContain('stays within the criterion at no rate tested.')
+      expect(summary).not.toMatch(/up to 0 rps/)
+      expect(upToText(1500)).toBe('up to 1500 rps')
     } finally {
       await rm(dir, { recursive: true, force: true })
     }

@@ -1,7 +1,7 @@
-// The bootstrap interval of a median (bench/lib/stats.ts medianCi) that the benchmark's concurrent pairs report, and the
-// verdict on a target that their interval gives (judged).
+// The bootstrap interval of a median (bench/lib/stats.ts medianCi) that the benchmark's concurrent pairs report, the
+// verdict on a target that their interval gives (judged), and the rate an open-loop run achieved (achievedRate).
 import { describe, expect, it } from 'vitest'
-import { judged, median, medianCi } from '../../bench/lib/stats.ts'
+import { achievedRate, judged, median, medianCi, MIN_ROUNDS, spread } from '../../bench/lib/stats.ts'
 
 /** Seeded uniform numbers in [0, 1), so the data of every test is the same on every run. */
 function uniform (seed: number): () => number {
@@ -27,7 +27,25 @@ describe('medianCi', () => {
   it('is one point for identical rounds, NaN for none, and ignores rounds that are not numbers', () => {
     expect(medianCi([1.2, 1.2, 1.2])).toEqual([1.2, 1.2])
     expect(medianCi([])).toEqual([Number.NaN, Number.NaN])
-    expect(medianCi([1.2, Number.NaN, 1.2, Number.POSITIVE_INFINITY])).toEqual([1.2, 1.2])
+    expect(medianCi([1.2, Number.NaN, 1.2, Number.POSITIVE_INFINITY, 1.2])).toEqual([1.2, 1.2])
+  })
+
+  it('is none below three rounds, and the verdict on it undecided: one round is not an interval', () => {
+    expect(MIN_ROUNDS).toBe(3)
+    expect(medianCi([1.36])).toEqual([Number.NaN, Number.NaN])
+    expect(medianCi([1.36, 1.5, Number.NaN])).toEqual([Number.NaN, Number.NaN])
+    expect(judged(medianCi([1.36]), 1.25)).toBe('undecided')
+    expect(judged(medianCi([1.36, 1.4]), 1.25)).toBe('undecided')
+    expect(judged(medianCi([1.36, 1.4, 1.38]), 1.25)).toBe('not met')
+  })
+})
+
+describe('spread over trials', () => {
+  it('is none (NaN, printed n/a) from a single trial, not 0', () => {
+    expect(spread([120])).toBeNaN()
+    expect(spread([])).toBeNaN()
+    expect(spread([120, Number.NaN])).toBeNaN()
+    expect(spread([90, 100, 120])).toBeCloseTo(0.3, 10)
   })
 
   it('narrows with more rounds and widens with more scatter', () => {
@@ -71,5 +89,40 @@ describe('judged: a target on a ratio by its 95% interval', () => {
     expect(judged([1, 1.1], 1, true)).toBe('not met')
     expect(judged([Number.NaN, 1.1], 1)).toBe('undecided')
     expect(judged([], 1)).toBe('undecided')
+  })
+})
+
+describe('achievedRate: an open loop\'s rate from its completions', () => {
+  /** Completion times (ms) of `n` requests sent every 1000 / `rate` ms, each answered `latency(i)` ms later. */
+  const completions = (rate: number, n: number, latency: (i: number) => number): number[] =>
+    Array.from({ length: n }, (_, i) => i * 1000 / rate + latency(i)).sort((a, b) => a - b)
+  const of = (ends: number[]): number => achievedRate(ends.length, ends[0] as number, ends[ends.length - 1] as number)
+
+  it.each([
+    // rate, requests, latency: a server that keeps up reads the offered rate, however slow its answers.
+    [50, 75, () => 108],
+    [50, 500, () => 108],
+    [200, 300, () => 5],
+    [1000, 6000, (i: number) => 40 + (i % 7) * 0.3]
+  ])('reads %d requests/s for a server that keeps up (%d requests)', (rate, n, latency) => {
+    expect(of(completions(rate, n, latency))).toBeCloseTo(rate, 0)
+  })
+
+  it('does not count a response time into the window: a short run at 50 requests/s answered in 108 ms is not collapsed', () => {
+    const ends = completions(50, 75, () => 108)
+    expect(of(ends)).toBeGreaterThan(0.8 * 50)
+    // The old reading, kept over the span from the first intended send: 75 / 1.588 s, 47 requests/s.
+    expect(75 / ((ends[74] as number) / 1000)).toBeLessThan(48)
+  })
+
+  it('drops to the server\'s own pace when it falls behind', () => {
+    // Offered 100 requests/s to a server that answers one every 25 ms (40/s): a queue builds, completions 25 ms apart.
+    const ends = Array.from({ length: 400 }, (_, i) => 50 + (i + 1) * 25)
+    expect(of(ends)).toBeCloseTo(40, 5)
+  })
+
+  it('is 0 without two completions', () => {
+    expect(achievedRate(0, -1, 0)).toBe(0)
+    expect(achievedRate(1, 120, 120)).toBe(0)
   })
 })
