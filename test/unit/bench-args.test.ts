@@ -21,7 +21,7 @@ describe('bench/run.ts arguments', () => {
   it.each([
     [['--bogus'], 'SIM_ERR_BAD_REQUEST'],
     [['--only'], 'SIM_ERR_BAD_REQUEST'],
-    [['--scale', '-1'], 'SIM_ERR_BAD_REQUEST'],
+    [['--scale', '-1'], 'SIM_ERR_INPUT_INVALID'],
     [['stray'], 'SIM_ERR_BAD_REQUEST'],
     [['--quick=1'], 'SIM_ERR_BAD_REQUEST'],
     [['--only', ','], 'SIM_ERR_INPUT_INVALID'],
