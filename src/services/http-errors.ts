@@ -102,12 +102,12 @@ export function installErrorHandling (app: FastifyInstance, label: string): void
  * SIM_ERR_HOST_MISSING or ignore the Host themselves). `maxHeaderSize` is the parser's limit on a header block;
  * `reportedLimit` is the limit an error names, when the service enforces a lower one itself.
  */
-export function serverOptions (label: string, maxHeaderSize = DEFAULT_MAX_HEADER_SIZE, reportedLimit = maxHeaderSize) {
+export function serverOptions (label: string, maxHeaderSize = DEFAULT_MAX_HEADER_SIZE, reportedLimit = maxHeaderSize, requestTimeoutMs = REQUEST_TIMEOUT_MS) {
   return {
     http: { maxHeaderSize, requireHostHeader: false },
-    // A request (headers and body) not received whole in time is answered 408 (node's default waits 300 s).
-    requestTimeout: REQUEST_TIMEOUT_MS,
-    clientErrorHandler: clientErrorHandler(label, reportedLimit),
+    // A request (headers and body) not received whole in time is answered 408 (fastify turns node's timeout off).
+    requestTimeout: requestTimeoutMs,
+    clientErrorHandler: clientErrorHandler(label, reportedLimit, requestTimeoutMs),
     frameworkErrors: function simFrameworkError (err: FastifyError, request: FastifyRequest, reply: FastifyReply) {
       return sendError(reply, toSimError(err, request), label)
     }
@@ -125,13 +125,13 @@ export const REQUEST_TIMEOUT_MS = 60_000
  * `maxHeaderSize`, malformed request line), so the answer is written on the socket, in the same JSON shape.
  * 431 is RFC 6585 section 5.
  */
-export function clientErrorHandler (label: string, headerLimitBytes: number) {
+export function clientErrorHandler (label: string, headerLimitBytes: number, requestTimeoutMs = REQUEST_TIMEOUT_MS) {
   return function simClientError (err: NodeJS.ErrnoException, socket: Socket): void {
     if (err.code === 'ECONNRESET' || socket.destroyed) return
     const sim = err.code === 'HPE_HEADER_OVERFLOW'
       ? new SimError('SIM_ERR_HEADERS_TOO_LARGE', [headerLimitBytes])
       : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
-        ? new SimError('SIM_ERR_REQUEST_TIMEOUT', [REQUEST_TIMEOUT_MS])
+        ? new SimError('SIM_ERR_REQUEST_TIMEOUT', [requestTimeoutMs])
         : new SimError('SIM_ERR_BAD_REQUEST', [err.code ?? 'malformed HTTP request'])
     writeRawError(socket, sim, label)
   }

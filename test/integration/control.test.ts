@@ -375,6 +375,9 @@ describe('control plane: ledger and metrics', () => {
     runtime.events.emit('request', recordFor(open))
     const closed = plan({ client: client(world, 'FRA'), host: 'de-gov.example', down: popsOf(world, 'de') }, world)
     runtime.events.emit('request', recordFor(closed))
+    // A client that left before its answer: abandoned, whatever its plan.
+    const left = plan({ client: client(world, 'NRT'), host: 'global.example' }, world)
+    runtime.events.emit('request', { ...recordFor(left), status: 499, code: 'SIM_ERR_CLIENT_CLOSED' })
     await app.inject({ method: 'POST', url: '/api/pops/LHR/down' })
 
     const res = await app.inject('/metrics')
@@ -385,6 +388,7 @@ describe('control plane: ledger and metrics', () => {
     expect(text).toContain('rsim_requests_total{pop="SYD",role="ingress",outcome="served"} 1')
     expect(text).toContain(`rsim_requests_total{pop="${open.inspection}",role="inspection",outcome="served"} 1`)
     expect(text).toContain(`rsim_requests_total{pop="${closed.ingress ?? ''}",role="ingress",outcome="refused"} 1`)
+    expect(text).toContain(`rsim_requests_total{pop="${left.ingress ?? ''}",role="ingress",outcome="abandoned"} 1`)
     expect(text).toMatch(/rsim_hop_duration_seconds_count\{kind="relay"\} 1/)
     expect(text).toMatch(/rsim_hop_duration_seconds_bucket\{le="[0-9.]+",kind="access"\}/)
     expect(text).toContain('rsim_residency_violations_total{host="au-retail.example"} 1')
@@ -438,6 +442,9 @@ describe('control plane: GET /api/ledger/stream', () => {
   it('streams new records as Server-Sent Events over a real socket and forgets a client that leaves', async () => {
     const { app, runtime, world } = setup()
     const address = await app.listen({ host: '127.0.0.1', port: 0 })
+    // HEAD: the stream's headers, and the response ends (no stream held open for it).
+    const head = await fetch(`${address}/api/ledger/stream`, { method: 'HEAD' })
+    expect([head.status, head.headers.get('content-type')]).toEqual([200, 'text/event-stream; charset=utf-8'])
     const res = await openStream(`${address}/api/ledger/stream`)
     expect(res.statusCode).toBe(200)
     expect(res.headers['content-type']).toMatch(/^text\/event-stream/)

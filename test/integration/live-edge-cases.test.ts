@@ -56,6 +56,25 @@ describe('the live data path at the edges of HTTP/1.1', () => {
     expect(after.status).toBe(200)
   })
 
+  it('answers a fast relayed upload far over the limit with its 413 after the modelled relay, not with a reset', async () => {
+    const rt = await live.start({ latency: { enabled: true, timeScale: 1 }, server: { bodyLimitBytes: 1000 } })
+    // 20 MiB sent as fast as loopback takes it, while the answer waits out the relay back from the EU.
+    const chunk = Buffer.from(`10000\r\n${'z'.repeat(0x10000)}\r\n`)
+    const answer = await exchange(rt.edgeUrl, 'POST / HTTP/1.1\r\nHost: eu-shop.example\r\nx-sim-client: SYD\r\nTransfer-Encoding: chunked\r\n\r\n',
+      { body: [...Array<Buffer>(320).fill(chunk), Buffer.from('0\r\n\r\n')], untilText: '}' })
+    expect(statusOf(answer)).toBe(413)
+    expect(answer).toContain('"code":"SIM_ERR_BODY_TOO_LARGE"')
+  })
+
+  it('refuses a request with two Host fields (RFC 9112 section 3.2) instead of forwarding both', async () => {
+    const rt = await live.start()
+    for (const client of ['FRA', 'SYD']) {
+      const answer = await exchange(rt.edgeUrl, `GET / HTTP/1.1\r\nHost: eu-shop.example\r\nHost: us-bank.example\r\nx-sim-client: ${client}\r\nConnection: close\r\n\r\n`)
+      expect(statusOf(answer)).toBe(400)
+      expect(answer).toContain('more than one Host header')
+    }
+  })
+
   it('takes a body sent after `100 Continue`, and forwards it without the expectation, inspected at the ingress or relayed', async () => {
     const rt = await live.start()
     for (const client of ['FRA', 'SYD']) {
@@ -105,8 +124,18 @@ describe('the live data path at the edges of HTTP/1.1', () => {
     expect([relayed.status, relayed.headers['x-sim-ingress']]).toEqual([200, 'SYD'])
     const local = await get(`${rt.edgeUrl}/`, { host: 'eu-shop.example', 'x-sim-client': 'FRA', 'x-pad': pad })
     expect(local.status).toBe(200)
-    // A PoP's own port takes relays with more, but a client request over the limit is still refused there.
-    const over = await get(`${rt.popUrl('LHR') as string}/`, { host: 'eu-shop.example', 'x-pad': 'p'.repeat(2100) })
+    // A PoP's own port takes relays with more, but a client request over the limit is still refused there, counted
+    // as the edge's parser counts it (the target and every name and value).
+    const pop = rt.popUrl('LHR') as string
+    // The largest head both parsers take: node's refuses one that reaches its limit.
+    const fits = 2047 - '/'.length - 'host'.length - 'eu-shop.example'.length - 'x-pad'.length - 'connection'.length - 'keep-alive'.length
+    for (const url of [rt.edgeUrl, pop]) {
+      const within = await get(`${url}/`, { host: 'eu-shop.example', 'x-pad': 'p'.repeat(fits), connection: 'keep-alive' })
+      expect(within.status).toBe(200)
+      const reaching = await get(`${url}/`, { host: 'eu-shop.example', 'x-pad': 'p'.repeat(fits + 1), connection: 'keep-alive' })
+      expect([reaching.status, errorCode(reaching)]).toEqual([431, 'SIM_ERR_HEADERS_TOO_LARGE'])
+    }
+    const over = await get(`${pop}/`, { host: 'eu-shop.example', 'x-pad': 'p'.repeat(2100) })
     expect([over.status, errorCode(over)]).toEqual([431, 'SIM_ERR_HEADERS_TOO_LARGE'])
     expect(over.json()).toMatchObject({ error: { message: 'request headers exceed 2048 bytes' } })
   })

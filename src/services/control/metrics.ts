@@ -7,7 +7,7 @@ import { CellCounter, type CounterCell } from './counter.ts'
 import { CellHistogram, type HistogramCell } from './histogram.ts'
 
 /** How a request ended, as a bounded label value. */
-export type RequestOutcome = 'served' | 'rejected' | 'refused' | 'error'
+export type RequestOutcome = 'served' | 'rejected' | 'refused' | 'error' | 'abandoned'
 
 export interface ControlMetrics {
   readonly registry: Registry
@@ -26,6 +26,8 @@ const REQUEST_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 0.
 const LATENESS_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5]
 
 export function outcomeOf (record: RequestRecord): RequestOutcome {
+  // The client left before the answer: whatever the plan, nothing was answered.
+  if (record.code === 'SIM_ERR_CLIENT_CLOSED') return 'abandoned'
   if (record.plan.outcome === 'refused') return 'refused'
   if (record.status >= 500) return 'error'
   // A served plan answered 4xx: the inspection PoP blocked it (WAF) or a limit rejected it.

@@ -85,6 +85,11 @@ export function createSseHub (options: SseHubOptions): SseHub {
         // nginx would otherwise buffer the stream: https://nginx.org/en/docs/http/ngx_http_proxy_module.html#proxy_buffering
         'x-accel-buffering': 'no'
       })
+      // A HEAD request gets the stream's headers and nothing else (a response to HEAD has no body to keep open).
+      if (request.method === 'HEAD') {
+        res.end()
+        return
+      }
       // A first comment flushes the headers, so the client knows it is subscribed before any event.
       res.write(`: residency-sim ledger stream\nretry: ${options.retryMs ?? 2000}\n\n`)
       for (const event of opts.replay ?? []) res.write(encode(event))

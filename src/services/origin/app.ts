@@ -3,7 +3,7 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import type { Delay } from '../../net/delay.ts'
-import { DEFAULT_MAX_HEADER_SIZE, installErrorHandling, serverOptions } from '../http-errors.ts'
+import { DEFAULT_MAX_HEADER_SIZE, REQUEST_TIMEOUT_MS, installErrorHandling, serverOptions } from '../http-errors.ts'
 import { FORWARDING_HEADER_ALLOWANCE } from '../pop/app.ts'
 
 export interface OriginDeps {
@@ -33,8 +33,9 @@ export function buildApp (deps: OriginDeps): FastifyInstance {
     loggerInstance: deps.logger.child({ service: 'origin', host: deps.host }) as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: deps.bodyLimitBytes ?? 1048576,
-    // A client request within the limit reaches the origin with the inspection PoP's headers added.
-    ...serverOptions('ORIGIN', (deps.headerLimitBytes ?? DEFAULT_MAX_HEADER_SIZE) + FORWARDING_HEADER_ALLOWANCE)
+    // A client request within the limit reaches the origin with the inspection PoP's headers added; a client that
+    // stalls its body is timed out by the PoP it sent to, so the origin waits longer than the PoPs do.
+    ...serverOptions('ORIGIN', (deps.headerLimitBytes ?? DEFAULT_MAX_HEADER_SIZE) + FORWARDING_HEADER_ALLOWANCE, undefined, 2 * REQUEST_TIMEOUT_MS)
   })
   installErrorHandling(app, 'ORIGIN')
   // Request bodies are drained, not parsed: an origin here only measures and echoes.

@@ -49,23 +49,16 @@ export function hasBody (raw: IncomingMessage): boolean {
 /**
  * The request body as an iterable that starts reading the socket only when undici starts sending it: a relay that
  * fails to connect (the inspection PoP is down) leaves the body untouched, so the ingress can re-plan for any method.
- * A reader that stops early (a body over the limit, a failed exchange) leaves the connection open and the rest of the
- * body is discarded (discardRest), so that the answer is read rather than the connection reset under it.
+ * A reader that stops early (a body over the limit, a failed exchange) leaves the connection open, the rest of the
+ * body unread (the client is held back by TCP) until the answer has left; then it is discarded (discardRest), so that
+ * the client reads the answer rather than a reset.
  */
 export function lazyBody (raw: IncomingMessage, started: () => void): AsyncIterable<Buffer> | null {
   if (!hasBody(raw)) return null
   return {
     [Symbol.asyncIterator] () {
       started()
-      const it = raw.iterator({ destroyOnReturn: false }) as AsyncIterator<Buffer, undefined>
-      return {
-        next: () => it.next(),
-        async return () {
-          const done = await (it.return?.() ?? { done: true as const, value: undefined })
-          discardRest(raw)
-          return done
-        }
-      }
+      return raw.iterator({ destroyOnReturn: false }) as AsyncIterator<Buffer>
     }
   }
 }
@@ -157,38 +150,43 @@ function earlyPlan (host: string, err: SimError, ingress: string, client: Refuse
 }
 
 /**
- * After an answer that left before the request body was all read (413, a refusal, an upstream error), how much more
- * of the body is read and discarded before the connection is cut: a client still sending then reads the answer,
- * where closing at once would reset the connection under it and lose the answer (nginx's lingering close).
+ * After an answer that left before the request body was all read (413, a refusal, an upstream error), how long the
+ * rest of the body is still read and discarded before the connection is cut: a client still sending then reads the
+ * answer, where closing at once would reset the connection under it and lose the answer (nginx's lingering close,
+ * which is bounded by time too). A body that ends sooner leaves the connection open for the next request.
  */
 export const LINGER_MS = 2000
-export const LINGER_BYTES = 4 * 1048576
 
 const discarding = new WeakSet<IncomingMessage>()
 
-/** Reads and discards the rest of a request body, within LINGER_MS and LINGER_BYTES; past either, closes. */
+/** Once the answer has left: reads and discards the rest of a request body for up to LINGER_MS, then closes. */
 export function discardRest (raw: IncomingMessage): void {
   if (raw.complete || raw.destroyed || discarding.has(raw)) return
   discarding.add(raw)
-  let left = LINGER_BYTES
   const timer = setTimeout(() => raw.destroy(), LINGER_MS)
   timer.unref()
-  raw.on('data', function countDiscarded (chunk: Buffer) {
-    left -= chunk.length
-    if (left < 0) raw.destroy()
-  })
   raw.once('close', () => clearTimeout(timer))
   raw.resume()
 }
 
 /**
- * Bytes of a request's header block as the HTTP parser counts them toward `maxHeaderSize`: each field line with its
- * `: ` and CRLF. A PoP's own port accepts relays with the signed forwarding header on top of a client's headers, so
+ * Bytes of a request's head as node's HTTP parser counts them toward `maxHeaderSize`: the target and every field's
+ * name and value. A PoP's own port accepts relays with the signed forwarding header on top of a client's headers, so
  * its parser allows more (FORWARDING_HEADER_ALLOWANCE); a client request is held to the limit here.
  */
-export function headerBlockBytes (rawHeaders: readonly string[]): number {
+export function headerBlockBytes (url: string, rawHeaders: readonly string[]): number {
+  let n = url.length
+  for (let i = 0; i < rawHeaders.length; i++) n += (rawHeaders[i] as string).length
+  return n
+}
+
+/** How many Host fields a request carries (more than one is a 400, RFC 9112 section 3.2). */
+function hostFields (rawHeaders: readonly string[]): number {
   let n = 0
-  for (let i = 0; i < rawHeaders.length; i++) n += (rawHeaders[i] as string).length + 2
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i] as string
+    if (name.length === 4 && name.toLowerCase() === 'host') n++
+  }
   return n
 }
 
@@ -332,9 +330,12 @@ export function createIngress (deps: PopDeps, inspect: Inspector) {
       if (hasForwardHeaders(raw.headers)) throw new SimError('SIM_ERR_FORWARD_UNAUTHENTICATED', [`${FWD_PREFIX}-* headers are set by PoPs only`])
       // The anycast edge's parser held the request to the limit already; a PoP's own port allows relays more.
       if (handoff?.tls !== undefined || handoff === undefined) {
-        if (headerBlockBytes(raw.rawHeaders) > deps.limits.headerLimitBytes) throw new SimError('SIM_ERR_HEADERS_TOO_LARGE', [deps.limits.headerLimitBytes])
+        // Node's parser refuses a head that reaches its limit, so this does too.
+        if (headerBlockBytes(raw.url ?? '', raw.rawHeaders) >= deps.limits.headerLimitBytes) throw new SimError('SIM_ERR_HEADERS_TOO_LARGE', [deps.limits.headerLimitBytes])
       }
       if (host === '') throw new SimError('SIM_ERR_HOST_MISSING')
+      // Node keeps the first of several Host fields; forwarded, they would be ambiguous to the next hop.
+      if (hostFields(raw.rawHeaders) > 1) throw new SimError('SIM_ERR_BAD_REQUEST', ['more than one Host header'])
       // Only a path (origin-form) can be forwarded: not `OPTIONS *` (asterisk-form, about this server itself) nor an
       // absolute URL (absolute-form, for forward proxies; this is a reverse proxy named by the Host).
       if (raw.url?.charCodeAt(0) !== 47 /* / */) throw new SimError('SIM_ERR_BAD_REQUEST', ['the request target must be a path starting with "/"'])

@@ -8,7 +8,7 @@ import { nowMs, type JitterRecord } from '../../net/delay.ts'
 import type { MeasuredHop } from '../../runtime/types.ts'
 import { sendError, toSimError } from '../http-errors.ts'
 import type { PopDeps } from './deps.ts'
-import { inspectInput } from './ingress.ts'
+import { discardRest, hasBody, inspectInput } from './ingress.ts'
 import type { Inspector } from './inspect.ts'
 import { RELAY_RESULT_HEADER, encodeRelayResult } from './server-timing.ts'
 
@@ -59,6 +59,8 @@ export function createRelayed (deps: PopDeps, inspect: Inspector) {
   return async function handleRelayed (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
     const t0 = nowMs()
     const raw = request.raw
+    // A body left unread by an early answer (over the limit, blocked) is discarded once the answer has left.
+    if (hasBody(raw)) reply.raw.once('close', () => { discardRest(raw) })
     const v = deps.signer.verify(raw.headers)
     if (!v.ok) {
       request.log.warn({ pop: pop.id, code: 'SIM_ERR_FORWARD_UNAUTHENTICATED', reason: v.reason }, 'unauthenticated relay refused')
