@@ -40,6 +40,7 @@ export const ERRORS = {
   SIM_ERR_NOT_FOUND: { status: 404, message: 'no route %s %s' },
   SIM_ERR_METHOD_NOT_ALLOWED: { status: 405, message: 'method %s is not served here: %s' },
   SIM_ERR_REQUEST_TIMEOUT: { status: 408, message: 'the request was not received whole within %s ms' },
+  SIM_ERR_EXPECTATION_FAILED: { status: 417, message: 'expectation "%s" is not supported (only 100-continue is)' },
   SIM_ERR_URL_TOO_LONG: { status: 414, message: 'request target too long: %s' },
   SIM_ERR_MEDIA_TYPE_UNSUPPORTED: { status: 415, message: 'unsupported content type %s' },
   SIM_ERR_CLIENT_CLOSED: { status: 499, message: 'the client closed the connection before the response was sent' },

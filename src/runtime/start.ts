@@ -253,6 +253,7 @@ async function startAll (scenario: Scenario, options: StartOptions, { apps, serv
     pops: (id) => { const e = pops.get(id); return e?.up === true ? e.handlers : undefined },
     logger,
     headerLimitBytes: server.headerLimitBytes,
+    bodyLimitBytes: server.bodyLimitBytes,
     keepAliveTimeoutMs: server.keepAliveTimeoutMs
   })
   const edgeUrl = url(await listen(edge, host, options.edgePort ?? server.edgePort, apps))

@@ -1,6 +1,6 @@
 // One JSON error shape for every service: `{ error: { code, message, ray } }` with the code's HTTP status, as the
 // error handler, the not-found handler and the raw client-error handler (431 before any route runs) of each app.
-import { STATUS_CODES, type IncomingMessage } from 'node:http'
+import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
@@ -94,6 +94,41 @@ export function installErrorHandling (app: FastifyInstance, label: string): void
   app.server.on('connect', function refuseConnect (_req: IncomingMessage, socket: Socket) {
     writeRawError(socket, new SimError('SIM_ERR_METHOD_NOT_ALLOWED', ['CONNECT', 'no service here is a forward proxy']), label)
   })
+  // An expectation other than 100-continue (RFC 9110 section 10.1.1): node would answer a bare 417.
+  app.server.on('checkExpectation', function refuseExpectation (req: IncomingMessage, res: ServerResponse) {
+    answerEarly(res, new SimError('SIM_ERR_EXPECTATION_FAILED', [String(req.headers.expect ?? '').slice(0, 100)]), label)
+  })
+}
+
+/**
+ * `Expect: 100-continue` decided on the headers alone: a declared body over `bodyLimitBytes` gets its 413 at once,
+ * before the client sends it (RFC 9110 section 10.1.1 lets a server answer with a final status instead of 100);
+ * anything else gets its `100 Continue` and goes on to the routes, as node does without this listener.
+ */
+export function answerContinue (app: FastifyInstance, label: string, bodyLimitBytes: number): void {
+  const server = app.server
+  server.on('checkContinue', function continueOrRefuse (req: IncomingMessage, res: ServerResponse) {
+    const cl = req.headers['content-length']
+    if (cl !== undefined && Number(cl) > bodyLimitBytes) {
+      answerEarly(res, new SimError('SIM_ERR_BODY_TOO_LARGE', [bodyLimitBytes]), label)
+      return
+    }
+    res.writeContinue()
+    server.emit('request', req, res)
+  })
+}
+
+/** An error answer for a request no route saw, then the connection closed (its body, if any, was never sent). */
+function answerEarly (res: ServerResponse, sim: SimError, label: string): void {
+  const ray = newRay(label)
+  const body = JSON.stringify(errorBody(sim, ray))
+  res.writeHead(sim.statusCode, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(body),
+    'x-sim-ray': ray,
+    connection: 'close'
+  })
+  res.end(body)
 }
 
 /**

@@ -85,6 +85,19 @@ describe('the live data path at the edges of HTTP/1.1', () => {
     }
   })
 
+  it('answers an expectation it can decide on the headers at once: 413 for a declared body over the limit, 417 for another expectation', async () => {
+    const rt = await live.start({ server: { bodyLimitBytes: 1000 } })
+    for (const url of [rt.edgeUrl, rt.popUrl('LHR') as string]) {
+      // No body is sent: the answer must come without a 100 Continue asking for it.
+      const tooLarge = await exchange(url, 'POST / HTTP/1.1\r\nHost: eu-shop.example\r\nContent-Length: 5000000\r\nExpect: 100-continue\r\n\r\n')
+      expect(tooLarge).toMatch(/^HTTP\/1\.1 413 /)
+      expect(tooLarge).toContain('"code":"SIM_ERR_BODY_TOO_LARGE"')
+      const other = await exchange(url, 'GET / HTTP/1.1\r\nHost: eu-shop.example\r\nExpect: something-else\r\n\r\n')
+      expect(other).toMatch(/^HTTP\/1\.1 417 /)
+      expect(other).toContain('"code":"SIM_ERR_EXPECTATION_FAILED"')
+    }
+  })
+
   it('answers what it cannot forward in the JSON error shape: no Host, a target that is not a path, CONNECT', async () => {
     const rt = await live.start()
     const pop = rt.popUrl('LHR') as string

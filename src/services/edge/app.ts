@@ -6,7 +6,7 @@ import type { IncomingHttpHeaders } from 'node:http'
 import type { Logger } from 'pino'
 import { SimError, isSimError } from '../../core/errors.ts'
 import type { ClientLocation, Plan, PlanRequest, World } from '../../core/types.ts'
-import { installErrorHandling, planRefusal, sendError } from '../http-errors.ts'
+import { answerContinue, installErrorHandling, planRefusal, sendError } from '../http-errors.ts'
 import { dataPathLoggerOptions, passThroughBodies, type PopHandlers } from '../pop/app.ts'
 
 export interface EdgeDeps {
@@ -17,6 +17,7 @@ export interface EdgeDeps {
   readonly pops: (id: string) => PopHandlers | undefined
   readonly logger: Logger
   readonly headerLimitBytes: number
+  readonly bodyLimitBytes: number
   readonly keepAliveTimeoutMs: number
 }
 
@@ -28,6 +29,7 @@ export function buildApp (deps: EdgeDeps): FastifyInstance {
     ...dataPathLoggerOptions(deps.headerLimitBytes, LABEL, deps.keepAliveTimeoutMs)
   })
   installErrorHandling(app, LABEL)
+  answerContinue(app, LABEL, deps.bodyLimitBytes)
   passThroughBodies(app)
 
   const route = async function anycastToIngress (request: FastifyRequest, reply: FastifyReply) {

@@ -3,7 +3,7 @@
 // PoP is its ingress.
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import { FWD_HEADER } from '../../net/signing.ts'
-import { installErrorHandling, serverOptions } from '../http-errors.ts'
+import { answerContinue, installErrorHandling, serverOptions } from '../http-errors.ts'
 import { REMOTE_SIGN_PATH, remoteSignRoute } from '../keys/remote-sign.ts'
 import type { PopDeps } from './deps.ts'
 import { createIngress, type Handoff } from './ingress.ts'
@@ -73,6 +73,7 @@ export function buildApp (deps: PopDeps & { readonly handlers?: PopHandlers }): 
     ...dataPathLoggerOptions(deps.limits.headerLimitBytes, deps.pop.id, deps.limits.keepAliveTimeoutMs, deps.limits.headerLimitBytes + FORWARDING_HEADER_ALLOWANCE)
   })
   installErrorHandling(app, deps.pop.id)
+  answerContinue(app, deps.pop.id, deps.limits.bodyLimitBytes)
   passThroughBodies(app)
   // Geo Key Manager: other PoPs ask this one to sign when it is inside a customer's key policy (signed calls only).
   if (deps.tls !== undefined) app.post(REMOTE_SIGN_PATH, remoteSignRoute(deps.pop.id, deps.tls.locality, deps.signer))
