@@ -152,6 +152,14 @@ export function serverOptions (label: string, maxHeaderSize = DEFAULT_MAX_HEADER
 /** Node's own default for `maxHeaderSize` (16 KiB). */
 export const DEFAULT_MAX_HEADER_SIZE = 16384
 
+/**
+ * What the simulator's own forwarding may add to a request's header block on its way (the signed `x-sim-fwd` of a
+ * relay; the inspection PoP's trace context, inspection header and `x-sim-pop` towards the origin). Services that
+ * take requests from other PoPs accept this much above `server.headerLimitBytes`, so a client request within the
+ * limit is never refused further in; the ingress holds clients to the limit itself (headerBlockBytes in pop/ingress.ts).
+ */
+export const FORWARDING_HEADER_ALLOWANCE = 4096
+
 /** How long a client may take to send a whole request, headers and body (node's `headersTimeout` is 60 s too). */
 export const REQUEST_TIMEOUT_MS = 60_000
 

@@ -3,8 +3,7 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import type { Delay } from '../../net/delay.ts'
-import { DEFAULT_MAX_HEADER_SIZE, REQUEST_TIMEOUT_MS, installErrorHandling, serverOptions } from '../http-errors.ts'
-import { FORWARDING_HEADER_ALLOWANCE } from '../pop/app.ts'
+import { DEFAULT_MAX_HEADER_SIZE, FORWARDING_HEADER_ALLOWANCE, REQUEST_TIMEOUT_MS, installErrorHandling, serverOptions } from '../http-errors.ts'
 
 export interface OriginDeps {
   readonly host: string

@@ -3,7 +3,7 @@
 // PoP is its ingress.
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import { FWD_HEADER } from '../../net/signing.ts'
-import { answerContinue, installErrorHandling, serverOptions } from '../http-errors.ts'
+import { FORWARDING_HEADER_ALLOWANCE, answerContinue, installErrorHandling, serverOptions } from '../http-errors.ts'
 import { REMOTE_SIGN_PATH, remoteSignRoute } from '../keys/remote-sign.ts'
 import type { PopDeps } from './deps.ts'
 import { createIngress, type Handoff } from './ingress.ts'
@@ -34,14 +34,6 @@ export function passThroughBodies (app: FastifyInstance): void {
 function sameLogger (logger: FastifyBaseLogger): FastifyBaseLogger {
   return logger
 }
-
-/**
- * What the simulator's own forwarding may add to a request's header block on its way (the signed `x-sim-fwd` of a
- * relay; the inspection PoP's trace context, inspection header and `x-sim-pop` towards the origin). Services that
- * take requests from other PoPs accept this much above `server.headerLimitBytes`, so a client request within the
- * limit is never refused further in; the ingress holds clients to the limit itself (checkHeaderBlock).
- */
-export const FORWARDING_HEADER_ALLOWANCE = 4096
 
 /**
  * Options shared by the data-path apps: no per-request logging or pino child, the shared error answers, and the

@@ -328,8 +328,9 @@ export function createIngress (deps: PopDeps, inspect: Inspector) {
     const { raw, ray, host, tlsIn } = r
     try {
       if (hasForwardHeaders(raw.headers)) throw new SimError('SIM_ERR_FORWARD_UNAUTHENTICATED', [`${FWD_PREFIX}-* headers are set by PoPs only`])
-      // The anycast edge's parser held the request to the limit already; a PoP's own port allows relays more.
-      if (handoff?.tls !== undefined || handoff === undefined) {
+      // Handed over by the anycast edge, the request was held to the limit by the edge's parser already; a PoP's own
+      // port (plain or TLS) allows relays more.
+      if (handoff === undefined || handoff.tls !== undefined) {
         // Node's parser refuses a head that reaches its limit, so this does too.
         if (headerBlockBytes(raw.url ?? '', raw.rawHeaders) >= deps.limits.headerLimitBytes) throw new SimError('SIM_ERR_HEADERS_TOO_LARGE', [deps.limits.headerLimitBytes])
       }
@@ -506,7 +507,7 @@ export function createIngress (deps: PopDeps, inspect: Inspector) {
       // A request destroyed early (its client gone) has no socket left.
       const clientIp = String(raw.headers['x-sim-client-ip'] ?? (raw.socket as Socket | null)?.remoteAddress ?? '')
       // Answered before the body was all read (413, a refusal, an upstream error): the rest is read and dropped, for
-      // a bounded time and size, so that the client gets the answer rather than a reset.
+      // a bounded time, so that the client gets the answer rather than a reset.
       if (!raw.complete) discardRest(raw)
       // The connection closed before the whole response was written: the client went away (or timed out) first.
       const closed = !reply.raw.writableFinished
