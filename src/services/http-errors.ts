@@ -65,6 +65,14 @@ export function sendError (reply: FastifyReply, err: SimError, label: string): F
 }
 
 /** The planner's refusal as an error, keeping the planner's own reason as the message. */
+/**
+ * Only a path (origin-form) can be forwarded: not `OPTIONS *` (asterisk-form, about the server itself) nor an absolute
+ * URL (absolute-form, for forward proxies; this is a reverse proxy named by the Host). RFC 9112 section 3.2.
+ */
+export function targetFormError (url: string | undefined): SimError | undefined {
+  return url?.charCodeAt(0) === 47 /* / */ ? undefined : new SimError('SIM_ERR_BAD_REQUEST', ['the request target must be a path starting with "/"'])
+}
+
 export function planRefusal (code: string, reason: string): SimError {
   const err = new SimError(code as ErrorCode, [])
   err.message = reason

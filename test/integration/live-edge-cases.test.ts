@@ -108,6 +108,12 @@ describe('the live data path at the edges of HTTP/1.1', () => {
       const asterisk = await exchange(url, 'OPTIONS * HTTP/1.1\r\nHost: eu-shop.example\r\nConnection: close\r\n\r\n')
       expect(statusOf(asterisk)).toBe(400)
       expect(asterisk).toContain('"code":"SIM_ERR_BAD_REQUEST"')
+      // An absolute URL is refused for its form whatever host it names, a customer's or none.
+      for (const host of ['eu-shop.example', 'nobody.example']) {
+        const absolute = await exchange(url, `GET http://${host}/ HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`)
+        expect(statusOf(absolute)).toBe(400)
+        expect(absolute).toContain('"code":"SIM_ERR_BAD_REQUEST"')
+      }
       const tunnel = await exchange(url, 'CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n')
       expect(statusOf(tunnel)).toBe(405)
       expect(tunnel).toContain('"code":"SIM_ERR_METHOD_NOT_ALLOWED"')

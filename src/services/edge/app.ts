@@ -6,7 +6,7 @@ import type { IncomingHttpHeaders } from 'node:http'
 import type { Logger } from 'pino'
 import { SimError, isSimError } from '../../core/errors.ts'
 import type { ClientLocation, Plan, PlanRequest, World } from '../../core/types.ts'
-import { answerContinue, installErrorHandling, planRefusal, sendError } from '../http-errors.ts'
+import { answerContinue, installErrorHandling, planRefusal, sendError, targetFormError } from '../http-errors.ts'
 import { dataPathLoggerOptions, passThroughBodies, type PopHandlers } from '../pop/app.ts'
 
 export interface EdgeDeps {
@@ -35,6 +35,9 @@ export function buildApp (deps: EdgeDeps): FastifyInstance {
   const route = async function anycastToIngress (request: FastifyRequest, reply: FastifyReply) {
     const headers = request.raw.headers
     if (headers.host === undefined) return sendError(reply, new SimError('SIM_ERR_HOST_MISSING'), LABEL)
+    // The target's form before the Host's customer: an absolute URL or `*` is the wrong request whatever it names.
+    const target = targetFormError(request.raw.url)
+    if (target !== undefined) return sendError(reply, target, LABEL)
     let client: ClientLocation
     try {
       client = deps.locateClient(headers)

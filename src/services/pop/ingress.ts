@@ -16,7 +16,7 @@ import { FWD_PREFIX, hasForwardHeaders, type ForwardFields } from '../../net/sig
 import { classifyUpstreamError, describeUpstreamError, exchange, type Exchange } from '../../net/upstream.ts'
 import { isLate } from '../../runtime/fidelity.ts'
 import type { MeasuredHop, RequestHandshake, SettleRecord } from '../../runtime/types.ts'
-import { newRay, toSimError } from '../http-errors.ts'
+import { newRay, targetFormError, toSimError } from '../http-errors.ts'
 import { HANDSHAKE_HEADER, HOP_BY_HOP, SIGNER_HEADER, TICKET_HEADER, type PopDeps } from './deps.ts'
 import type { InspectInput, Inspector } from './inspect.ts'
 import { RELAY_RESULT_HEADER, decodeRelayResult, serverTiming } from './server-timing.ts'
@@ -337,9 +337,8 @@ export function createIngress (deps: PopDeps, inspect: Inspector) {
       if (host === '') throw new SimError('SIM_ERR_HOST_MISSING')
       // Node keeps the first of several Host fields; forwarded, they would be ambiguous to the next hop.
       if (hostFields(raw.rawHeaders) > 1) throw new SimError('SIM_ERR_BAD_REQUEST', ['more than one Host header'])
-      // Only a path (origin-form) can be forwarded: not `OPTIONS *` (asterisk-form, about this server itself) nor an
-      // absolute URL (absolute-form, for forward proxies; this is a reverse proxy named by the Host).
-      if (raw.url?.charCodeAt(0) !== 47 /* / */) throw new SimError('SIM_ERR_BAD_REQUEST', ['the request target must be a path starting with "/"'])
+      const target = targetFormError(raw.url)
+      if (target !== undefined) throw target
       const cl = raw.headers['content-length']
       if (cl !== undefined && Number(cl) > deps.limits.bodyLimitBytes) throw new SimError('SIM_ERR_BODY_TOO_LARGE', [deps.limits.bodyLimitBytes])
       const client = handoff?.client ?? deps.locateClient(raw.headers)
