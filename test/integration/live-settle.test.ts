@@ -3,10 +3,11 @@
 // last response leg instead of adding to it; answers that did not follow their plan keep the plain response leg. With
 // jitter, the deadline adds the jitter each wait was given, so the variation still reaches the client. A time scale of 10 makes each access leg 30 ms, far above timer and machine noise.
 import { createServer, type Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
+import { connect, type AddressInfo } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { buildControlApp } from '../../src/services/control/app.ts'
-import { errorCode, get, liveRuntimePerTest, type Answer } from './live-helpers.ts'
+import type { RequestRecord } from '../../src/runtime/types.ts'
+import { errorCode, eventually, get, liveRuntimePerTest, type Answer } from './live-helpers.ts'
 
 const SLOW = 'slow-origin.example'
 const GONE = 'gone-origin.example'
@@ -138,5 +139,31 @@ describe('settling a request against its modelled total', () => {
     // settled against the model alone, no request could come back faster than the model.
     expect(Math.max(...totals) - Math.min(...totals)).toBeGreaterThan(3)
     expect(Math.min(...totals)).toBeLessThan(82.5 - 1)
+  })
+
+  it('does not count the time a client takes to send its body as the simulation falling behind', async () => {
+    const rt = await live.start({ latency: { enabled: true, timeScale: 1, jitter: 0 } })
+    const records: RequestRecord[] = []
+    rt.events.on('request', (rec) => records.push(rec))
+    const { port } = new URL(rt.edgeUrl)
+    const PAUSE_MS = 300
+    // Relayed (LHR > an EU PoP) and inspected where it lands (FRA): half the body, a pause, the other half.
+    for (const client of ['LHR', 'FRA']) {
+      const answer = await new Promise<string>((resolve, reject) => {
+        const socket = connect(Number(port), '127.0.0.1')
+        let text = ''
+        socket.on('data', (c: Buffer) => { text += c.toString('latin1') })
+        socket.on('end', () => resolve(text))
+        socket.on('error', reject)
+        socket.write(`POST /upload HTTP/1.1\r\nHost: eu-shop.example\r\nx-sim-client: ${client}\r\nContent-Type: text/plain\r\nContent-Length: 10\r\nConnection: close\r\n\r\nhello`)
+        setTimeout(() => socket.write('world'), PAUSE_MS)
+      })
+      expect(answer).toMatch(/^HTTP\/1\.1 200 /)
+      const rec = await eventually(async () => records.find((r) => r.plan.outcome === 'served' && r.plan.ingress === client))
+      // The response left PAUSE_MS after the model's time, all of it the client's: on time, not late.
+      expect(rec.measuredMs).toBeGreaterThan(PAUSE_MS)
+      expect(rec.settle?.late).toBe(false)
+    }
+    expect(rt.fidelity?.snapshot().late).toBe(0)
   })
 })

@@ -53,12 +53,35 @@ export function hasBody (raw: IncomingMessage): boolean {
  * body unread (the client is held back by TCP) until the answer has left; then it is discarded (discardRest), so that
  * the client reads the answer rather than a reset.
  */
-export function lazyBody (raw: IncomingMessage, started: () => void): AsyncIterable<Buffer> | null {
+/** Where the time the data path waited for a client's body adds up (wall-clock ms). */
+export interface ClientWait {
+  clientWaitMs: number
+}
+
+export function lazyBody (raw: IncomingMessage, started: () => void, wait?: ClientWait): AsyncIterable<Buffer> | null {
   if (!hasBody(raw)) return null
   return {
     [Symbol.asyncIterator] () {
       started()
-      return raw.iterator({ destroyOnReturn: false }) as AsyncIterator<Buffer>
+      const chunks = raw.iterator({ destroyOnReturn: false }) as AsyncIterator<Buffer>
+      return wait === undefined ? chunks : timedReads(chunks, wait)
+    }
+  }
+}
+
+/**
+ * The body's chunks, reporting how long each read waited for the client: time a slow upload takes is the client's,
+ * which the model (no bandwidth) does not have. Reads happen only when the next hop wants more, so time the data
+ * path spends behind (backpressure) is not counted.
+ */
+function timedReads (chunks: AsyncIterator<Buffer>, wait: ClientWait): AsyncIterator<Buffer> {
+  return {
+    next () {
+      const t = nowMs()
+      return chunks.next().then((r) => { wait.clientWaitMs += nowMs() - t; return r })
+    },
+    return (value?: unknown) {
+      return chunks.return === undefined ? Promise.resolve({ done: true, value: undefined }) : chunks.return(value)
     }
   }
 }
@@ -67,7 +90,7 @@ export function lazyBody (raw: IncomingMessage, started: () => void): AsyncItera
  * What inspection reads of a client request (method, target, headers and the not yet read body) and what it is to
  * do with it: one object shape, whichever role builds it.
  */
-export function inspectInput (raw: IncomingMessage, ray: string, customer: Customer, downstream: readonly Hop[], tlsKey: KeyOperation | undefined, tlsResumed: boolean): InspectInput {
+export function inspectInput (raw: IncomingMessage, ray: string, customer: Customer, downstream: readonly Hop[], tlsKey: KeyOperation | undefined, tlsResumed: boolean, wait?: ClientWait): InspectInput {
   return {
     ray,
     customer,
@@ -75,7 +98,7 @@ export function inspectInput (raw: IncomingMessage, ray: string, customer: Custo
     url: raw.url ?? '/',
     headers: raw.headers,
     rawHeaders: raw.rawHeaders,
-    body: lazyBody(raw, () => {}),
+    body: lazyBody(raw, () => {}, wait),
     downstream,
     tlsKey,
     tlsResumed
@@ -212,10 +235,11 @@ export function createIngress (deps: PopDeps, inspect: Inspector) {
     return customer.logRegion ? world.logCores[customer.logRegion] : world.logCores.us
   }
 
-  async function relay (raw: IncomingMessage, ray: string, client: ClientLocation, first: ServedPlan): Promise<{ plan: Plan, outcome?: Outcome }> {
+  async function relay (r: InFlight, client: ClientLocation, first: ServedPlan): Promise<{ plan: Plan, outcome?: Outcome }> {
+    const { raw, ray } = r
     let p: ServedPlan = first
     let bodyStarted = false
-    const body = lazyBody(raw, () => { bodyStarted = true })
+    const body = lazyBody(raw, () => { bodyStarted = true }, r)
     // Only framing and routing fields are touched: names are compared, values are copied without being read.
     const headers: string[] = []
     const rh = raw.rawHeaders
@@ -250,7 +274,7 @@ export function createIngress (deps: PopDeps, inspect: Inspector) {
           const again = deps.plan({ client, host: p.host, ingress: pop.id, down: [p.inspection], newConnection: p.tls.key !== 'none' }, world)
           deps.logger.warn({ ray, host: p.host, pop: pop.id, unreachable: p.inspection, next: again.outcome === 'served' ? again.inspection : again.code }, 'inspection PoP unreachable, re-planned')
           if (again.outcome === 'refused') return { plan: again }
-          if (again.inspection === pop.id) return { plan: again, outcome: await inspectHere(raw, ray, again) }
+          if (again.inspection === pop.id) return { plan: again, outcome: await inspectHere(r, again) }
           p = again
           continue
         }
@@ -283,11 +307,12 @@ export function createIngress (deps: PopDeps, inspect: Inspector) {
     }
   }
 
-  async function inspectHere (raw: IncomingMessage, ray: string, p: ServedPlan, tlsResumed = false): Promise<Outcome> {
+  async function inspectHere (r: InFlight, p: ServedPlan, tlsResumed = false): Promise<Outcome> {
+    const { raw, ray } = r
     const customer = world.customers.get(p.host)
     if (!customer) return errorOutcome(new SimError('SIM_ERR_HOST_UNKNOWN', [p.host]), ray)
     try {
-      const out = await inspect(inspectInput(raw, ray, customer, downstreamOf(p), deps.tls === undefined ? undefined : p.tls.key, tlsResumed))
+      const out = await inspect(inspectInput(raw, ray, customer, downstreamOf(p), deps.tls === undefined ? undefined : p.tls.key, tlsResumed, r))
       // The headers are this request's own object: the trace context joins them.
       out.headers.traceparent = out.traceparent
       return { status: out.status, headers: out.headers, body: out.body, downstream: out.hops, inspectedAt: pop.id }
@@ -318,6 +343,8 @@ export function createIngress (deps: PopDeps, inspect: Inspector) {
     handshake: RequestHandshake | undefined
     /** How the response kept to the model, when it was settled against it. */
     settle: SettleRecord | undefined
+    /** Wall-clock ms the data path waited for the client's body: the client's time, not the model's. */
+    clientWaitMs: number
   }
 
   /**
@@ -378,12 +405,12 @@ export function createIngress (deps: PopDeps, inspect: Inspector) {
       }
       if (p.outcome === 'refused') return refusedOutcome(p, ray)
       if (p.inspection === pop.id) {
-        const outcome = await inspectHere(raw, ray, p, resumed)
+        const outcome = await inspectHere(r, p, resumed)
         if (tlsIn === undefined || tlsIn.relayRttMs === 0) return outcome
         // The ciphertext relay happened on the TLS stream itself (the edge's delayed pipe): report what it applied.
         return { ...outcome, relay: { from: tlsIn.ingress, to: pop.id, kind: 'relay', modelledMs: tlsIn.relayRttMs, measuredMs: piped(tlsIn.relayRttMs) } }
       }
-      const relayed = await relay(raw, ray, client, p)
+      const relayed = await relay(r, client, p)
       r.planned = relayed.plan
       return relayed.plan.outcome === 'refused' ? refusedOutcome(relayed.plan, ray) : relayed.outcome as Outcome
     } catch (err) {
@@ -419,8 +446,9 @@ export function createIngress (deps: PopDeps, inspect: Inspector) {
 
   /**
    * The response direction of the access hop. A request served along its whole plan is settled against the plan's
-   * modelled total plus the jitter its waits were given (here and, as reported, at the PoPs after this one): the
-   * response leaves when that much time has passed since the request came in, so the simulation's own time on
+   * modelled total plus the jitter its waits were given (here and, as reported, at the PoPs after this one) and the
+   * time the data path waited for the client's body (an upload's time is the client's; the model has no bandwidth):
+   * the response leaves when that much time has passed since the request came in, so the simulation's own time on
    * loopback (parsing, planning, sockets between PoPs, timers firing early or late) counts against the modelled waits
    * and PoP processing instead of adding to them. Errors keep the plain response leg. Through the TLS edge there is
    * no leg here (the edge's pipe carries every byte of the connection across the access hop and the relay, handshake
@@ -435,7 +463,7 @@ export function createIngress (deps: PopDeps, inspect: Inspector) {
     const deadline = (modelledMs: number): number => {
       const total = modelledMs * delay.timeScale
       const bound = delay.jitter * total
-      return r.t0 + total + Math.max(-bound, Math.min(bound, jitter.jitterMs))
+      return r.t0 + total + Math.max(-bound, Math.min(bound, jitter.jitterMs)) + r.clientWaitMs
     }
     if (r.tlsIn !== undefined) {
       if (!settles) return
@@ -497,7 +525,8 @@ export function createIngress (deps: PopDeps, inspect: Inspector) {
       accessSpent: 0,
       outcome: undefined,
       handshake: undefined,
-      settle: undefined
+      settle: undefined,
+      clientWaitMs: 0
     }
     const hops: MeasuredHop[] = []
 
