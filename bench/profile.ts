@@ -5,15 +5,9 @@
 import { writeFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { parseScenario } from '../src/config/load.ts'
-import type { Scenario } from '../src/config/schema.ts'
-import { isClientLocationError, parseClientLocation } from '../src/core/client.ts'
-import { SimError } from '../src/core/errors.ts'
-import { plan } from '../src/core/planner.ts'
-import { createGeoIpLocator } from '../src/net/geoip-locator.ts'
-import { invalid, parseOptions, positiveInteger, positiveNumber, refuse, writableDir } from './lib/args.ts'
+import { checkRoute, invalid, parseOptions, positiveInteger, positiveNumber, refuse, writableDir } from './lib/args.ts'
 import { breakdown, formatBreakdown, type CpuProfile } from './lib/profile-analysis.ts'
 import type { JobResult, PacedResult, StreamResult } from './lib/loadgen.ts'
-import { worldOf } from './lib/model.ts'
 import { spawnChild } from './lib/rpc.ts'
 import { defaultYaml } from './lib/scenario-yaml.ts'
 import type { PeerUrls, SimInfo } from './lib/servers.ts'
@@ -46,19 +40,6 @@ Options:
 /** The warm-up before the profiled load: a third as long, at least a second. */
 function warmUpSeconds (seconds: number): number {
   return Math.max(1, Math.round(seconds / 3))
-}
-
-/** The profiled route, checked against the default scenario as the simulation will read it: a typo would profile the error path. */
-function checkRoute (client: string, host: string, scenario: Scenario): void {
-  const world = worldOf(scenario)
-  const loc = parseClientLocation(client, world.topology, createGeoIpLocator())
-  if (isClientLocationError(loc)) {
-    const err = new SimError(loc.error, loc.args)
-    throw invalid('--client', `${err.code}: ${err.message}`)
-  }
-  if (!world.customers.has(host)) throw invalid('--host', `no customer of the default configuration has host "${host}"; one of ${[...world.customers.keys()].join(', ')}`)
-  const p = plan({ client: loc, host, newConnection: false }, world)
-  if (p.outcome !== 'served') throw invalid('--host', `the simulation refuses ${host} from ${client} (${p.code}): that would profile the refusal`)
 }
 
 let settings: { latency: 'on' | 'off', seconds: number, connections: number, rate: number | undefined, intervalUs: number, peer: string | undefined, hops: '1' | '2', client: string, host: string, out: string }
@@ -97,7 +78,7 @@ try {
   if (peer !== undefined && latency !== 'off') throw invalid('--latency', 'applies to the simulation, not to --peer')
   const client = values.client ?? 'LHR'
   const host = values.host ?? 'eu-shop.example'
-  if (peer === undefined) checkRoute(client, host, parseScenario(await defaultYaml(), 'default.yaml'))
+  if (peer === undefined) checkRoute(client, host, parseScenario(await defaultYaml(), 'default.yaml'), 'profile')
   const out = resolve(values.out ?? 'bench/results/profile')
   await writableDir(out, '--out')
   settings = { latency, seconds, connections, rate, intervalUs, peer, hops, client, host, out }

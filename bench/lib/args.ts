@@ -5,7 +5,12 @@ import { constants } from 'node:fs'
 import { access, mkdir, stat } from 'node:fs/promises'
 import { dirname, resolve } from 'node:path'
 import { parse, type Options } from '../../src/cli/args.ts'
+import type { Scenario } from '../../src/config/schema.ts'
+import { isClientLocationError, parseClientLocation } from '../../src/core/client.ts'
 import { isSimError, SimError } from '../../src/core/errors.ts'
+import { plan } from '../../src/core/planner.ts'
+import { createGeoIpLocator } from '../../src/net/geoip-locator.ts'
+import { worldOf } from './model.ts'
 
 /** Parses `args` strictly: an unknown option, a missing value or a positional argument is SIM_ERR_BAD_REQUEST. */
 export function parseOptions<T extends Options> (args: readonly string[], options: T, usage: string) {
@@ -29,6 +34,22 @@ export function positiveInteger (text: string, option: string): number {
   const n = Number(text)
   if (text.trim() === '' || !Number.isInteger(n) || n <= 0) throw invalid(option, `must be a whole number greater than 0, got "${text}"`)
   return n
+}
+
+/**
+ * A route given by `--client` and `--host`, checked against the scenario as the simulation will read it: a typo would
+ * load the error path. `verb` says what would be done with a refused route ("profile", "compare").
+ */
+export function checkRoute (client: string, host: string, scenario: Scenario, verb: string): void {
+  const world = worldOf(scenario)
+  const loc = parseClientLocation(client, world.topology, createGeoIpLocator())
+  if (isClientLocationError(loc)) {
+    const err = new SimError(loc.error, loc.args)
+    throw invalid('--client', `${err.code}: ${err.message}`)
+  }
+  if (!world.customers.has(host)) throw invalid('--host', `no customer of the default configuration has host "${host}"; one of ${[...world.customers.keys()].join(', ')}`)
+  const p = plan({ client: loc, host, newConnection: false }, world)
+  if (p.outcome !== 'served') throw invalid('--host', `the simulation refuses ${host} from ${client} (${p.code}): that would ${verb} the refusal`)
 }
 
 /**

@@ -91,6 +91,25 @@ export function timingMismatch (what: string, runs: readonly { readonly timedSha
  */
 export const MIN_ROUNDS = 3
 
+/** mulberry32: a small, well-mixed 32-bit generator, seeded, giving numbers in [0, 1). */
+function seeded (seed: number): () => number {
+  let state = seed >>> 0
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0
+    let t = state
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
+
+/** The `level` interval's bounds out of bootstrap medians. */
+function percentileBounds (medians: Float64Array, level: number): [number, number] {
+  medians.sort()
+  const tail = (1 - level) / 2
+  return [percentileSorted(medians, tail * 100), percentileSorted(medians, (1 - tail) * 100)]
+}
+
 /**
  * A percentile bootstrap confidence interval for the median of `xs` (`level` 0.95: the 2.5th and 97.5th percentiles of
  * the medians of `resamples` resamples drawn with replacement). Seeded, so one result always gives the same interval.
@@ -99,24 +118,40 @@ export const MIN_ROUNDS = 3
 export function medianCi (xs: readonly number[], level = 0.95, resamples = 4000, seed = 1): [number, number] {
   const s = xs.filter((x) => Number.isFinite(x))
   if (s.length < MIN_ROUNDS) return [Number.NaN, Number.NaN]
-  // mulberry32: a small, well-mixed 32-bit generator.
-  let state = seed >>> 0
-  const next = (): number => {
-    state = (state + 0x6d2b79f5) >>> 0
-    let t = state
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
+  const next = seeded(seed)
   const medians = new Float64Array(resamples)
   const draw = new Array<number>(s.length)
   for (let k = 0; k < resamples; k++) {
     for (let i = 0; i < s.length; i++) draw[i] = s[Math.floor(next() * s.length)] as number
     medians[k] = median(draw)
   }
-  medians.sort()
-  const tail = (1 - level) / 2
-  return [percentileSorted(medians, tail * 100), percentileSorted(medians, (1 - tail) * 100)]
+  return percentileBounds(medians, level)
+}
+
+/**
+ * The same interval for values that come in groups: rounds measured in several fresh pairs of processes. Two
+ * processes running the same code can differ by a few per cent for as long as they live (their heaps, their JIT's
+ * choices), which rounds within one pair never show; so each resample draws groups with replacement and then values
+ * within each drawn group with replacement (a two-stage bootstrap), and the interval widens by what varies from one
+ * pair of processes to the next. One group is `medianCi` of its values. NaN bounds below MIN_ROUNDS values in all.
+ */
+export function groupedMedianCi (groups: readonly (readonly number[])[], level = 0.95, resamples = 4000, seed = 1): [number, number] {
+  const gs = groups.map((g) => g.filter((x) => Number.isFinite(x))).filter((g) => g.length > 0)
+  if (gs.length <= 1) return medianCi(gs[0] ?? [], level, resamples, seed)
+  const total = gs.reduce((n, g) => n + g.length, 0)
+  if (total < MIN_ROUNDS) return [Number.NaN, Number.NaN]
+  const next = seeded(seed)
+  const medians = new Float64Array(resamples)
+  const draw: number[] = []
+  for (let k = 0; k < resamples; k++) {
+    draw.length = 0
+    for (let j = 0; j < gs.length; j++) {
+      const g = gs[Math.floor(next() * gs.length)] as number[]
+      for (let i = 0; i < g.length; i++) draw.push(g[Math.floor(next() * g.length)] as number)
+    }
+    medians[k] = median(draw)
+  }
+  return percentileBounds(medians, level)
 }
 
 export type Verdict = 'met' | 'not met' | 'undecided'

@@ -1,7 +1,7 @@
 // Keeps the benchmark code working: runs `bench/run.ts --quick` and `bench/profile.ts` with tiny durations in child
 // processes and checks that they complete and write well-formed results. It asserts nothing about speed (that is
 // what the bench is for).
-import { spawn } from 'node:child_process'
+import { execFileSync, spawn } from 'node:child_process'
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -10,6 +10,7 @@ import { afterAll, describe, expect, it } from 'vitest'
 
 const runner = fileURLToPath(new URL('../../bench/run.ts', import.meta.url))
 const profiler = fileURLToPath(new URL('../../bench/profile.ts', import.meta.url))
+const comparer = fileURLToPath(new URL('../../bench/compare.ts', import.meta.url))
 
 function run (args: string[]): Promise<{ code: number | null, stderr: string }> {
   return new Promise((resolve) => {
@@ -141,8 +142,8 @@ describe('bench --quick', () => {
     }
   }, 120_000)
 
-  async function runProfiler (args: string[]): Promise<{ code: unknown, stdout: string, stderr: string }> {
-    const child = spawn(process.execPath, [profiler, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+  async function runProfiler (args: string[], file = profiler): Promise<{ code: unknown, stdout: string, stderr: string }> {
+    const child = spawn(process.execPath, [file, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
     let stdout = ''
     let stderr = ''
     child.stdout.on('data', (c: Buffer) => { stdout += c.toString() })
@@ -205,6 +206,33 @@ describe('bench --quick', () => {
       }
     } finally {
       await rm(out, { recursive: true, force: true })
+    }
+  }, 60_000)
+
+  it('compares the working tree with another build, both loaded at once, and cleans up after itself', async () => {
+    const worktrees = (): string => execFileSync('git', ['worktree', 'list'], { encoding: 'utf8' })
+    const before = worktrees()
+    const { code, stdout, stderr } = await runProfiler(['--base', 'HEAD', '--pairs', '2', '--rounds', '2', '--rate', '60', '--seconds', '0.5'], comparer)
+    expect(code, stderr).toBe(0)
+    expect(stderr).toMatch(/\[compare\] pair 2\/2, round 2\/2: HEAD [\d.]+ µs, working tree [\d.]+ µs per request, ratio [\d.]+/)
+    expect(stdout).toMatch(/working tree \/ HEAD: [\d.]+x the CPU per request \(median of the per-round ratios; 95% interval [\d.]+ to [\d.]+\); .*by pair of processes [\d.]+, [\d.]+\n/)
+    // The temporary worktree is gone again.
+    expect(worktrees()).toBe(before)
+
+    const refusals: [string[], string][] = [
+      [[], 'invalid input at --base: is required'],
+      [['--base', 'no-such-ref-anywhere'], 'invalid input at --base: "no-such-ref-anywhere" is not a commit of this repository'],
+      [['--base', 'HEAD', '--rate', '0'], 'invalid input at --rate: must be a number greater than 0'],
+      [['--base', 'HEAD', '--latency', 'sometimes'], 'invalid input at --latency: must be on or off'],
+      [['--base', 'HEAD', '--host', 'nope.example'], 'invalid input at --host: no customer of the default configuration has host "nope.example"'],
+      [['--base', 'HEAD', 'stray'], 'SIM_ERR_BAD_REQUEST']
+    ]
+    for (const [args, message] of refusals) {
+      const r = await runProfiler(args, comparer)
+      expect(r.code, args.join(' ')).toBe(2)
+      expect(r.stderr).toContain(`bench/compare: `)
+      expect(r.stderr).toContain(message)
+      expect(r.stderr).not.toContain('[compare]')
     }
   }, 60_000)
 

@@ -1,7 +1,7 @@
 // The bootstrap interval of a median (bench/lib/stats.ts medianCi) that the benchmark's concurrent pairs report, the
 // verdict on a target that their interval gives (judged), and the rate an open-loop run achieved (achievedRate).
 import { describe, expect, it } from 'vitest'
-import { achievedRate, judged, median, medianCi, MIN_ROUNDS, spread } from '../../bench/lib/stats.ts'
+import { achievedRate, groupedMedianCi, judged, median, medianCi, MIN_ROUNDS, spread } from '../../bench/lib/stats.ts'
 
 /** Seeded uniform numbers in [0, 1), so the data of every test is the same on every run. */
 function uniform (seed: number): () => number {
@@ -37,6 +37,28 @@ describe('medianCi', () => {
     expect(judged(medianCi([1.36]), 1.25)).toBe('undecided')
     expect(judged(medianCi([1.36, 1.4]), 1.25)).toBe('undecided')
     expect(judged(medianCi([1.36, 1.4, 1.38]), 1.25)).toBe('not met')
+  })
+})
+
+describe('groupedMedianCi', () => {
+  it('widens the interval by what differs between groups (pairs of processes) that rounds within one never show', () => {
+    // Three pairs of processes, tight within each, one of them 6% off: pooled as if independent, the rounds give an
+    // interval that excludes 1.00; by groups, it includes it.
+    const groups = [[0.99, 1.0, 1.01, 1.0], [1.05, 1.06, 1.07, 1.06], [0.99, 1.0, 1.0, 1.01]]
+    const pooled = medianCi(groups.flat())
+    const grouped = groupedMedianCi(groups)
+    expect(grouped[0]).toBeLessThanOrEqual(pooled[0])
+    expect(grouped[1]).toBeGreaterThan(pooled[1])
+    expect(grouped[1]).toBeGreaterThanOrEqual(1.05)
+    expect(groupedMedianCi(groups)).toEqual(grouped)
+  })
+
+  it('is medianCi for one group, and none below three values in all', () => {
+    const xs = [1.31, 1.52, 1.47, 1.9, 1.44]
+    expect(groupedMedianCi([xs])).toEqual(medianCi(xs))
+    expect(groupedMedianCi([[1.2], [1.3]])).toEqual([Number.NaN, Number.NaN])
+    expect(groupedMedianCi([[1.2, Number.NaN], [], [1.3, 1.25]])).not.toEqual([Number.NaN, Number.NaN])
+    expect(groupedMedianCi([])).toEqual([Number.NaN, Number.NaN])
   })
 })
 
