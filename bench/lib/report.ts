@@ -187,7 +187,18 @@ function concurrentLines (r: OverheadResult): string[] {
     : `against ${name}: median of the per-round ratios ${f(x.cpuTwoHopsEach.median, 2)}x (${intervalText(x.cpuTwoHopsEach, x.rounds)}); medians of each side ${f(x.simUsPerHop, 0)} µs per hop for residency-sim and ${f(x.peerUsPerHop, 0)} for the peer`
   const parts = [one('the plain forwarder', c.vsPlain), one('the buffered plain forwarder', c.vsPlainBuffered), one('@fastify/http-proxy', c.vsHttpProxy)].filter((x) => x !== '')
   if (parts.length === 0) return []
-  return [`Concurrent pairs (residency-sim's two-hop chain and a peer's loaded at the same time, ${c.rateRps} requests/s each${c.load === 'paced' ? ', evenly spaced and alternating between the two (the paced engine)' : ' by autocannon\'s overallRate (each connection\'s quota for a second sent as that second starts: the same shape of load for both)'}, ${c.runSeconds} s, each process's CPU time per request over the same seconds, the direct paths measured the same way right before each pair${c.pinning === undefined ? '' : `; ${c.pinning}`}; ${c.rounds} round${c.rounds === 1 ? '' : 's'}): process CPU per hop of two ${parts.join('; ')}. Both sides of each ratio ran under the same machine conditions, so the drift between trials above does not enter it; the interval is a bootstrap of the median of the per-round ratios.`, '', ...hopSplitLines(c)]
+  // Results before the rounds ran in several pairs of processes have one pair, the trials', and a plain bootstrap.
+  const pairs = (c as Partial<typeof c>).processPairs ?? 1
+  const rounds = pairs > 1
+    ? `${pairs} pairs of processes (the first the trials', the others started fresh and warmed up) of ${c.roundsPerPair} rounds each`
+    : `${c.rounds} round${c.rounds === 1 ? '' : 's'}`
+  const interval = pairs > 1
+    ? 'the interval is a two-stage bootstrap of the median over the pairs of processes and their rounds, so that what differs between two processes of the same code (a few per cent for as long as they live) widens it'
+    : 'the interval is a bootstrap of the median of the per-round ratios, within one pair of processes'
+  const byPair = pairs > 1 && c.vsPlain !== null && c.vsPlain.cpuTwoHopsEach.byProcessPair !== undefined
+    ? ` By pair of processes, against the plain forwarder: ${c.vsPlain.cpuTwoHopsEach.byProcessPair.map((x) => `${f(x, 2)}x`).join(', ')}.`
+    : ''
+  return [`Concurrent pairs (residency-sim's two-hop chain and a peer's loaded at the same time, ${c.rateRps} requests/s each${c.load === 'paced' ? ', evenly spaced and alternating between the two (the paced engine)' : ' by autocannon\'s overallRate (each connection\'s quota for a second sent as that second starts: the same shape of load for both)'}, ${c.runSeconds} s, each process's CPU time per request over the same seconds, the direct paths measured the same way right before each pair${c.pinning === undefined ? '' : `; ${c.pinning}`}; ${rounds}): process CPU per hop of two ${parts.join('; ')}. Both sides of each ratio ran under the same machine conditions, so the drift between trials above does not enter it; ${interval}.${byPair}`, '', ...hopSplitLines(c)]
 }
 
 type HopSplit = NonNullable<Concurrent['firstHop']>

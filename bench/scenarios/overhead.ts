@@ -12,10 +12,32 @@ import { pinProcesses, speedProbe, which } from '../lib/machine.ts'
 import { spawnChild, type Child } from '../lib/rpc.ts'
 import { benchScenario, defaultYaml } from '../lib/scenario-yaml.ts'
 import type { PeerUrls, SimInfo } from '../lib/servers.ts'
-import { judged, median, medianCi, round, spread, summarise, timingMismatch } from '../lib/stats.ts'
+import { groupedMedianCi, judged, median, round, spread, summarise, timingMismatch } from '../lib/stats.ts'
 import { NGINX_HINT, startNginx, type NginxPeer } from '../peers/nginx.ts'
 
 const HOST = 'eu-shop.example'
+
+/**
+ * The Node variants of one pair of processes: the simulation's (its origin direct, one hop, two hops) and the peers'
+ * (their origin direct, each chain with one and two hops).
+ */
+function nodeVariants (sim: Child, info: SimInfo, peerProc: Child, peers: PeerUrls): Variant[] {
+  const h = { host: HOST }
+  return [
+    { name: DIRECT_SIM, proc: sim, system: 'direct', hops: 0, url: info.originUrls[HOST] as string, headers: h },
+    { name: DIRECT_PEERS, proc: peerProc, system: 'direct', hops: 0, url: peers.origin, headers: h },
+    // From Frankfurt the ingress is in the EU: one hop, inspected where it lands. From London (not EU) the ingress
+    // relays to an EU PoP: two hops. Same customer, origin, rules and key mode in both.
+    { name: 'residency-sim 1 hop', proc: sim, system: 'residency-sim', hops: 1, url: info.edgeUrl, headers: { ...h, 'x-sim-client': 'FRA' } },
+    { name: 'residency-sim 2 hops', proc: sim, system: 'residency-sim', hops: 2, url: info.edgeUrl, headers: { ...h, 'x-sim-client': 'LHR' } },
+    { name: 'plain 1 hop', proc: peerProc, system: 'plain', hops: 1, url: peers.plain[0], headers: h },
+    { name: 'plain 2 hops', proc: peerProc, system: 'plain', hops: 2, url: peers.plain[1], headers: h },
+    { name: 'plain (buffered) 1 hop', proc: peerProc, system: 'plain-buffered', hops: 1, url: peers.plainBuffered[0], headers: h },
+    { name: 'plain (buffered) 2 hops', proc: peerProc, system: 'plain-buffered', hops: 2, url: peers.plainBuffered[1], headers: h },
+    { name: '@fastify/http-proxy 1 hop', proc: peerProc, system: 'http-proxy', hops: 1, url: peers.httpProxy[0], headers: h },
+    { name: '@fastify/http-proxy 2 hops', proc: peerProc, system: 'http-proxy', hops: 2, url: peers.httpProxy[1], headers: h }
+  ]
+}
 
 interface Variant {
   readonly name: string
@@ -54,21 +76,22 @@ export async function runOverhead (ctx: Ctx) {
   const bench = benchScenario(await defaultYaml())
 
   ctx.progress('overhead', 'starting the simulation (latency off), and the peer forwarders in a process of their own')
-  const info = await ctx.servers.call<SimInfo>('startSim', { yaml: bench.yaml, latency: false, timeScale: 1 })
-  const simOrigin = info.originUrls[HOST] as string
+  const simStart = { yaml: bench.yaml, latency: false, timeScale: 1 }
+  const info = await ctx.servers.call<SimInfo>('startSim', simStart)
   // The peers run in their own process with their own origin (the simulator's origin app, same settings), so the
   // simulation's background work (340 idle PoPs, log shipping, the control plane) is not charged to them, and each
   // system's chain, origin included, runs on one event loop.
   const peerProc = spawnChild(new URL('../lib/servers.ts', import.meta.url))
   const customer = bench.scenario.customers.find((c) => c.host === HOST)
-  const peers = await peerProc.call<PeerUrls>('startPeers', {
+  const peerStart = {
     origin: {
       host: HOST,
       responseBytes: customer?.origin.responseBytes ?? 1024,
       serviceTimeMs: customer?.origin.serviceTimeMs ?? 1,
       ...(customer?.inspection?.header.name === undefined ? {} : { inspectionHeader: customer.inspection.header.name })
     }
-  })
+  }
+  const peers = await peerProc.call<PeerUrls>('startPeers', peerStart)
   const origin = peers.origin
   const nginxBin = which('nginx')
   let nginx: NginxPeer | undefined
@@ -88,20 +111,7 @@ export async function runOverhead (ctx: Ctx) {
 
   const h = { host: HOST }
   const sp = ctx.servers
-  const variants: Variant[] = [
-    { name: DIRECT_SIM, proc: sp, system: 'direct', hops: 0, url: simOrigin, headers: h },
-    { name: DIRECT_PEERS, proc: peerProc, system: 'direct', hops: 0, url: origin, headers: h },
-    // From Frankfurt the ingress is in the EU: one hop, inspected where it lands. From London (not EU) the ingress
-    // relays to an EU PoP: two hops. Same customer, origin, rules and key mode in both.
-    { name: 'residency-sim 1 hop', proc: sp, system: 'residency-sim', hops: 1, url: info.edgeUrl, headers: { ...h, 'x-sim-client': 'FRA' } },
-    { name: 'residency-sim 2 hops', proc: sp, system: 'residency-sim', hops: 2, url: info.edgeUrl, headers: { ...h, 'x-sim-client': 'LHR' } },
-    { name: 'plain 1 hop', proc: peerProc, system: 'plain', hops: 1, url: peers.plain[0], headers: h },
-    { name: 'plain 2 hops', proc: peerProc, system: 'plain', hops: 2, url: peers.plain[1], headers: h },
-    { name: 'plain (buffered) 1 hop', proc: peerProc, system: 'plain-buffered', hops: 1, url: peers.plainBuffered[0], headers: h },
-    { name: 'plain (buffered) 2 hops', proc: peerProc, system: 'plain-buffered', hops: 2, url: peers.plainBuffered[1], headers: h },
-    { name: '@fastify/http-proxy 1 hop', proc: peerProc, system: 'http-proxy', hops: 1, url: peers.httpProxy[0], headers: h },
-    { name: '@fastify/http-proxy 2 hops', proc: peerProc, system: 'http-proxy', hops: 2, url: peers.httpProxy[1], headers: h }
-  ]
+  const variants: Variant[] = nodeVariants(sp, info, peerProc, peers)
   if (nginx) {
     variants.push({ name: 'nginx 1 hop', proc: peerProc, system: 'nginx', hops: 1, url: nginx.oneHop, headers: h },
       { name: 'nginx 2 hops', proc: peerProc, system: 'nginx', hops: 2, url: nginx.twoHops, headers: h })
@@ -163,14 +173,19 @@ export async function runOverhead (ctx: Ctx) {
   // overallRate would send each connection's quota for a second as the second starts, in bursts where the two
   // processes contend for their CPU; see the fidelity scenario).
   // Each round measures, for each peer in turn, the two direct paths, then the one-hop chains, then the two-hop chains,
-  // back to back: the per-hop figures subtract the one before.
+  // back to back: the per-hop figures subtract the one before. Two processes of the same code can differ by a few per
+  // cent for as long as they live (their heaps, their JIT's choices: `npm run bench:compare` of a build against itself
+  // showed one pair of processes 6% apart over all its rounds), which rounds within one pair never show; so the rounds
+  // run in several pairs of processes, the first those of the trials above, the others started fresh and warmed up,
+  // and the interval is bootstrapped over the pairs and their rounds (stats.ts groupedMedianCi).
   const twoHopRps = variants.filter((v) => v.hops === 2 && v.system !== 'nginx').map((v) => median((results.get(v.name) ?? []).map((x) => x.throughput.rps)))
   const concurrentRate = Math.max(50, Math.floor(Math.min(...twoHopRps) / 3 / 50) * 50)
-  const concurrentRounds = q ? 1 : Math.max(1, Math.round(sized(ctx.settings, 12, 1)))
+  const processPairs = q ? 1 : Math.max(1, Math.round(sized(ctx.settings, 3, 1)))
+  const roundsPerPair = q ? 1 : Math.max(1, Math.round(sized(ctx.settings, 4, 1)))
   const concurrentS = sized(ctx.settings, 2, 1, 0.5)
   const pairPeers = (['plain', 'plain-buffered', 'http-proxy'] as const).filter((p) => variants.some((v) => v.system === p && v.hops === 2))
-  const byName = (name: string): Variant => variants.find((v) => v.name === name) as Variant
-  const chain = (system: Variant['system'], hops: 1 | 2): Variant => variants.find((v) => v.system === system && v.hops === hops) as Variant
+  const byName = (list: readonly Variant[], name: string): Variant => list.find((v) => v.name === name) as Variant
+  const chain = (list: readonly Variant[], system: Variant['system'], hops: 1 | 2): Variant => list.find((v) => v.system === system && v.hops === hops) as Variant
   async function together (a: Variant, b: Variant, label: string): Promise<[number, number]> {
     const done = ctx.watch('overhead', label)
     try {
@@ -193,60 +208,102 @@ export async function runOverhead (ctx: Ctx) {
       return [ma * 1000 / na, mb * 1000 / nb]
     } finally { done() }
   }
+  /**
+   * A fresh pair of processes, the simulation's and the peers', started as the first were and warmed up: each variant
+   * loaded four times as long as the trials' warm-up, as V8 keeps compiling for tens of seconds of load (and its
+   * helper threads' CPU time counts), and the simulation has more code to compile than a peer.
+   */
+  async function freshPair (label: string): Promise<{ list: Variant[], stop: () => Promise<void> }> {
+    const sim = spawnChild(new URL('../lib/servers.ts', import.meta.url))
+    const peerSide = spawnChild(new URL('../lib/servers.ts', import.meta.url))
+    const [simInfo, peerUrls] = await Promise.all([sim.call<SimInfo>('startSim', simStart), peerSide.call<PeerUrls>('startPeers', peerStart)])
+    const list = nodeVariants(sim, simInfo, peerSide, peerUrls)
+    for (const v of list) await measure(v, throughputConnections, 4 * warmS, `${label}: warm-up ${v.name}`)
+    return {
+      list,
+      async stop () {
+        await Promise.all([sim.call('stopSim', { limitMs: 2000 }), peerSide.call('stopPeers')])
+        await Promise.all([sim.stop(), peerSide.stop()])
+      }
+    }
+  }
   // Per round and peer: the two-hop chain's CPU per hop (the direct path taken off, halved), and its two hops apart:
   // the first (one-hop chain minus the direct path: for residency-sim a hop and the work a request needs once,
   // planning, inspection, records) and the second (two hops minus one: for residency-sim the relay alone, signed at
   // the ingress and verified at the inspection PoP).
   interface PairRound { ratio: number, simUs: number, peerUs: number, first: { simUs: number, peerUs: number }, second: { simUs: number, peerUs: number } }
-  const concurrentRatios = new Map<string, PairRound[]>(pairPeers.map((p) => [p, []]))
-  // Both servers share one CPU and the load generator has the other, so that a CPU slowed by a neighbour (a busy
-  // hyperthread sibling on a shared host) slows both sides of a ratio alike instead of whichever process was on it.
-  const pin = pinProcesses([{ pid: sp.pid, cpus: '1' }, { pid: peerProc.pid, cpus: '1' }, { pid: ctx.loadgen.pid, cpus: '0' }])
-  const pinning = 'restore' in pin ? 'both servers on CPU 1, the load generator on CPU 0 (taskset)' : `not pinned: ${pin.reason}`
-  ctx.progress('overhead', `concurrent pairs at ${concurrentRate} rps each: ${pinning}`)
-  try {
-    await together(byName('residency-sim 2 hops'), chain('plain', 2), 'concurrent pairs: warm-up')
-    for (let round = 0; round < concurrentRounds; round++) {
-      for (let k = 0; k < pairPeers.length; k++) {
-        const peer = pairPeers[(k + round) % pairPeers.length] as typeof pairPeers[number]
-        const at = `concurrent round ${round + 1}/${concurrentRounds}, ${concurrentRate} rps each`
-        // The direct paths right before each pair's chains, so that the subtraction spans seconds of drift, not a round.
-        const [simDirect, peersDirect] = await together(byName(DIRECT_SIM), byName(DIRECT_PEERS), `${at}: the direct paths`)
-        const [sim1, peer1] = await together(byName('residency-sim 1 hop'), chain(peer, 1), `${at}: residency-sim and ${peer}, one hop`)
-        const [sim2, peer2] = await together(byName('residency-sim 2 hops'), chain(peer, 2), `${at}: residency-sim and ${peer}, two hops`)
-        const simUs = (sim2 - simDirect) / 2
-        const peerUs = (peer2 - peersDirect) / 2
-        concurrentRatios.get(peer)?.push({
-          ratio: simUs / peerUs,
-          simUs,
-          peerUs,
-          first: { simUs: sim1 - simDirect, peerUs: peer1 - peersDirect },
-          second: { simUs: sim2 - sim1, peerUs: peer2 - peer1 }
-        })
-      }
+  /** By peer, the rounds of each pair of processes. */
+  const concurrentRatios = new Map<string, PairRound[][]>(pairPeers.map((p) => [p, []]))
+  let pinning = ''
+  for (let pair = 0; pair < processPairs; pair++) {
+    const tag = `concurrent pairs, processes ${pair + 1}/${processPairs}`
+    if (pair > 0) ctx.progress('overhead', `${tag}: starting a fresh simulation and peers process`)
+    const fresh = pair === 0 ? undefined : await freshPair(tag)
+    const list = fresh?.list ?? variants
+    const procs = [byName(list, DIRECT_SIM).proc, byName(list, DIRECT_PEERS).proc]
+    // Both servers share one CPU and the load generator has the other, so that a CPU slowed by a neighbour (a busy
+    // hyperthread sibling on a shared host) slows both sides of a ratio alike instead of whichever process was on it.
+    const pin = pinProcesses([{ pid: procs[0]!.pid, cpus: '1' }, { pid: procs[1]!.pid, cpus: '1' }, { pid: ctx.loadgen.pid, cpus: '0' }])
+    if (pair === 0) {
+      pinning = 'restore' in pin ? 'both servers on CPU 1, the load generator on CPU 0 (taskset)' : `not pinned: ${pin.reason}`
+      ctx.progress('overhead', `concurrent pairs at ${concurrentRate} rps each: ${pinning}`)
     }
-  } finally {
-    if ('restore' in pin) pin.restore()
+    for (const peer of pairPeers) concurrentRatios.get(peer)?.push([])
+    try {
+      await together(byName(list, 'residency-sim 2 hops'), chain(list, 'plain', 2), `${tag}: warm-up`)
+      // A fresh pair also runs one round first that is not counted: the paced load's own code paths.
+      for (let round = fresh === undefined ? 0 : -1; round < roundsPerPair; round++) {
+        for (let k = 0; k < pairPeers.length; k++) {
+          const peer = pairPeers[(k + Math.max(0, round) + pair) % pairPeers.length] as typeof pairPeers[number]
+          const at = round < 0 ? `${tag}, warm-up round, ${concurrentRate} rps each` : `${tag}, round ${round + 1}/${roundsPerPair}, ${concurrentRate} rps each`
+          // The direct paths right before each pair's chains, so that the subtraction spans seconds of drift, not a round.
+          const [simDirect, peersDirect] = await together(byName(list, DIRECT_SIM), byName(list, DIRECT_PEERS), `${at}: the direct paths`)
+          const [sim1, peer1] = await together(byName(list, 'residency-sim 1 hop'), chain(list, peer, 1), `${at}: residency-sim and ${peer}, one hop`)
+          const [sim2, peer2] = await together(byName(list, 'residency-sim 2 hops'), chain(list, peer, 2), `${at}: residency-sim and ${peer}, two hops`)
+          if (round < 0) continue
+          const simUs = (sim2 - simDirect) / 2
+          const peerUs = (peer2 - peersDirect) / 2
+          concurrentRatios.get(peer)?.at(-1)?.push({
+            ratio: simUs / peerUs,
+            simUs,
+            peerUs,
+            first: { simUs: sim1 - simDirect, peerUs: peer1 - peersDirect },
+            second: { simUs: sim2 - sim1, peerUs: peer2 - peer1 }
+          })
+        }
+      }
+    } finally {
+      if ('restore' in pin) pin.restore()
+      await fresh?.stop()
+    }
   }
   const concurrentOf = (peer: string) => {
-    const xs = concurrentRatios.get(peer) ?? []
+    const byPair = concurrentRatios.get(peer) ?? []
+    const xs = byPair.flat()
     if (xs.length === 0) return null
-    const band = (ratios: number[]) => {
-      const [lo, hi] = medianCi(ratios)
-      return { median: round(median(ratios), 2), ci95: [round(lo, 2), round(hi, 2)], rounds: ratios.map((x) => round(x, 3)) }
+    const band = (ratios: (x: PairRound) => number) => {
+      const groups = byPair.map((g) => g.map(ratios))
+      const [lo, hi] = groupedMedianCi(groups)
+      return {
+        median: round(median(groups.flat()), 2),
+        ci95: [round(lo, 2), round(hi, 2)],
+        rounds: groups.flat().map((x) => round(x, 3)),
+        /** The median of each pair of processes' rounds. */
+        byProcessPair: groups.map((g) => round(median(g), 3))
+      }
     }
     // One hop of the chain by itself: its ratio per round, and each side's median µs.
     // The ratio is the median of the per-round ratios (the paired statistic: each round's two sides ran under the same
     // conditions); the µs are each side's own median over the rounds, so their quotient need not be that ratio.
     const hop = (pick: (x: PairRound) => { simUs: number, peerUs: number }) => ({
-      cpu: band(xs.map((x) => pick(x).simUs / pick(x).peerUs)),
+      cpu: band((x) => pick(x).simUs / pick(x).peerUs),
       simUs: round(median(xs.map((x) => pick(x).simUs)), 1),
       peerUs: round(median(xs.map((x) => pick(x).peerUs)), 1)
     })
     return {
       rounds: xs.length,
-      /** The median of the per-round ratios, with its bootstrap 95% interval (none below MIN_ROUNDS rounds). */
-      cpuTwoHopsEach: band(xs.map((x) => x.ratio)),
+      /** The median of the per-round ratios, with its two-stage bootstrap 95% interval (none below MIN_ROUNDS rounds). */
+      cpuTwoHopsEach: band((x) => x.ratio),
       /** Each side's median µs per hop over the rounds, apart: not the two sides of the ratio above. */
       simUsPerHop: round(median(xs.map((x) => x.simUs)), 1),
       peerUsPerHop: round(median(xs.map((x) => x.peerUs)), 1),
@@ -258,7 +315,10 @@ export async function runOverhead (ctx: Ctx) {
     rateRps: concurrentRate,
     // Results before this field were loaded by autocannon's overallRate.
     load: 'paced' as 'paced' | 'overallRate',
-    rounds: concurrentRounds,
+    rounds: processPairs * roundsPerPair,
+    /** Pairs of processes the rounds ran in (the first the trials'; the others fresh), and rounds in each. */
+    processPairs,
+    roundsPerPair,
     pinning,
     runSeconds: concurrentS,
     vsPlain: concurrentOf('plain'),

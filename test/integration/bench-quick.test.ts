@@ -85,8 +85,11 @@ describe('bench --quick', () => {
     const paired = overhead.result.pairedRatios as { vsPlain: { trials: number, cpuTwoHopsEach: { median: number } } | null }
     expect(paired.vsPlain?.trials).toBe(1)
     // Concurrent pairs: one round in a quick run, at a rate derived from the measured throughputs.
-    const concurrent = overhead.result.concurrent as { rateRps: number, pinning: string, vsPlain: { rounds: number, cpuTwoHopsEach: { median: number, ci95: number[] } } | null, vsHttpProxy: { rounds: number } | null }
+    const concurrent = overhead.result.concurrent as { rateRps: number, pinning: string, processPairs: number, roundsPerPair: number, vsPlain: { rounds: number, cpuTwoHopsEach: { median: number, ci95: number[], byProcessPair: number[] } } | null, vsHttpProxy: { rounds: number } | null }
     expect(concurrent.rateRps).toBeGreaterThanOrEqual(50)
+    // The quick run's rounds: one pair of processes (the trials'), one round; the pair's median is that round's.
+    expect([concurrent.processPairs, concurrent.roundsPerPair]).toEqual([1, 1])
+    expect(concurrent.vsPlain?.cpuTwoHopsEach.byProcessPair).toHaveLength(1)
     expect((concurrent as { load?: string }).load).toBe('paced')
     // Pinned where taskset can (CI's Debian has it); otherwise the reason, never silence.
     expect(concurrent.pinning).toMatch(/^(both servers on CPU 1, the load generator on CPU 0 \(taskset\)|not pinned: .+)$/)
