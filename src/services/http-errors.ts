@@ -64,7 +64,6 @@ export function sendError (reply: FastifyReply, err: SimError, label: string): F
   return reply.code(err.statusCode).type('application/json; charset=utf-8').send(errorBody(err, ray))
 }
 
-/** The planner's refusal as an error, keeping the planner's own reason as the message. */
 /**
  * Only a path (origin-form) can be forwarded: not `OPTIONS *` (asterisk-form, about the server itself) nor an absolute
  * URL (absolute-form, for forward proxies; this is a reverse proxy named by the Host). RFC 9112 section 3.2.
@@ -73,6 +72,7 @@ export function targetFormError (url: string | undefined): SimError | undefined 
   return url?.charCodeAt(0) === 47 /* / */ ? undefined : new SimError('SIM_ERR_BAD_REQUEST', ['the request target must be a path starting with "/"'])
 }
 
+/** The planner's refusal as an error, keeping the planner's own reason as the message. */
 export function planRefusal (code: string, reason: string): SimError {
   const err = new SimError(code as ErrorCode, [])
   err.message = reason

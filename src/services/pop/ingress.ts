@@ -46,18 +46,18 @@ export function hasBody (raw: IncomingMessage): boolean {
   return raw.headers['transfer-encoding'] !== undefined || (cl !== undefined && cl !== '0')
 }
 
-/**
- * The request body as an iterable that starts reading the socket only when undici starts sending it: a relay that
- * fails to connect (the inspection PoP is down) leaves the body untouched, so the ingress can re-plan for any method.
- * A reader that stops early (a body over the limit, a failed exchange) leaves the connection open, the rest of the
- * body unread (the client is held back by TCP) until the answer has left; then it is discarded (discardRest), so that
- * the client reads the answer rather than a reset.
- */
 /** Where the time the data path waited for a client's body adds up (wall-clock ms). */
 export interface ClientWait {
   clientWaitMs: number
 }
 
+/**
+ * The request body as an iterable that starts reading the socket only when undici starts sending it: a relay that
+ * fails to connect (the inspection PoP is down) leaves the body untouched, so the ingress can re-plan for any method.
+ * A reader that stops early (a body over the limit, a failed exchange) leaves the connection open, the rest of the
+ * body unread (the client is held back by TCP) until the answer has left; then it is discarded (discardRest), so that
+ * the client reads the answer rather than a reset. With `wait`, each read adds the time it waited for the client.
+ */
 export function lazyBody (raw: IncomingMessage, started: () => void, wait?: ClientWait): AsyncIterable<Buffer> | null {
   if (!hasBody(raw)) return null
   return {
