@@ -8,6 +8,11 @@
 //   actually sent: Node's timers run at whole milliseconds and late, so the generator sends a request about half a
 //   millisecond after its schedule, which is the generator's own lag, kept apart from the latency of what it measures.
 // - sequential: one request at a time, either each on a new connection or all on one kept-alive connection.
+// - alternating: one request at a time over several routes in turn, each on its own kept-alive connection: every
+//   route's latency with nothing else in flight, the routes measured within the same milliseconds, so that the
+//   machine's drift reaches them all alike. Each request finds its servers idle since their last one, as sporadic
+//   traffic does (caches and branch predictors cooled by the other routes' work), where a closed loop on one route
+//   keeps them hot.
 // - rated: autocannon's own fixed rate (`overallRate`) with its coordinated-omission correction, as a cross-check of
 //   the paced engine.
 import autocannon from 'autocannon'
@@ -345,4 +350,67 @@ async function sequential (job: SequentialJob): Promise<JobResult<SequentialResu
   return { results: { samplesMs: samples.values, serverTiming: timings, handshakes, non2xx }, wallMs, cpu: cpuShare(cpu0, wallMs) }
 }
 
-serve({ cannon, paced, sequential, rated })
+export interface AlternatingRoute {
+  readonly url: string
+  readonly headers: Record<string, string>
+}
+
+export interface AlternatingJob {
+  readonly routes: readonly AlternatingRoute[]
+  readonly durationS: number
+  /** Leading cycles whose samples are dropped (the connections opening, the generator's own code compiling). */
+  readonly warmupCycles: number
+}
+
+export interface AlternatingResult {
+  /** Response times of each route (ms), from just before the request to the end of its body; index as `routes`. */
+  readonly samplesMs: readonly Float64Array[]
+  /** Cycles measured (each sends one request to every route). */
+  readonly cycles: number
+  readonly non2xx: number
+  readonly errors: number
+}
+
+/**
+ * One request at a time: cycle after cycle, one request to each route, the route a cycle starts with moving on by one
+ * each time, so that no route always follows the same one. Runs whole cycles until the duration is over.
+ */
+async function alternating (job: AlternatingJob): Promise<JobResult<AlternatingResult>> {
+  const n = job.routes.length
+  const clients = job.routes.map((r) => new Client(r.url, { keepAliveTimeout: 30_000, pipelining: 1 }))
+  const samples = job.routes.map(() => new Samples(1_000_000))
+  let non2xx = 0
+  let errors = 0
+  let cycles = 0
+  const cpu0 = process.cpuUsage()
+  const t0 = performance.now()
+  const end = t0 + job.durationS * 1000
+  const progress = setInterval(() => sendProgress({ responses: cycles * n, seconds: (performance.now() - t0) / 1000 }), 1000)
+  try {
+    for (let c = 0; c < job.warmupCycles || performance.now() < end; c++) {
+      const counted = c >= job.warmupCycles
+      for (let k = 0; k < n; k++) {
+        const r = (c + k) % n
+        const route = job.routes[r] as AlternatingRoute
+        const t = performance.now()
+        try {
+          const res = await (clients[r] as Client).request({ path: '/', method: 'GET', headers: route.headers })
+          await res.body.dump()
+          const ms = performance.now() - t
+          if (res.statusCode < 200 || res.statusCode > 299) non2xx++
+          else if (counted) (samples[r] as Samples).push(ms)
+        } catch {
+          errors++
+        }
+      }
+      if (counted) cycles++
+    }
+  } finally {
+    clearInterval(progress)
+    await Promise.allSettled(clients.map((c) => c.close()))
+  }
+  const wallMs = performance.now() - t0
+  return { results: { samplesMs: samples.map((s) => s.values), cycles, non2xx, errors }, wallMs, cpu: cpuShare(cpu0, wallMs) }
+}
+
+serve({ cannon, paced, sequential, rated, alternating })

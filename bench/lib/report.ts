@@ -198,7 +198,25 @@ function concurrentLines (r: OverheadResult): string[] {
   const byPair = pairs > 1 && c.vsPlain !== null && c.vsPlain.cpuTwoHopsEach.byProcessPair !== undefined
     ? ` By pair of processes, against the plain forwarder: ${c.vsPlain.cpuTwoHopsEach.byProcessPair.map((x) => `${f(x, 2)}x`).join(', ')}.`
     : ''
-  return [`Concurrent pairs (residency-sim's two-hop chain and a peer's loaded at the same time, ${c.rateRps} requests/s each${c.load === 'paced' ? ', evenly spaced and alternating between the two (the paced engine)' : ' by autocannon\'s overallRate (each connection\'s quota for a second sent as that second starts: the same shape of load for both)'}, ${c.runSeconds} s, each process's CPU time per request over the same seconds, the direct paths measured the same way right before each pair${c.pinning === undefined ? '' : `; ${c.pinning}`}; ${rounds}): process CPU per hop of two ${parts.join('; ')}. Both sides of each ratio ran under the same machine conditions, so the drift between trials above does not enter it; ${interval}.${byPair}`, '', ...hopSplitLines(c)]
+  return [`Concurrent pairs (residency-sim's two-hop chain and a peer's loaded at the same time, ${c.rateRps} requests/s each${c.load === 'paced' ? ', evenly spaced and alternating between the two (the paced engine)' : ' by autocannon\'s overallRate (each connection\'s quota for a second sent as that second starts: the same shape of load for both)'}, ${c.runSeconds} s, each process's CPU time per request over the same seconds, the direct paths measured the same way right before each pair${c.pinning === undefined ? '' : `; ${c.pinning}`}; ${rounds}): process CPU per hop of two ${parts.join('; ')}. Both sides of each ratio ran under the same machine conditions, so the drift between trials above does not enter it; ${interval}.${byPair}`, '', ...hopSplitLines(c), ...latencyPairLines(c)]
+}
+
+type LatencyPair = Concurrent['latency']
+
+/** A peer's latency pair, or none (results written before the pairs measured latency have none). */
+function latencyOf (x: Concurrent | null): LatencyPair | undefined {
+  return x === null ? undefined : (x as Partial<Concurrent>).latency
+}
+
+/** The latency a hop adds, residency-sim's and a peer's measured together at one request in flight, each round. */
+function latencyPairLines (c: OverheadResult['concurrent']): string[] {
+  const peers = [['the plain forwarder', c.vsPlain], ['the buffered plain forwarder', c.vsPlainBuffered], ['@fastify/http-proxy', c.vsHttpProxy]] as const
+  const parts = peers.flatMap(([name, x]) => {
+    const l = latencyOf(x)
+    return x === null || l === undefined ? [] : [`against ${name}: median of the per-round ratios ${f(l.ratio.median, 2)}x (${intervalText(l.ratio, x.rounds)}); medians of each side ${f(l.simUs, 0)} µs per hop for residency-sim and ${f(l.peerUs, 0)} for the peer`]
+  })
+  if (parts.length === 0) return []
+  return [`Latency per hop of two at one request in flight, measured together: in each round, right after a peer's CPU pairs, one request at a time in turn over the two direct paths and both systems' one- and two-hop chains for ${c.runSeconds} s (the load generator's alternating engine), the p50 of the two-hop chain minus the direct path's, halved. Every request finds its servers idle since their last one, as sporadic traffic does, where the interleaved trials' closed loop on one route keeps them hot, so the µs are larger than in the table above; both sides of a ratio are measured within the same milliseconds. Residency-sim's hop as a multiple of the peer's: ${parts.join('; ')}.`, '']
 }
 
 type HopSplit = NonNullable<Concurrent['firstHop']>
@@ -237,7 +255,23 @@ function pairTargetsText (r: OverheadResult): string {
     t.withinOneQuarterOfPlain === null || c.vsPlain === null ? '' : `within 1.25x of the plain forwarder ${verdictText(t.withinOneQuarterOfPlain, c.vsPlain.rounds)}${band(c.vsPlain)}`,
     t.fasterThanHttpProxy === null || c.vsHttpProxy === null ? '' : `faster than @fastify/http-proxy ${verdictText(t.fasterThanHttpProxy, c.vsHttpProxy.rounds)}${band(c.vsHttpProxy)}`
   ].filter((x) => x !== '')
-  return parts.length === 0 ? '' : `By the concurrent pairs (process CPU per hop of two, judged by the 95% interval: met when all of it keeps to the target, not met when none of it does, undecided otherwise): ${parts.join('; ')}.`
+  const byCpu = parts.length === 0 ? '' : `By the concurrent pairs (process CPU per hop of two, judged by the 95% interval: met when all of it keeps to the target, not met when none of it does, undecided otherwise): ${parts.join('; ')}.`
+  return [byCpu, pairLatencyTargetsText(r)].filter((x) => x !== '').join(' ')
+}
+
+/** The same targets judged by the latency pairs' intervals (results before the latency pairs have none). */
+function pairLatencyTargetsText (r: OverheadResult): string {
+  const c = (r as Partial<OverheadResult>).concurrent
+  if (c === undefined) return ''
+  const stored = (r.targets as Partial<OverheadResult['targets']>).concurrent?.latency
+  const plain = latencyOf(c.vsPlain)
+  const proxy = latencyOf(c.vsHttpProxy)
+  const band = (l: LatencyPair): string => ` (median of the per-round ratios ${f(l.ratio.median, 2)}x, ${intervalText(l.ratio, c.vsPlain?.rounds ?? 0)})`
+  const parts = [
+    plain === undefined || c.vsPlain === null ? '' : `within 1.25x of the plain forwarder ${verdictText(stored?.withinOneQuarterOfPlain ?? judged(plain.ratio.ci95, 1.25), c.vsPlain.rounds)}${band(plain)}`,
+    proxy === undefined || c.vsHttpProxy === null ? '' : `faster than @fastify/http-proxy ${verdictText(stored?.fasterThanHttpProxy ?? judged(proxy.ratio.ci95, 1, true), c.vsHttpProxy.rounds)}${band(proxy)}`
+  ].filter((x) => x !== '')
+  return parts.length === 0 ? '' : `By latency per hop of two at one request in flight, measured together (judged the same way): ${parts.join('; ')}.`
 }
 
 function concurrentKey (r: OverheadResult): string {
@@ -247,7 +281,12 @@ function concurrentKey (r: OverheadResult): string {
   const split = (name: string, x: Concurrent | null): string => x?.secondHop === undefined ? '' : `${f(x.secondHop.cpu.median, 2)}x ${name}`
   const seconds = [split('the plain forwarder', c.vsPlain), split('@fastify/http-proxy', c.vsHttpProxy)].filter((x) => x !== '')
   const relay = seconds.length === 0 ? '' : ` The second hop alone (the relay): ${seconds.join(', ')}.`
-  return ` Loaded at the same time at ${c.rateRps} requests/s each, process CPU per hop, the median of the per-round ratios: ${f(c.vsPlain.cpuTwoHopsEach.median, 2)}x the plain forwarder (${intervalText(c.vsPlain.cpuTwoHopsEach, c.vsPlain.rounds)})${proxy}.${relay}`
+  const latencyPlain = latencyOf(c.vsPlain)
+  const latencyProxy = latencyOf(c.vsHttpProxy)
+  const latency = latencyPlain === undefined
+    ? ''
+    : ` Latency per hop at one request in flight, measured together: ${f(latencyPlain.ratio.median, 2)}x the plain forwarder (${intervalText(latencyPlain.ratio, c.vsPlain.rounds, false)})${latencyProxy === undefined || c.vsHttpProxy === null ? '' : `, ${f(latencyProxy.ratio.median, 2)}x @fastify/http-proxy (${intervalText(latencyProxy.ratio, c.vsHttpProxy.rounds, false)})`}.`
+  return ` Loaded at the same time at ${c.rateRps} requests/s each, process CPU per hop, the median of the per-round ratios: ${f(c.vsPlain.cpuTwoHopsEach.median, 2)}x the plain forwarder (${intervalText(c.vsPlain.cpuTwoHopsEach, c.vsPlain.rounds)})${proxy}.${relay}${latency}`
 }
 
 const PEER_NAMES: Record<string, string> = { plain: 'plain', 'plain-buffered': 'buffered plain', 'http-proxy': '@fastify/http-proxy', nginx: 'nginx' }

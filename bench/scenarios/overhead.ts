@@ -7,7 +7,7 @@
 import { request } from 'undici'
 import { bestOfTrials, DIRECT_PEERS, DIRECT_SIM } from '../lib/best-of.ts'
 import { sized, type Ctx } from '../lib/context.ts'
-import type { JobResult, PacedResult, StreamResult } from '../lib/loadgen.ts'
+import type { AlternatingResult, JobResult, PacedResult, StreamResult } from '../lib/loadgen.ts'
 import { pinProcesses, speedProbe, which } from '../lib/machine.ts'
 import { spawnChild, type Child } from '../lib/rpc.ts'
 import { benchScenario, defaultYaml } from '../lib/scenario-yaml.ts'
@@ -209,6 +209,30 @@ export async function runOverhead (ctx: Ctx) {
     } finally { done() }
   }
   /**
+   * Added latency per hop, residency-sim's and one peer's, measured together: one request at a time, in turn over the two
+   * direct paths and both systems' one- and two-hop chains (the load generator's alternating engine), so that each
+   * request meets nothing else in flight, and every route is measured within the same milliseconds as the others: the
+   * machine's drift reaches both sides alike, which the interleaved trials at one connection (each variant alone, a
+   * minute or more apart) cannot give. The p50 of each route, µs, direct then one hop then two hops, residency-sim's
+   * then the peer's.
+   */
+  async function latencyTogether (list: readonly Variant[], peer: Variant['system'], label: string): Promise<{ sim: [number, number, number], peer: [number, number, number] }> {
+    const done = ctx.watch('overhead', label)
+    try {
+      const chosen = [byName(list, DIRECT_SIM), byName(list, 'residency-sim 1 hop'), byName(list, 'residency-sim 2 hops'), byName(list, DIRECT_PEERS), chain(list, peer, 1), chain(list, peer, 2)]
+      const res = await ctx.loadgen.call<JobResult<AlternatingResult>>('alternating', {
+        routes: chosen.map((v) => ({ url: v.url, headers: v.headers })),
+        durationS: concurrentS,
+        warmupCycles: 20
+      })
+      const r = res.results
+      if (r.non2xx + r.errors > 0) throw new Error(`${label}: ${r.non2xx} non-2xx answers, ${r.errors} errors`)
+      const p50 = r.samplesMs.map((xs) => summarise(xs).p50 * 1000)
+      if (r.cycles === 0 || p50.some((x) => !Number.isFinite(x))) throw new Error(`${label}: no answers`)
+      return { sim: [p50[0], p50[1], p50[2]] as [number, number, number], peer: [p50[3], p50[4], p50[5]] as [number, number, number] }
+    } finally { done() }
+  }
+  /**
    * A fresh pair of processes, the simulation's and the peers', started as the first were and warmed up: each variant
    * loaded four times as long as the trials' warm-up, as V8 keeps compiling for tens of seconds of load (and its
    * helper threads' CPU time counts), and the simulation has more code to compile than a peer.
@@ -231,7 +255,11 @@ export async function runOverhead (ctx: Ctx) {
   // the first (one-hop chain minus the direct path: for residency-sim a hop and the work a request needs once,
   // planning, inspection, records) and the second (two hops minus one: for residency-sim the relay alone, signed at
   // the ingress and verified at the inspection PoP).
-  interface PairRound { ratio: number, simUs: number, peerUs: number, first: { simUs: number, peerUs: number }, second: { simUs: number, peerUs: number } }
+  // And the latency each system's hop adds at one request in flight, measured together (latencyTogether).
+  interface PairRound {
+    ratio: number, simUs: number, peerUs: number, first: { simUs: number, peerUs: number }, second: { simUs: number, peerUs: number }
+    latency: { simUs: number, peerUs: number }
+  }
   /** By peer, the rounds of each pair of processes. */
   const concurrentRatios = new Map<string, PairRound[][]>(pairPeers.map((p) => [p, []]))
   let pinning = ''
@@ -260,6 +288,7 @@ export async function runOverhead (ctx: Ctx) {
           const [simDirect, peersDirect] = await together(byName(list, DIRECT_SIM), byName(list, DIRECT_PEERS), `${at}: the direct paths`)
           const [sim1, peer1] = await together(byName(list, 'residency-sim 1 hop'), chain(list, peer, 1), `${at}: residency-sim and ${peer}, one hop`)
           const [sim2, peer2] = await together(byName(list, 'residency-sim 2 hops'), chain(list, peer, 2), `${at}: residency-sim and ${peer}, two hops`)
+          const lat = await latencyTogether(list, peer, `${at}: residency-sim and ${peer}, latency at one request in flight`)
           if (round < 0) continue
           const simUs = (sim2 - simDirect) / 2
           const peerUs = (peer2 - peersDirect) / 2
@@ -268,7 +297,8 @@ export async function runOverhead (ctx: Ctx) {
             simUs,
             peerUs,
             first: { simUs: sim1 - simDirect, peerUs: peer1 - peersDirect },
-            second: { simUs: sim2 - sim1, peerUs: peer2 - peer1 }
+            second: { simUs: sim2 - sim1, peerUs: peer2 - peer1 },
+            latency: { simUs: (lat.sim[2] - lat.sim[0]) / 2, peerUs: (lat.peer[2] - lat.peer[0]) / 2 }
           })
         }
       }
@@ -308,7 +338,16 @@ export async function runOverhead (ctx: Ctx) {
       simUsPerHop: round(median(xs.map((x) => x.simUs)), 1),
       peerUsPerHop: round(median(xs.map((x) => x.peerUs)), 1),
       firstHop: hop((x) => x.first),
-      secondHop: hop((x) => x.second)
+      secondHop: hop((x) => x.second),
+      /**
+       * Latency added per hop of two at one request in flight, both systems measured together: the median of the
+       * per-round ratios with its interval, and each side's median µs.
+       */
+      latency: {
+        ratio: band((x) => x.latency.simUs / x.latency.peerUs),
+        simUs: round(median(xs.map((x) => x.latency.simUs)), 1),
+        peerUs: round(median(xs.map((x) => x.latency.peerUs)), 1)
+      }
     }
   }
   const concurrent = {
@@ -484,7 +523,12 @@ export async function runOverhead (ctx: Ctx) {
       // below MIN_ROUNDS rounds, which give no interval.
       concurrent: {
         withinOneQuarterOfPlain: concurrent.vsPlain === null ? null : judged(concurrent.vsPlain.cpuTwoHopsEach.ci95, 1.25),
-        fasterThanHttpProxy: concurrent.vsHttpProxy === null ? null : judged(concurrent.vsHttpProxy.cpuTwoHopsEach.ci95, 1, true)
+        fasterThanHttpProxy: concurrent.vsHttpProxy === null ? null : judged(concurrent.vsHttpProxy.cpuTwoHopsEach.ci95, 1, true),
+        // The same targets by the latency a hop adds, both systems measured together at one request in flight.
+        latency: {
+          withinOneQuarterOfPlain: concurrent.vsPlain === null ? null : judged(concurrent.vsPlain.latency.ratio.ci95, 1.25),
+          fasterThanHttpProxy: concurrent.vsHttpProxy === null ? null : judged(concurrent.vsHttpProxy.latency.ratio.ci95, 1, true)
+        }
       }
     },
     /** Runs whose response times cannot be the requests' own (bench/lib/stats.ts timingMismatches); empty when all add up. */

@@ -107,6 +107,15 @@ describe('bench --quick', () => {
       expect(Number.isFinite(hop.cpu.median)).toBe(true)
       expect(Number.isFinite(hop.simUs) && Number.isFinite(hop.peerUs)).toBe(true)
     }
+    // The latency a hop adds, each side measured at one request in flight within the same seconds, for every Node peer.
+    for (const peer of ['vsPlain', 'vsPlainBuffered', 'vsHttpProxy'] as const) {
+      const l = (overhead.result.concurrent as Record<string, { latency: { ratio: { median: number }, simUs: number, peerUs: number } }>)[peer]?.latency
+      expect(l?.simUs).toBeGreaterThan(0)
+      expect(l?.peerUs).toBeGreaterThan(0)
+      expect(l?.ratio.median).toBeCloseTo((l?.simUs ?? 0) / (l?.peerUs ?? 1), 1)
+    }
+    const byLatency = (verdicts as unknown as { latency: Record<string, string | null> }).latency
+    for (const v of [byLatency.withinOneQuarterOfPlain, byLatency.fasterThanHttpProxy]) expect(['met', 'not met', 'undecided']).toContain(v)
     const handshake = await json(dir, 'handshake.json')
     expect(typeof handshake.result.status).toBe('string')
     expect((handshake.result.rows as unknown[]).length).toBe(3)

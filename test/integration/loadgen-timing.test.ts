@@ -5,7 +5,7 @@
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { JobResult, PacedResult, StreamResult } from '../../bench/lib/loadgen.ts'
+import type { AlternatingResult, JobResult, PacedResult, StreamResult } from '../../bench/lib/loadgen.ts'
 import { spawnChild, type Child } from '../../bench/lib/rpc.ts'
 import { TIMED_SHARE_LIMIT, timingMismatch } from '../../bench/lib/stats.ts'
 
@@ -34,17 +34,21 @@ describe('load generator timing check', () => {
   let keeps: Server
   let closes: Server
   let slow: Server
+  let failing: Server
   beforeAll(async () => {
     loadgen = spawnChild(new URL('../../bench/lib/loadgen.ts', import.meta.url))
     keeps = await listen(0)
     closes = await listen(20)
     slow = await listenSlow(5)
+    failing = createServer((_req, res) => { res.statusCode = 500; res.end('no') })
+    await new Promise<void>((resolve) => failing.listen(0, '127.0.0.1', resolve))
   })
   afterAll(async () => {
     await loadgen.stop()
     keeps.close()
     closes.close()
     slow.close()
+    failing.close()
   })
 
   async function cannon (server: Server, connections: number): Promise<StreamResult> {
@@ -95,5 +99,29 @@ describe('load generator timing check', () => {
     expect(res.results.sent).toBe(0)
     expect(res.results.samplesMs.length).toBe(0)
     expect(res.results.achievedRps).toBe(0)
+  })
+
+  it('times one request at a time over several routes in turn, every route once a cycle', async () => {
+    const url = (server: Server): string => `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+    const routes = [{ url: url(keeps), headers: {} }, { url: url(slow), headers: { 'x-probe': 'slow' } }, { url: url(keeps), headers: { 'x-probe': 'again' } }]
+    const res = await loadgen.call<JobResult<AlternatingResult>>('alternating', { routes, durationS: 0.5, warmupCycles: 3 })
+    const r = res.results
+    expect([r.non2xx, r.errors]).toEqual([0, 0])
+    expect(r.cycles).toBeGreaterThan(10)
+    // The warm-up cycles are dropped; every counted cycle timed each route once.
+    expect(r.samplesMs.map((xs) => xs.length)).toEqual([r.cycles, r.cycles, r.cycles])
+    // Nothing else was in flight: the slow route's time is its server's 5 ms timer (up to 1 ms early, as above) or more.
+    for (const ms of r.samplesMs[1] as Float64Array) expect(ms).toBeGreaterThanOrEqual(4)
+    // The cycles ran one after another, each waiting on the slow route once.
+    expect(res.wallMs).toBeGreaterThanOrEqual(4 * (r.cycles + 3))
+  })
+
+  it('counts answers other than 2xx, and keeps no time for them', async () => {
+    const routes = [{ url: `http://127.0.0.1:${(keeps.address() as AddressInfo).port}`, headers: {} }, { url: `http://127.0.0.1:${(failing.address() as AddressInfo).port}`, headers: {} }]
+    const res = await loadgen.call<JobResult<AlternatingResult>>('alternating', { routes, durationS: 0.2, warmupCycles: 2 })
+    const r = res.results
+    expect(r.non2xx).toBe(r.cycles + 2)
+    expect(r.samplesMs[0]).toHaveLength(r.cycles)
+    expect(r.samplesMs[1]).toHaveLength(0)
   })
 })

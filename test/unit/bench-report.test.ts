@@ -152,6 +152,23 @@ describe('benchmark summary: concurrent pairs', () => {
       expect(splitSummary).toContain('the median of the per-round ratios with its 95% interval, then the medians of each side')
       expect(splitSummary).not.toContain('| the buffered plain forwarder |')
       expect(splitSummary).toContain('1.21x @fastify/http-proxy (1.10 to 1.30). The second hop alone (the relay): 1.06x the plain forwarder, 0.90x @fastify/http-proxy.')
+      // Written before the pairs measured latency: none of it.
+      expect(splitSummary).not.toContain('at one request in flight')
+
+      // With the latency pairs: their ratios in the section, their verdicts (stored, or judged from the intervals) next
+      // to the CPU's, and the ratios in the key figures.
+      const latency = (median: number, lo: number, hi: number, sim: number, peer: number) => ({ latency: { ratio: { median, ci95: [lo, hi], rounds: [], byProcessPair: [] }, simUs: sim, peerUs: peer } })
+      const withLatency = { ...withSplit, vsPlain: { ...withSplit.vsPlain, ...latency(1.42, 1.3, 1.55, 170, 120) }, vsHttpProxy: { ...withSplit.vsHttpProxy, ...latency(0.93, 0.9, 0.97, 170, 183) } }
+      await writeFile(join(dir, FILES.overhead), JSON.stringify({ ...committed, result: { ...committed.result, concurrent: withLatency } }))
+      await writeReport(dir)
+      const withLat = await readFile(join(dir, 'summary.md'), 'utf8')
+      expect(withLat).toContain('Residency-sim\'s hop as a multiple of the peer\'s: against the plain forwarder: median of the per-round ratios 1.42x (95% interval 1.30 to 1.55); medians of each side 170 µs per hop for residency-sim and 120 for the peer; against @fastify/http-proxy: median of the per-round ratios 0.93x (95% interval 0.90 to 0.97); medians of each side 170 µs per hop for residency-sim and 183 for the peer.')
+      const byLatency = 'By latency per hop of two at one request in flight, measured together (judged the same way): within 1.25x of the plain forwarder not met (median of the per-round ratios 1.42x, 95% interval 1.30 to 1.55); faster than @fastify/http-proxy met (median of the per-round ratios 0.93x, 95% interval 0.90 to 0.97).'
+      expect(withLat.split(byLatency).length).toBe(3)
+      expect(withLat).toContain('Latency per hop at one request in flight, measured together: 1.42x the plain forwarder (1.30 to 1.55), 0.93x @fastify/http-proxy (0.90 to 0.97).')
+      await writeFile(join(dir, FILES.overhead), JSON.stringify({ ...committed, result: { ...committed.result, concurrent: withLatency, targets: { ...committed.result.targets, concurrent: { withinOneQuarterOfPlain: 'undecided', fasterThanHttpProxy: 'undecided', latency: { withinOneQuarterOfPlain: 'undecided', fasterThanHttpProxy: 'not met' } } } } }))
+      await writeReport(dir)
+      expect(await readFile(join(dir, 'summary.md'), 'utf8')).toContain('within 1.25x of the plain forwarder undecided (median of the per-round ratios 1.42x, 95% interval 1.30 to 1.55); faster than @fastify/http-proxy not met (median of the per-round ratios 0.93x')
 
       // One round (a quick run): no interval and no verdict, said as such, not "1.36 to 1.36".
       const lone = (median: number) => ({ rounds: 1, cpuTwoHopsEach: { median, ci95: [null, null], rounds: [median] }, simUsPerHop: 225, peerUsPerHop: 164 })
