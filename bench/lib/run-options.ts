@@ -7,10 +7,10 @@ export const SCENARIO_NAMES = ['added', 'fidelity', 'overhead', 'handshake'] as 
 export type ScenarioName = typeof SCENARIO_NAMES[number]
 
 /**
- * How long `npm run bench` takes at scale 1, in minutes: the committed results' four scenarios took 135 + 506 + 960 + 25 s
- * (bench/results/*.json `durationS`), 27 minutes. The README and docs/benchmarks.md say the same.
+ * How long `npm run bench` takes at scale 1, in minutes: the committed results' four scenarios took 135 + 502 + 1043 + 23 s
+ * (bench/results/*.json `durationS`), 29 minutes. The README and docs/benchmarks.md say the same.
  */
-export const FULL_RUN_MINUTES = 27
+export const FULL_RUN_MINUTES = 29
 
 export const USAGE = `Usage: node bench/run.ts [--quick] [--only NAME[,NAME]] [--out DIR] [--scale X] [--time-scale X]
 
