@@ -3,7 +3,8 @@
 // forwarder (the floor for Node), the same answering through residency-sim's buffered exchange (so that it differs
 // from residency-sim's hop by the simulator's features alone), @fastify/http-proxy, and nginx when it is installed.
 // Interleaved trials measure each variant alone; then concurrent pairs load residency-sim and one Node peer at the same
-// time, at one fixed rate, so that a ratio's two sides share the machine's conditions.
+// time, at one fixed rate, and time their hops at one request in flight in turn, so that a ratio's two sides share the
+// machine's conditions.
 import { request } from 'undici'
 import { bestOfTrials, DIRECT_PEERS, DIRECT_SIM } from '../lib/best-of.ts'
 import { sized, type Ctx } from '../lib/context.ts'
