@@ -22,6 +22,7 @@ export const ERRORS = {
   SIM_ERR_REGION_UNAVAILABLE: { status: 503, message: 'no healthy PoP in region "%s" can process requests for %s; refused (fail closed)' },
   SIM_ERR_KEY_UNAVAILABLE: { status: 503, message: 'no healthy PoP allowed by the key policy of %s can sign; refused' },
   SIM_ERR_KEY_REFUSED: { status: 403, message: 'PoP %s is outside the key policy of %s: key material refused' },
+  SIM_ERR_KEY_SERVER_UNKNOWN: { status: 404, message: 'unknown key server "%s" (this scenario\'s key servers: %s)' },
   SIM_ERR_KEY_SERVER_UNREACHABLE: { status: 502, message: 'the key server of %s did not answer: %s' },
   SIM_ERR_KEY_SIGNATURE_INVALID: { status: 502, message: 'the handshake signature for %s made by %s does not verify with the certificate\'s public key' },
   SIM_ERR_TLS_NOT_TLS: { status: 400, message: 'the connection did not start with a TLS ClientHello (%s)' },

@@ -33,7 +33,7 @@ export function toSimError (err: unknown, request?: FastifyRequest): SimError {
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
       return new SimError('SIM_ERR_MEDIA_TYPE_UNSUPPORTED', [JSON.stringify(request?.headers['content-type'] ?? '')])
     case 'FST_ERR_VALIDATION':
-      return new SimError('SIM_ERR_INPUT_INVALID', [(e as { validationContext?: string }).validationContext ?? 'request', e.message ?? ''])
+      return new SimError('SIM_ERR_INPUT_INVALID', [(e as { validationContext?: string }).validationContext ?? 'request', validationMessage(e)])
     case 'FST_ERR_NOT_FOUND':
       return new SimError('SIM_ERR_NOT_FOUND', ['', ''])
     case 'FST_ERR_MAX_PARAM_LENGTH':
@@ -48,6 +48,40 @@ export function toSimError (err: unknown, request?: FastifyRequest): SimError {
   const status = typeof e.statusCode === 'number' ? e.statusCode : 500
   if (status >= 400 && status < 500) return new SimError('SIM_ERR_BAD_REQUEST', [e.message ?? 'malformed request'])
   return new SimError('SIM_ERR_INTERNAL', [e.code ?? 'unexpected failure'])
+}
+
+/** One of Ajv's errors, as fastify hands them over in a validation error's `validation`. */
+interface AjvError {
+  readonly keyword: string
+  readonly instancePath: string
+  readonly message?: string
+  readonly params?: { readonly allowedValue?: unknown, readonly allowedValues?: readonly unknown[] }
+}
+
+/**
+ * A validation error's message, field by field. A field that takes one of a few constants (a union of literals, which
+ * Ajv reports as one failed `const` per literal and a failed `anyOf`, or an `enum`) names the values it takes; any
+ * other failure keeps Ajv's own words, as fastify writes them (`querystring/limit must be >= 1`).
+ */
+export function validationMessage (e: { message?: string, validation?: unknown, validationContext?: string }): string {
+  const errors = e.validation
+  if (!Array.isArray(errors) || errors.length === 0) return e.message ?? ''
+  const fields = new Map<string, { allowed: unknown[], messages: string[] }>()
+  for (const x of errors as AjvError[]) {
+    const at = `${e.validationContext ?? ''}${x.instancePath}`
+    let field = fields.get(at)
+    if (field === undefined) fields.set(at, field = { allowed: [], messages: [] })
+    if (x.keyword === 'const') field.allowed.push(x.params?.allowedValue)
+    else if (x.keyword === 'enum') field.allowed.push(...(x.params?.allowedValues ?? []))
+    else if (x.message !== undefined && !field.messages.includes(x.message)) field.messages.push(x.message)
+  }
+  const parts: string[] = []
+  for (const [at, field] of fields) {
+    parts.push(field.allowed.length > 0
+      ? `${at} must be one of ${field.allowed.map((v) => JSON.stringify(v)).join(', ')}`
+      : `${at} ${field.messages.join(', ')}`)
+  }
+  return parts.join('; ')
 }
 
 /** The ray of a request: the one already set on the reply, else a new one labelled with the service. */

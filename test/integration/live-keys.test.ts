@@ -116,5 +116,6 @@ describe('key locality on the live data path', () => {
     expect(back.headers['x-sim-tls-handshake']).toBe('keyless')
     const unknown = await fetch(`${r.controlUrl}/api/keyservers/ZZZ/down`, { method: 'POST' })
     expect(unknown.status).toBe(404)
+    expect(await unknown.json()).toMatchObject({ error: { code: 'SIM_ERR_KEY_SERVER_UNKNOWN', message: 'unknown key server "ZZZ" (this scenario\'s key servers: IAD)' } })
   })
 })

@@ -2,7 +2,7 @@
 // are not the simulator's own map to its codes.
 import { Duplex } from 'node:stream'
 import { describe, expect, it } from 'vitest'
-import { REQUEST_TIMEOUT_MS, clientErrorHandler, toSimError } from '../../src/services/http-errors.ts'
+import { REQUEST_TIMEOUT_MS, clientErrorHandler, toSimError, validationMessage } from '../../src/services/http-errors.ts'
 
 /** A socket stand-in that keeps what is written to it. */
 function fakeSocket (): Duplex & { written: string } {
@@ -38,5 +38,26 @@ describe('errors before a route runs', () => {
     expect(toSimError(Object.assign(new Error('aborted'), { code: 'ECONNRESET' })).code).toBe('SIM_ERR_CLIENT_CLOSED')
     expect(toSimError(new Error('aborted')).code).toBe('SIM_ERR_CLIENT_CLOSED')
     expect(toSimError(new Error('something else')).code).toBe('SIM_ERR_INTERNAL')
+  })
+})
+
+describe('validation messages', () => {
+  it('names the values of a field that takes one of a few, and keeps Ajv\'s words for anything else', () => {
+    const oneOf = [
+      { keyword: 'const', instancePath: '/mode', params: { allowedValue: 'on' }, message: 'must be equal to constant' },
+      { keyword: 'const', instancePath: '/mode', params: { allowedValue: 'off' }, message: 'must be equal to constant' },
+      { keyword: 'anyOf', instancePath: '/mode', params: {}, message: 'must match a schema in anyOf' }
+    ]
+    expect(validationMessage({ validationContext: 'body', validation: oneOf })).toBe('body/mode must be one of "on", "off"')
+    const listed = [{ keyword: 'enum', instancePath: '/level', params: { allowedValues: ['info', 'warn'] }, message: 'must be equal to one of the allowed values' }]
+    expect(validationMessage({ validationContext: 'querystring', validation: listed })).toBe('querystring/level must be one of "info", "warn"')
+    // Two fields, each said once.
+    const two = [
+      { keyword: 'minimum', instancePath: '/limit', params: {}, message: 'must be >= 1' },
+      { keyword: 'required', instancePath: '', params: {}, message: 'must have required property \'host\'' }
+    ]
+    expect(validationMessage({ validationContext: 'querystring', validation: two })).toBe('querystring/limit must be >= 1; querystring must have required property \'host\'')
+    // Without Ajv's details, fastify's own message.
+    expect(validationMessage({ message: 'body must be object' })).toBe('body must be object')
   })
 })

@@ -40,6 +40,11 @@ describe('GET /api/keys/audit', () => {
       expect(res.statusCode, q).toBe(400)
       expect(res.json(), q).toMatchObject({ error: { code: 'SIM_ERR_INPUT_INVALID' } })
     }
+    // A filter that takes one of a few values names them, once, instead of one "must be equal to constant" per value.
+    const outcome = (await app.inject('/api/keys/audit?outcome=maybe')).json()
+    expect(outcome.error.message).toBe('invalid input at querystring: querystring/outcome must be one of "allowed", "refused"')
+    const limit = (await app.inject('/api/keys/audit?limit=0')).json()
+    expect(limit.error.message).toBe('invalid input at querystring: querystring/limit must be >= 1')
     await app.close()
   })
 })

@@ -171,7 +171,7 @@ export function buildControlApp (runtime: SimRuntime, deps: ControlDeps): Fastif
 
     const keyServerOf = (input: string): string => {
       const id = keys.keyServerIds.find((k) => k === input || k === input.toUpperCase())
-      if (id === undefined) throw new SimError('SIM_ERR_NOT_FOUND', ['key server', input])
+      if (id === undefined) throw new SimError('SIM_ERR_KEY_SERVER_UNKNOWN', [input, keys.keyServerIds.join(', ') || 'none'])
       return id
     }
     app.get('/api/keyservers', async function listKeyServers () {
