@@ -1,6 +1,6 @@
 // Configuration loading: the embedded default, defaults, every kind of error with its path and line, the editor schema.
 import { readFile } from 'node:fs/promises'
-import { readdirSync } from 'node:fs'
+import { readdirSync, readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
 import { Value } from '@sinclair/typebox/value'
@@ -9,6 +9,9 @@ import { defaultScenarioPath, editorJsonSchema, loadScenario, parseScenario, Sce
 import type { ConfigProblem } from '../../src/config/index.ts'
 import { renderSchema, schemaPath } from '../../scripts/write-schema.ts'
 import { REGION_CATALOGUE } from '../../src/core/regions.ts'
+import type { Command } from '../../src/cli/command.ts'
+import { COMMANDS } from '../../src/cli/main.ts'
+import { runCommand } from '../helpers/run-command.ts'
 
 const MINIMAL = 'customers:\n  - host: a.example\n    origin: { pop: FRA }\n'
 // "Billion laughs": each list repeats the previous one nine times.
@@ -63,6 +66,19 @@ describe('examples', () => {
   it.each(files)('%s loads', async (f) => {
     const s = await loadScenario(dir + f)
     expect(s.customers.length).toBeGreaterThan(0)
+  })
+  // An example's header may suggest a command to try on it: that command works as written, from the project's root.
+  const tried = files.flatMap((f) => {
+    const m = /Try: rsim (\S+) ([^\n]+)/.exec(readFileSync(dir + f, 'utf8'))
+    return m === null ? [] : [[f, m[1] as string, (m[2] as string).trim().split(/\s+/)] as const]
+  })
+  it('suggest commands to try', () => expect(tried.length).toBeGreaterThan(0))
+  it.each(tried)('%s: the command it suggests works', async (_f, name, args) => {
+    const command = COMMANDS.find((c) => c.name === name)
+    expect(command, name).toBeDefined()
+    const res = await runCommand(command as Command, [...args], '', fileURLToPath(new URL('../..', import.meta.url)))
+    expect(res.error?.message).toBeUndefined()
+    expect(res.code).toBe(0)
   })
 })
 
