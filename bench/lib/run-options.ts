@@ -12,7 +12,8 @@ export type ScenarioName = typeof SCENARIO_NAMES[number]
  */
 export const FULL_RUN_MINUTES = 29
 
-export const USAGE = `Usage: node bench/run.ts [--quick] [--only NAME[,NAME]] [--out DIR] [--scale X] [--time-scale X]
+export const USAGE = `Usage: node bench/run.ts [--quick] [--only NAME[,NAME]] [--out DIR] [--scale X] [--wait-quiet] [--time-scale X]
+                         [--report-only]
 
 Runs the residency-sim benchmarks and writes DIR/<scenario>.json, DIR/summary.md and SVG charts.
 

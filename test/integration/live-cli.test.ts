@@ -73,7 +73,7 @@ describe('rsim start', () => {
       const exited = new Promise((resolve) => child.once('exit', resolve))
       child.kill('SIGTERM')
       await exited
-      expect(out).toMatch(/\nstopped: 1 response held to the modelled time, [01] of them late \(\d+\.\d%, more than 1 ms and 5% after it\)(; the latest left \d+\.\d ms after it)?\n$/)
+      expect(out).toMatch(/\nstopped: 1 response held to the modelled time, [01] of them late \(\d+\.\d%, more than 1 ms and 5% after it\)(; the furthest behind left \d+\.\d ms after it)?\n$/)
     } finally {
       if (child.exitCode === null) {
         const exited = new Promise((resolve) => child.once('exit', resolve))
@@ -88,7 +88,7 @@ describe('rsim start', () => {
     expect(stoppedLine(undefined)).toBe('stopped')
     expect(stoppedLine({ settled: 0, late: 0, maxLateMs: 0 })).toBe('stopped')
     expect(stoppedLine({ settled: 200, late: 3, maxLateMs: 12.34 }))
-      .toBe('stopped: 200 responses held to the modelled time, 3 of them late (1.5%, more than 1 ms and 5% after it); the latest left 12.3 ms after it')
+      .toBe('stopped: 200 responses held to the modelled time, 3 of them late (1.5%, more than 1 ms and 5% after it); the furthest behind left 12.3 ms after it')
     // Every response on time: nothing to say about the latest.
     expect(stoppedLine({ settled: 5, late: 0, maxLateMs: 0 })).toBe('stopped: 5 responses held to the modelled time, 0 of them late (0.0%, more than 1 ms and 5% after it)')
   })

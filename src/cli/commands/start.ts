@@ -141,7 +141,7 @@ export function banner (rt: StartedSimulation, scenario: Scenario, latency: bool
 export function stoppedLine (f: Pick<FidelitySnapshot, 'settled' | 'late' | 'maxLateMs'> | undefined): string {
   if (f === undefined || f.settled === 0) return 'stopped'
   const share = (f.late / f.settled * 100).toFixed(1)
-  const latest = f.maxLateMs < 0.05 ? '' : `; the latest left ${f.maxLateMs.toFixed(1)} ms after it`
+  const latest = f.maxLateMs < 0.05 ? '' : `; the furthest behind left ${f.maxLateMs.toFixed(1)} ms after it`
   return `stopped: ${f.settled} response${f.settled === 1 ? '' : 's'} held to the modelled time, ${f.late} of them late ` +
     `(${share}%, more than 1 ms and 5% after it)${latest}`
 }
