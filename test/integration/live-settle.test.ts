@@ -49,14 +49,18 @@ describe('settling a request against its modelled total', () => {
 
   it('takes time spent beyond the model out of the last response leg of a served request', async () => {
     const rt = await start(0)
-    const a = await get(`${rt.edgeUrl}/`, { host: SLOW, 'x-sim-client': 'FRA' })
-    expect(a.status).toBe(200)
-    expect(a.text).toBe('slow')
     // Modelled access round trip 6 ms x 10: two legs of 30 ms. The origin overran the model by far more than the last
-    // leg, so that leg is not waited at all: the access hop measures the request leg alone.
-    const access = accessMs(a)
-    expect(access).toBeGreaterThanOrEqual(25)
-    expect(access).toBeLessThan(45)
+    // leg, so that leg is not waited at all: the access hop measures the request leg alone. A busy machine can only
+    // make a leg longer (a timer fired late), never shorter, so the least of three requests is the one to judge by.
+    const times: number[] = []
+    for (let i = 0; i < 3; i++) {
+      const a = await get(`${rt.edgeUrl}/`, { host: SLOW, 'x-sim-client': 'FRA' })
+      expect(a.status).toBe(200)
+      expect(a.text).toBe('slow')
+      times.push(accessMs(a))
+    }
+    expect(Math.min(...times)).toBeGreaterThanOrEqual(25)
+    expect(Math.min(...times)).toBeLessThan(45)
   })
 
   it('bounds what an origin reports: an absurd jitter header cannot hold the response', async () => {
