@@ -213,13 +213,44 @@ export const REQUEST_TIMEOUT_MS = 60_000
 export function clientErrorHandler (label: string, headerLimitBytes: number, requestTimeoutMs = REQUEST_TIMEOUT_MS) {
   return function simClientError (err: NodeJS.ErrnoException, socket: Socket): void {
     if (err.code === 'ECONNRESET' || socket.destroyed) return
+    const timeout = err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
     const sim = err.code === 'HPE_HEADER_OVERFLOW'
       ? new SimError('SIM_ERR_HEADERS_TOO_LARGE', [headerLimitBytes])
-      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+      : timeout
         ? new SimError('SIM_ERR_REQUEST_TIMEOUT', [requestTimeoutMs])
         : new SimError('SIM_ERR_BAD_REQUEST', [err.code ?? 'malformed HTTP request'])
-    writeRawError(socket, sim, label)
+    // One request gets one answer, and no answer is lost to the error.
+    const inFlight = inFlightResponse(socket)
+    if (timeout) {
+      // The request that timed out is the one in flight: once its answer has begun, there is no other to give.
+      if (inFlight?.headersSent === true) socket.destroy()
+      else writeRawError(socket, sim, label)
+      return
+    }
+    // Requests sent before the malformed one on the same connection (pipelined) are answered first, in order; the
+    // error follows them, then the connection closes.
+    answerWhenIdle(socket, () => writeRawError(socket, sim, label))
   }
+}
+
+/** The response node is writing on a connection, if one is unfinished (node keeps it on the socket). */
+function inFlightResponse (socket: Socket): ServerResponse | undefined {
+  const res = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage
+  return res != null && !res.writableFinished ? res : undefined
+}
+
+/**
+ * Runs `then` once no response is unfinished on the connection: node writes pipelined requests' responses one after
+ * another, each attached to the socket when the one before it has finished.
+ */
+function answerWhenIdle (socket: Socket, then: () => void): void {
+  if (socket.destroyed) return
+  const res = inFlightResponse(socket)
+  if (res === undefined) { then(); return }
+  const next = (): void => { setImmediate(() => answerWhenIdle(socket, then)) }
+  res.once('finish', next)
+  // A response that closes unfinished (the connection failed under it): nothing more can be written.
+  res.once('close', () => { if (!res.writableFinished) { res.off('finish', next); socket.destroy() } })
 }
 
 /** An error answer written straight on a socket no request object owns, then the connection closed. */

@@ -158,4 +158,29 @@ describe('the live data path at the edges of HTTP/1.1', () => {
     expect([over.status, errorCode(over)]).toEqual([431, 'SIM_ERR_HEADERS_TOO_LARGE'])
     expect(over.json()).toMatchObject({ error: { message: 'request headers exceed 2048 bytes' } })
   })
+  it('answers requests pipelined before a malformed one first, then the error, then closes: no answer is lost', async () => {
+    const rt = await live.start()
+    const records: RequestRecord[] = []
+    rt.events.on('request', (r) => records.push(r))
+    const good = (client: string): string => `GET / HTTP/1.1\r\nHost: eu-shop.example\r\nx-sim-client: ${client}\r\n\r\n`
+    // Two good requests, inspected at the ingress and relayed, then one the parser refuses, all sent at once.
+    for (const url of [rt.edgeUrl, rt.popUrl('FRA') as string]) {
+      records.length = 0
+      const answer = await exchange(url, good('FRA') + good('SYD') + 'BOGUS\r\n\r\n')
+      const statuses = [...answer.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => Number(m[1]))
+      expect(statuses, url).toEqual([200, 200, 400])
+      expect(answer).toContain('"code":"SIM_ERR_BAD_REQUEST"')
+      // Both good requests are recorded as served, not as left by their client.
+      const recs = await eventually(async () => records.length >= 2 ? records : undefined)
+      expect(recs.map((r) => r.status)).toEqual([200, 200])
+    }
+  })
+
+  it('answers a header block over the limit pipelined behind a good request after the good one\'s answer', async () => {
+    const rt = await live.start({ server: { headerLimitBytes: 2048 } })
+    const answer = await exchange(rt.edgeUrl, 'GET / HTTP/1.1\r\nHost: eu-shop.example\r\nx-sim-client: FRA\r\n\r\n' +
+      `GET / HTTP/1.1\r\nHost: eu-shop.example\r\nx-pad: ${'p'.repeat(4000)}\r\n\r\n`)
+    const statuses = [...answer.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => Number(m[1]))
+    expect(statuses).toEqual([200, 431])
+  })
 })

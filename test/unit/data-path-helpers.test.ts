@@ -4,7 +4,9 @@ import { createDelay, createWaiter } from '../../src/net/delay.ts'
 import { decodeHops, decodeRelayResult, encodeHops, encodeRelayResult, serverTiming } from '../../src/services/pop/server-timing.ts'
 import { childTraceparent, parseTraceparent } from '../../src/services/pop/trace.ts'
 import { WAF_RULES, wafCheck } from '../../src/services/pop/waf.ts'
-import { encodeClient } from '../../src/services/pop/ingress.ts'
+import { answerBeforeInspection, encodeClient } from '../../src/services/pop/ingress.ts'
+import { RELAY_RESULT_HEADER } from '../../src/services/pop/server-timing.ts'
+import { Readable } from 'node:stream'
 import fc from 'fast-check'
 
 describe('delay', () => {
@@ -213,5 +215,27 @@ describe('relay client field', () => {
     expect(encodeClient(london)).toBe('51.47,-0.4543,GB')
     expect(encodeClient(london)).toBe('51.47,-0.4543,GB')
     expect(encodeClient({ lat: -33.9, lon: 151.2, source: 'latlon', input: '-33.9,151.2' })).toBe('-33.9,151.2')
+  })
+})
+
+describe('an inspection PoP\'s answer before it inspected', () => {
+  const json = (o: unknown): Buffer => Buffer.from(JSON.stringify(o))
+  it('becomes the request\'s own error, under its ray, with the code the PoP gave', () => {
+    // What the inspection PoP's HTTP parser writes for a relayed body that stalled: its own ray, and no timing report.
+    const parser = { statusCode: 408, headers: { 'x-sim-ray': 'ab-LCA', connection: 'close' }, body: json({ error: { code: 'SIM_ERR_REQUEST_TIMEOUT', message: 'the request was not received whole within 60000 ms', ray: 'ab-LCA' } }) }
+    const out = answerBeforeInspection(parser, 'cd-SYD', 'LCA')
+    expect(out).toMatchObject({ status: 408, code: 'SIM_ERR_REQUEST_TIMEOUT', inspectedAt: 'LCA', downstream: [] })
+    expect(JSON.parse(String(out?.body))).toEqual({ error: { code: 'SIM_ERR_REQUEST_TIMEOUT', message: 'the request was not received whole within 60000 ms', ray: 'cd-SYD' } })
+    expect(out?.headers).toEqual({ 'content-type': 'application/json; charset=utf-8' })
+  })
+
+  it('leaves alone whatever carries the timing report, succeeded, is streamed or is not the simulator\'s error', () => {
+    const err = json({ error: { code: 'SIM_ERR_UPSTREAM_TIMEOUT', message: 'x', ray: 'cd-SYD' } })
+    expect(answerBeforeInspection({ statusCode: 504, headers: { [RELAY_RESULT_HEADER]: '1;0;SIM_ERR_UPSTREAM_TIMEOUT;' }, body: err }, 'cd-SYD', 'LCA')).toBeUndefined()
+    expect(answerBeforeInspection({ statusCode: 200, headers: {}, body: err }, 'cd-SYD', 'LCA')).toBeUndefined()
+    expect(answerBeforeInspection({ statusCode: 500, headers: {}, body: Readable.from([err]) }, 'cd-SYD', 'LCA')).toBeUndefined()
+    for (const body of [Buffer.from('<html>oops</html>'), json({ error: { code: 'E_OTHER', message: 'x' } }), json({ error: { code: 'SIM_ERR_X' } }), json(null)]) {
+      expect(answerBeforeInspection({ statusCode: 502, headers: {}, body }, 'cd-SYD', 'LCA')).toBeUndefined()
+    }
   })
 })

@@ -28,6 +28,19 @@ describe('errors before a route runs', () => {
     expect(answer('HPE_INVALID_METHOD')).toMatchObject({ status: 400, body: { error: { code: 'SIM_ERR_BAD_REQUEST' } } })
   })
 
+  it('gives a request that timed out no second answer once its own has begun', () => {
+    const socket = fakeSocket()
+    Object.assign(socket, { _httpMessage: { writableFinished: false, headersSent: true } })
+    clientErrorHandler('LHR', 2048)(Object.assign(new Error('timeout'), { code: 'ERR_HTTP_REQUEST_TIMEOUT' }), socket as never)
+    expect(socket.written).toBe('')
+    expect(socket.destroyed).toBe(true)
+    // Not begun: the 408 is its answer.
+    const quiet = fakeSocket()
+    Object.assign(quiet, { _httpMessage: { writableFinished: false, headersSent: false } })
+    clientErrorHandler('LHR', 2048)(Object.assign(new Error('timeout'), { code: 'ERR_HTTP_REQUEST_TIMEOUT' }), quiet as never)
+    expect(quiet.written).toMatch(/^HTTP\/1\.1 408 /)
+  })
+
   it('writes nothing to a connection the client reset', () => {
     const socket = fakeSocket()
     clientErrorHandler('LHR', 2048)(Object.assign(new Error('reset'), { code: 'ECONNRESET' }), socket as never)

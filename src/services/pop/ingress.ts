@@ -165,6 +165,28 @@ function refusedOutcome (p: RefusedPlan, ray: string): Outcome {
   }
 }
 
+/**
+ * An inspection PoP's error answer given without its timing report: a refusal of the relay, or its HTTP parser's
+ * answer (a 408 for a body that stalled, a 400 or 431) before any route ran, whose body carries that PoP's own ray.
+ * Either is the simulator's own JSON error, never an origin's response (every answer the inspection made carries the
+ * report), so reading it reads no customer data: it is answered as an error of this request, under its ray, and is
+ * not settled against the plan. Anything else is left as it came.
+ */
+export function answerBeforeInspection (res: Exchange, ray: string, inspection: string): Outcome | undefined {
+  if (res.statusCode < 400 || res.headers[RELAY_RESULT_HEADER] !== undefined || !Buffer.isBuffer(res.body)) return undefined
+  let error: { code?: unknown, message?: unknown } | undefined
+  try { error = (JSON.parse(res.body.toString('utf8')) as { error?: typeof error }).error } catch { return undefined }
+  if (typeof error?.code !== 'string' || !error.code.startsWith('SIM_ERR_') || typeof error.message !== 'string') return undefined
+  return {
+    status: res.statusCode,
+    headers: { 'content-type': 'application/json; charset=utf-8' },
+    body: JSON.stringify({ error: { code: error.code, message: error.message, ray } }),
+    downstream: [],
+    code: error.code,
+    inspectedAt: inspection
+  }
+}
+
 const NOWHERE: RefusedPlan['client'] = Object.freeze({ lat: 0, lon: 0, input: '' })
 
 /** A stand-in plan for requests refused before planning (no host, spoofed headers, unlocatable client). */
@@ -283,6 +305,8 @@ export function createIngress (deps: PopDeps, inspect: Inspector) {
           : new SimError('SIM_ERR_UPSTREAM_UNREACHABLE', [p.inspection, describeUpstreamError(err)])
         return { plan: p, outcome: errorOutcome(sim, ray, [], { inspectedAt: p.inspection }) }
       }
+      const early = answerBeforeInspection(res, ray, p.inspection)
+      if (early !== undefined) return { plan: p, outcome: early }
       // The jitter the inspection PoP's waits were given, for settling; then the response direction of the relay hop,
       // less what the exchange overran by: the time beyond the outbound wait and the inspection PoP's own (sockets,
       // timers firing late, a busy event loop) is the relay's too, so the hop takes its modelled round trip in all.
