@@ -3,6 +3,9 @@
 import { Type } from '@sinclair/typebox'
 import type { Static, TSchema } from '@sinclair/typebox'
 
+/** The largest time scale (latency.timeScale, `rsim start --time-scale`): beyond it a modelled wait outgrows what a timer holds. */
+export const MAX_TIME_SCALE = 1000
+
 /** Every object is closed: a misspelt field is an error, never silently ignored (STYLE.md, "Configuration"). */
 const closed = { additionalProperties: false } as const
 
@@ -81,7 +84,7 @@ export const ErrorResponseSchema = Type.Object({
 
 export const LatencySchema = Type.Object({
   enabled: Type.Boolean({ default: true, description: 'Model propagation delay. false: no modelled delay, to measure pure software overhead.' }),
-  timeScale: Type.Number({ default: 1, exclusiveMinimum: 0, maximum: 1000, description: 'Multiplies every modelled delay (0.1 runs a demo ten times faster). Greater than 0, at most 1000.' }),
+  timeScale: Type.Number({ default: 1, exclusiveMinimum: 0, maximum: MAX_TIME_SCALE, description: `Multiplies every modelled delay (0.1 runs a demo ten times faster). Greater than 0, at most ${MAX_TIME_SCALE}.` }),
   accessMs: Type.Number({ default: 5, minimum: 0, maximum: MAX_DELAY_MS, description: 'Client last-mile round trip in milliseconds, added to the client -> ingress hop. At most 60000.' }),
   hopProcessingMs: Type.Number({ default: 0.25, minimum: 0, maximum: MAX_DELAY_MS, description: 'Processing time in milliseconds added once per PoP a request passes. At most 60000.' }),
   jitter: Type.Number({ default: 0, minimum: 0, maximum: 1, description: 'Random variation of each hop\'s round trip, uniform within plus or minus this fraction of it, 0..1 (seeded, reproducible).' }),

@@ -83,6 +83,26 @@ interface PopEntry {
  * Listens on the app's own node server rather than through `app.listen`, which logs a line per listener (340 of them
  * at start-up); the banner and one summary line say where things are. `app.close()` still closes the server.
  */
+/**
+ * The edge, the control plane and the TLS edge need a port each (0, ephemeral, may repeat). The configuration is
+ * checked for this when it loads; here the ports the command line set over it are too, before anything listens, so
+ * that a clash says so rather than that a port is in use.
+ */
+function checkDistinctPorts (options: StartOptions, server: Scenario['server']): void {
+  const listeners: [string, number | undefined][] = [
+    ['the anycast edge (--port)', options.edgePort ?? server.edgePort],
+    ['the control plane (--control-port)', options.controlApp === false ? undefined : options.controlPort ?? server.controlPort],
+    ['the TLS edge (--tls-port)', options.tlsPort]
+  ]
+  const seen = new Map<number, string>()
+  for (const [name, port] of listeners) {
+    if (port === undefined || port === 0) continue
+    const other = seen.get(port)
+    if (other !== undefined) throw new SimError('SIM_ERR_LISTEN_FAILED', [options.host ?? server.host, port, `${other} and ${name} are both given this port; each needs its own`])
+    seen.set(port, name)
+  }
+}
+
 /** Listens on host:port; a port in use, forbidden or out of range is a coded error naming the address, not a crash. */
 export async function listenOn (srv: NetServer, host: string, port: number): Promise<void> {
   try {
@@ -163,6 +183,7 @@ async function startAll (scenario: Scenario, options: StartOptions, { apps, serv
   const logger = options.logger ?? pino({ level: scenario.logging.level })
   const host = options.host ?? scenario.server.host
   const server = scenario.server
+  checkDistinctPorts(options, server)
   const { world, notes } = buildWorld(scenario)
   for (const note of notes) logger.info({ note }, 'scenario note')
   // One memo for the whole data path (edge, TLS edge, every PoP): a request's two plans are one lookup each, and the

@@ -97,6 +97,12 @@ describe('rsim start', () => {
     const io = { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, cwd: process.cwd(), env: {} }
     await expect(startCommand.run(['--latency', 'maybe'], io)).rejects.toMatchObject({ code: 'SIM_ERR_BAD_REQUEST' })
     await expect(startCommand.run(['--time-scale', '0'], io)).rejects.toMatchObject({ code: 'SIM_ERR_BAD_REQUEST' })
+    // The configuration's bound holds on the command line too: a wait beyond it outgrows what a timer can hold.
+    await expect(startCommand.run(['--time-scale', '1e9'], io)).rejects.toMatchObject({ code: 'SIM_ERR_BAD_REQUEST', message: expect.stringContaining('at most 1000, got "1e9"') })
+    // Two listeners given one port on the command line: said so before anything listens, not "the port is in use".
+    for (const args of [['--port', '18481', '--control-port', '18481'], ['--port', '18482', '--tls-port', '18482']]) {
+      await expect(startCommand.run([...args, '--no-warm-up'], io)).rejects.toMatchObject({ code: 'SIM_ERR_LISTEN_FAILED', message: expect.stringMatching(/are both given this port; each needs its own$/) })
+    }
     await expect(startCommand.run(['--port', '70000'], io)).rejects.toMatchObject({ code: 'SIM_ERR_BAD_REQUEST' })
     await expect(startCommand.run(['--tls-port', 'https'], io)).rejects.toMatchObject({ code: 'SIM_ERR_BAD_REQUEST' })
   })

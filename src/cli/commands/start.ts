@@ -3,7 +3,7 @@ import { isIP } from 'node:net'
 import { resolve } from 'node:path'
 import { pino } from 'pino'
 import { loadScenario } from '../../config/load.ts'
-import type { Scenario } from '../../config/schema.ts'
+import { MAX_TIME_SCALE, type Scenario } from '../../config/schema.ts'
 import { SimError } from '../../core/errors.ts'
 import { plan } from '../../core/planner.ts'
 import type { Customer, World } from '../../core/types.ts'
@@ -21,7 +21,7 @@ requests in flight finish, then every socket closes.
 Options:
   --config F         scenario file (default: the embedded config/default.yaml)
   --latency on|off   model propagation delay (off: measure the simulator's own overhead)
-  --time-scale X     multiply every modelled delay by X (0.1: ten times faster), X > 0
+  --time-scale X     multiply every modelled delay by X (0.1: ten times faster), 0 < X <= 1000
   --port N           anycast edge port (default: server.edgePort, 8080)
   --control-port N   control plane port (default: server.controlPort, 8081)
   --tls-port N       real TLS edge port (default: server.tlsPort, 8443); the run's CA certificate is written to .rsim/ca.pem
@@ -45,7 +45,7 @@ function options (values: Record<string, string | boolean | undefined>) {
   let timeScale: number | undefined
   if (typeof ts === 'string') {
     timeScale = Number(ts)
-    if (!(timeScale > 0) || !Number.isFinite(timeScale)) throw new SimError('SIM_ERR_BAD_REQUEST', [`--time-scale must be a number greater than 0, got "${ts}"`])
+    if (!(timeScale > 0) || timeScale > MAX_TIME_SCALE) throw new SimError('SIM_ERR_BAD_REQUEST', [`--time-scale must be a number greater than 0 and at most ${MAX_TIME_SCALE}, got "${ts}"`])
   }
   const edgePort = port(values.port as string | undefined, '--port')
   const controlPort = port(values['control-port'] as string | undefined, '--control-port')
