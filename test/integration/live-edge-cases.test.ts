@@ -98,6 +98,22 @@ describe('the live data path at the edges of HTTP/1.1', () => {
     }
   })
 
+  it('forwards every method node knows, WebDAV\'s and PURGE among them, with its body, inspected at the ingress or relayed', async () => {
+    const rt = await live.start()
+    for (const url of [rt.edgeUrl, rt.popUrl('LHR') as string]) {
+      for (const client of ['FRA', 'SYD']) {
+        for (const method of ['PROPFIND', 'MKCOL', 'PURGE', 'QUERY']) {
+          const body = '<?xml version="1.0"?><propfind xmlns="DAV:"><allprop/></propfind>'
+          const answer = await exchange(url, `${method} /dav/ HTTP/1.1\r\nHost: eu-shop.example\r\nx-sim-client: ${client}\r\nContent-Type: application/xml\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`)
+          expect(statusOf(answer), `${method} from ${client}`).toBe(200)
+          // The origin saw the method and the whole body.
+          const echo = JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4)) as { method: string, path: string, requestBytes: number }
+          expect([echo.method, echo.path, echo.requestBytes]).toEqual([method, '/dav/', body.length])
+        }
+      }
+    }
+  })
+
   it('answers what it cannot forward in the JSON error shape: no Host, a target that is not a path, CONNECT', async () => {
     const rt = await live.start()
     const pop = rt.popUrl('LHR') as string

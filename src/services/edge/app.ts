@@ -8,6 +8,7 @@ import { SimError, isSimError } from '../../core/errors.ts'
 import type { ClientLocation, Plan, PlanRequest, World } from '../../core/types.ts'
 import { answerContinue, installErrorHandling, planRefusal, sendError, targetFormError } from '../http-errors.ts'
 import { dataPathLoggerOptions, passThroughBodies, type PopHandlers } from '../pop/app.ts'
+import { routeEveryMethod } from '../methods.ts'
 
 export interface EdgeDeps {
   readonly world: World
@@ -54,6 +55,7 @@ export function buildApp (deps: EdgeDeps): FastifyInstance {
     if (!handlers) return sendError(reply, new SimError('SIM_ERR_NO_HEALTHY_POP'), LABEL)
     return handlers.handleClient(request, reply, { client })
   }
+  routeEveryMethod(app)
   app.all('/', route)
   app.all('/*', route)
   return app

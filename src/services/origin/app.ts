@@ -4,6 +4,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import type { Logger } from 'pino'
 import type { Delay } from '../../net/delay.ts'
 import { DEFAULT_MAX_HEADER_SIZE, FORWARDING_HEADER_ALLOWANCE, REQUEST_TIMEOUT_MS, installErrorHandling, serverOptions } from '../http-errors.ts'
+import { routeEveryMethod } from '../methods.ts'
 
 export interface OriginDeps {
   readonly host: string
@@ -48,6 +49,7 @@ export function buildApp (deps: OriginDeps): FastifyInstance {
 
   const inspectionHeader = deps.inspectionHeader?.toLowerCase()
 
+  routeEveryMethod(app)
   app.all('/*', async function answerAsOrigin (request, reply) {
     const started = performance.now()
     // With jitter, the service time drawn here is reported, so that the ingress settles the request against it.

@@ -10,6 +10,7 @@ import { createIngress, type Handoff } from './ingress.ts'
 import { createInspector } from './inspect.ts'
 import { createRelayed } from './relayed.ts'
 import { tlsHandoffOf } from './tls-terminate.ts'
+import { routeEveryMethod } from '../methods.ts'
 
 export interface PopHandlers {
   /** Client traffic with this PoP as ingress; the anycast edge calls it in-process. */
@@ -75,6 +76,7 @@ export function buildApp (deps: PopDeps & { readonly handlers?: PopHandlers }): 
     if (handoff === undefined && request.headers[FWD_HEADER] !== undefined) return handlers.handleRelayed(request, reply)
     return handlers.handleClient(request, reply, handoff)
   }
+  routeEveryMethod(app)
   app.all('/*', popEntry)
   // The bare root is not matched by '/*' in find-my-way.
   app.all('/', popEntry)
