@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest'
 import type { RequestRecord } from '../../src/runtime/types.ts'
 import { buildControlApp } from '../../src/services/control/app.ts'
 import type { StartedSimulation } from '../../src/runtime/start.ts'
-import { NO_FR, customersWithNoFrenchKeys, liveRuntimePerTest } from './live-helpers.ts'
+import { NO_FR, customersWithNoFrenchKeys, get, liveRuntimePerTest } from './live-helpers.ts'
 
 const live = liveRuntimePerTest()
 
@@ -78,12 +78,20 @@ describe('key locality on the live data path', () => {
     expect(r.keys?.audit.entries({ host: NO_FR, outcome: 'refused' })).toEqual([])
   })
 
-  it('relays the signing request only over the signed internal route: a client calling it is refused', async () => {
+  it('takes signing calls only from PoPs: a client\'s request to the internal path is its own traffic, forged signing headers are refused', async () => {
     const r = await start()
-    const res = await fetch(`${r.popUrl('FRA') ?? ''}/_sim/keys/sign`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ host: NO_FR, digest: Buffer.alloc(32).toString('base64') }) })
-    expect(res.status).toBe(403)
-    expect(await res.json()).toMatchObject({ error: { code: 'SIM_ERR_FORWARD_UNAUTHENTICATED' } })
-    expect(r.keys?.audit.total).toBe(0)
+    const body = JSON.stringify({ host: NO_FR, digest: Buffer.alloc(32).toString('base64') })
+    const url = `${r.popUrl('FRA') ?? ''}/_sim/keys/sign`
+    // A customer's request whose path happens to be the internal one: forwarded to its origin like any other path.
+    const asCustomer = await get(url, { host: NO_FR, 'x-sim-client': 'FRA', 'content-type': 'application/json' }, { method: 'POST', body })
+    expect(asCustomer.status).toBe(200)
+    expect(asCustomer.json()).toMatchObject({ method: 'POST', path: '/_sim/keys/sign', requestBytes: body.length })
+    // A client posing as a PoP, with signing headers it cannot sign: refused before the key-locality module is asked.
+    const audited = r.keys?.audit.total
+    const forged = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', 'x-sim-fwd-pop': 'DUS', 'x-sim-fwd-ts': String(Date.now()), 'x-sim-fwd-sig': 'f'.repeat(64) }, body })
+    expect(forged.status).toBe(403)
+    expect(await forged.json()).toMatchObject({ error: { code: 'SIM_ERR_FORWARD_UNAUTHENTICATED' } })
+    expect(r.keys?.audit.total).toBe(audited)
   })
 
   it('with the keyless key server down, new connections fail with 502 while established and resumed ones continue', async () => {

@@ -2,7 +2,7 @@
 // route: a request signed by another PoP is relayed traffic to inspect; anything else is a client request and this
 // PoP is its ingress.
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
-import { FWD_HEADER } from '../../net/signing.ts'
+import { FWD, FWD_HEADER } from '../../net/signing.ts'
 import { FORWARDING_HEADER_ALLOWANCE, answerContinue, installErrorHandling, serverOptions } from '../http-errors.ts'
 import { REMOTE_SIGN_PATH, remoteSignRoute } from '../keys/remote-sign.ts'
 import type { PopDeps } from './deps.ts'
@@ -69,11 +69,16 @@ export function buildApp (deps: PopDeps & { readonly handlers?: PopHandlers }): 
   answerContinue(app, deps.pop.id, deps.limits.bodyLimitBytes)
   passThroughBodies(app)
   // Geo Key Manager: other PoPs ask this one to sign when it is inside a customer's key policy (signed calls only).
-  if (deps.tls !== undefined) app.post(REMOTE_SIGN_PATH, remoteSignRoute(deps.pop.id, deps.tls.locality, deps.signer))
-  // A relay never arrives on a client's TLS connection: there, a forwarding header is a client's, refused as such.
+  const signForPop = deps.tls === undefined ? undefined : remoteSignRoute(deps.pop.id, deps.tls.locality, deps.signer)
+  // Calls from other PoPs are told apart by their signed headers, not by their path alone, so that no path of a
+  // customer's is taken from it: a relay carries the forwarding header; a signing call the signed body headers on
+  // the internal path. Neither arrives on a client's TLS connection: there, such a header is a client's, refused as such.
   function popEntry (request: FastifyRequest, reply: FastifyReply) {
     const handoff = clientHandoff(request.raw.socket)
-    if (handoff === undefined && request.headers[FWD_HEADER] !== undefined) return handlers.handleRelayed(request, reply)
+    if (handoff === undefined) {
+      if (request.headers[FWD_HEADER] !== undefined) return handlers.handleRelayed(request, reply)
+      if (signForPop !== undefined && request.headers[FWD.sig] !== undefined && request.method === 'POST' && request.raw.url === REMOTE_SIGN_PATH) return signForPop(request, reply)
+    }
     return handlers.handleClient(request, reply, handoff)
   }
   routeEveryMethod(app)
