@@ -1,6 +1,7 @@
 // Where a simulated client is: `x-sim-client-ip: <ip>` (located with geoip-lite), `x-sim-client: <IATA|lat,lon|ip>`,
 // else the scenario's default location. Both the edge and a PoP reached directly read it the same way.
 import type { IncomingHttpHeaders } from 'node:http'
+import { isIP } from 'node:net'
 import { isClientLocationError, parseClientLocation } from '../core/client.ts'
 import { SimError } from '../core/errors.ts'
 import type { ClientLocation, IpLocator, Topology } from '../core/types.ts'
@@ -31,6 +32,8 @@ export function createClientLocator (topology: Topology, ipLocator: IpLocator, d
     if (typeof ip === 'string') {
       // Node joins a repeated header with ", ": no address has a comma.
       if (ip.includes(',')) throw new SimError('SIM_ERR_BAD_REQUEST', [`${CLIENT_IP_HEADER} must be one address, not a list ("${ip.slice(0, 100)}")`])
+      // An address and nothing else: a PoP code or "lat,lon" belongs in x-sim-client.
+      if (isIP(ip.trim()) === 0) throw new SimError('SIM_ERR_CLIENT_IP_INVALID', [ip.slice(0, 100)])
       return parse(ip)
     }
     const where = headers[CLIENT_HEADER]

@@ -135,4 +135,11 @@ describe('client locator (request headers)', () => {
     // Node joins a repeated header's values with ", ".
     expect(() => locate({ 'x-sim-client-ip': '81.2.69.160, 8.8.8.8' })).toThrow(expect.objectContaining({ code: 'SIM_ERR_BAD_REQUEST', message: expect.stringContaining('one address, not a list') }))
   })
+
+  it('takes only an IP address in x-sim-client-ip: a PoP code or a word there is a bad address, not a location', () => {
+    const locate = createClientLocator(topology, fakeIp, 'FRA')
+    for (const v of ['SYD', 'garbage', '51.5;-0.1', '999.1.1.1']) {
+      expect(() => locate({ 'x-sim-client-ip': v }), v).toThrow(expect.objectContaining({ code: 'SIM_ERR_CLIENT_IP_INVALID', message: expect.stringContaining(`"${v}"`) }))
+    }
+  })
 })
