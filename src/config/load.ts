@@ -183,6 +183,8 @@ function describeValue (v: unknown): string {
   if (Array.isArray(v)) return 'a list'
   if (typeof v === 'object') return 'a mapping'
   if (typeof v === 'string') return `"${v}"`
+  // YAML's .inf and .nan are numbers to the parser, but no figure of a scenario.
+  if (typeof v === 'number' && !Number.isFinite(v)) return `${String(v)}, which is not a finite number`
   return `${typeof v} ${String(v)}`
 }
 

@@ -158,6 +158,8 @@ describe('invalid configuration', () => {
     ['unknown nested field', MINIMAL + '    origin2: 1\n', 'customers[0].origin2', 4, 'unknown field'],
     ['wrong type', 'latency:\n  accessMs: fast\n' + MINIMAL, 'latency.accessMs', 2, 'expected a number, found "fast"'],
     ['out of range', 'latency:\n  jitter: 2\n' + MINIMAL, 'latency.jitter', 2, 'less or equal to 1'],
+    ['infinite number', 'latency:\n  accessMs: .inf\n' + MINIMAL, 'latency.accessMs', 2, 'expected a number, found Infinity, which is not a finite number'],
+    ['not a number', 'latency:\n  timeScale: .nan\n' + MINIMAL, 'latency.timeScale', 2, 'found NaN, which is not a finite number'],
     ['timeScale must be positive', 'latency: { timeScale: 0 }\n' + MINIMAL, 'latency.timeScale', 1, 'greater than 0'],
     ['ledgerSize too large to allocate', 'server:\n  ledgerSize: 500000000\n' + MINIMAL, 'server.ledgerSize', 2, 'less or equal to 100000'],
     ['responseBytes too large', 'customers:\n  - host: a.example\n    origin: { pop: FRA, responseBytes: 1000000000 }\n', 'customers[0].origin.responseBytes', 3, 'less or equal to 16777216'],
