@@ -106,6 +106,24 @@ export function targetFormError (url: string | undefined): SimError | undefined 
   return url?.charCodeAt(0) === 47 /* / */ ? undefined : new SimError('SIM_ERR_BAD_REQUEST', ['the request target must be a path starting with "/"'])
 }
 
+/** A Host field's shape (RFC 9110 section 7.2, RFC 3986 section 3.2.2): a name or [IPv6 literal], then an optional port. */
+const HOST_FIELD = /^(?:\[[0-9A-Fa-f:.]+\]|[^:[\]]+)(?::(\d*))?$/
+
+/**
+ * What is wrong with a request's Host field, if anything: none (or only blanks), a character outside visible ASCII
+ * (a name is sent in its ASCII form; an internationalised one as punycode, xn--), or a port that is not a number up
+ * to 65535. Anything else is looked up as the customer it names.
+ */
+export function hostFieldError (host: string | undefined): SimError | undefined {
+  if (host === undefined || host.trim() === '') return new SimError('SIM_ERR_HOST_MISSING')
+  // Node reads header bytes as Latin-1: a name sent in UTF-8 arrives as characters above 0x7e.
+  if (/[^\x21-\x7e]/.test(host)) return new SimError('SIM_ERR_BAD_REQUEST', [`the Host header must be visible ASCII: an internationalised name is sent as punycode (xn--...), got ${JSON.stringify(host.slice(0, 100))}`])
+  const m = HOST_FIELD.exec(host)
+  const port = m?.[1]
+  if (m === null || (port !== undefined && port !== '' && Number(port) > 65535)) return new SimError('SIM_ERR_BAD_REQUEST', [`malformed Host header ${JSON.stringify(host.slice(0, 100))}: a name or [IPv6 address], then an optional :port up to 65535`])
+  return undefined
+}
+
 /** The planner's refusal as an error, keeping the planner's own reason as the message. */
 export function planRefusal (code: string, reason: string): SimError {
   const err = new SimError(code as ErrorCode, [])

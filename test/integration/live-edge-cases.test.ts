@@ -114,6 +114,20 @@ describe('the live data path at the edges of HTTP/1.1', () => {
     }
   })
 
+  it('answers a Host that is blank, not ASCII or has a bad port 400 on the edge and a PoP\'s port alike, and serves a good one with a port', async () => {
+    const rt = await live.start()
+    for (const url of [rt.edgeUrl, rt.popUrl('LHR') as string]) {
+      const blank = await exchange(url, 'GET / HTTP/1.1\r\nHost: \r\nConnection: close\r\n\r\n')
+      expect([statusOf(blank), blank.includes('"code":"SIM_ERR_HOST_MISSING"')], url).toEqual([400, true])
+      for (const host of ['eu-shop.example:abc', 'eu-shop.example:99999', 'b\u00c3\u00bccher.example']) {
+        const bad = await exchange(url, `GET / HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`)
+        expect([statusOf(bad), bad.includes('"code":"SIM_ERR_BAD_REQUEST"')], `${url} ${host}`).toEqual([400, true])
+      }
+      const withPort = await exchange(url, 'GET / HTTP/1.1\r\nHost: EU-SHOP.example:8080\r\nx-sim-client: FRA\r\nConnection: close\r\n\r\n')
+      expect(statusOf(withPort), url).toBe(200)
+    }
+  })
+
   it('answers what it cannot forward in the JSON error shape: no Host, a target that is not a path, CONNECT', async () => {
     const rt = await live.start()
     const pop = rt.popUrl('LHR') as string

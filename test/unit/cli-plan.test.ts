@@ -75,6 +75,18 @@ describe('rsim plan', () => {
     expect(r.stdout.trim().split('\n')).toHaveLength(1)
   })
 
+  it('an empty host is a mistake in the input (exit 2), on the command line and in a batch row, not a refused plan', async () => {
+    for (const host of ['', '  ']) {
+      const r = await runCommand(planCommand, ['--client', 'SYD', '--host', host])
+      expect(r.code).toBe(2)
+      expect(r.error?.message).toBe('invalid input at --host: the host is empty; give a customer host, e.g. eu-shop.example')
+    }
+    const batch = await runCommand(planCommand, ['--input', '-'], 'client,host,down\nSYD,eu-shop.example,\nSYD,,\n')
+    expect(batch.code).toBe(2)
+    expect(batch.error?.message).toBe('invalid input at -:3: the host is empty; give a customer host, e.g. eu-shop.example')
+    expect(batch.stdout.trim().split('\n')).toHaveLength(1)
+  })
+
   it('a batch without the required header is refused', async () => {
     const r = await runCommand(planCommand, ['--input', '-'], 'SYD,eu-shop.example,\n')
     expect(r.error?.message).toMatch(/must name the columns client, host, down/)

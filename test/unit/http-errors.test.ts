@@ -2,7 +2,7 @@
 // are not the simulator's own map to its codes.
 import { Duplex } from 'node:stream'
 import { describe, expect, it } from 'vitest'
-import { REQUEST_TIMEOUT_MS, clientErrorHandler, toSimError, validationMessage } from '../../src/services/http-errors.ts'
+import { REQUEST_TIMEOUT_MS, clientErrorHandler, hostFieldError, toSimError, validationMessage } from '../../src/services/http-errors.ts'
 
 /** A socket stand-in that keeps what is written to it. */
 function fakeSocket (): Duplex & { written: string } {
@@ -72,5 +72,22 @@ describe('validation messages', () => {
     expect(validationMessage({ validationContext: 'querystring', validation: two })).toBe('querystring/limit must be >= 1; querystring must have required property \'host\'')
     // Without Ajv's details, fastify's own message.
     expect(validationMessage({ message: 'body must be object' })).toBe('body must be object')
+  })
+})
+
+describe('the Host field', () => {
+  it('takes a name or [IPv6 address] with an optional port, in visible ASCII', () => {
+    for (const host of ['eu-shop.example', 'EU-SHOP.EXAMPLE.', 'eu-shop.example:8080', 'eu-shop.example:', 'xn--bcher-kva.example', '[::1]:8080', '127.0.0.1']) {
+      expect(hostFieldError(host), host).toBeUndefined()
+    }
+  })
+
+  it('says what is wrong with one that is missing, blank, not ASCII or has a bad port', () => {
+    for (const host of [undefined, '', '   ']) expect(hostFieldError(host)?.code).toBe('SIM_ERR_HOST_MISSING')
+    // "bücher.example" sent in UTF-8, as node reads it (Latin-1).
+    expect(hostFieldError(Buffer.from('bücher.example').toString('latin1'))?.message).toMatch(/visible ASCII: an internationalised name is sent as punycode/)
+    for (const host of ['eu-shop.example:abc', 'eu-shop.example:99999', 'a b.example', 'eu-shop.example:80:80', '[::1']) {
+      expect(hostFieldError(host), host).toMatchObject({ code: 'SIM_ERR_BAD_REQUEST' })
+    }
   })
 })

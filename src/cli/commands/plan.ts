@@ -61,6 +61,12 @@ function withStrategy (world: World, strategy: string | undefined): World {
   return { ...world, customers }
 }
 
+
+/** A request's Host as given: one with nothing in it is a mistake in the input, not a host no customer has. */
+function hostOf (input: string, where: string): string {
+  if (input.trim() === '') throw new SimError('SIM_ERR_INPUT_INVALID', [where, 'the host is empty; give a customer host, e.g. eu-shop.example'])
+  return input
+}
 /** Resolves a client string, caching results (batches repeat clients) and turning bad input into a SimError. */
 export function clientResolver (world: World, ip: IpLocator): (input: string, where: string) => ClientLocation {
   const cache = new Map<string, ClientLocation>()
@@ -119,7 +125,7 @@ export const planCommand: Command = {
           const where = `${name}:${rec.line}`
           const down = splitDown(rec.fields.down, /\s+/)
           checkDown(world, down, where)
-          const req: PlanRequest = { client: resolveClient((rec.fields.client ?? '').trim(), where), host: rec.fields.host ?? '', down }
+          const req: PlanRequest = { client: resolveClient((rec.fields.client ?? '').trim(), where), host: hostOf(rec.fields.host ?? '', where), down }
           await out.line(JSON.stringify(plan(req, world)))
           n++
         }
@@ -136,7 +142,7 @@ export const planCommand: Command = {
     }
     const down = splitDown(values.down, /,/)
     checkDown(world, down, '--down')
-    const req: PlanRequest = { client: resolveClient(values.client, '--client'), host: values.host, down, newConnection: values.resumed !== true }
+    const req: PlanRequest = { client: resolveClient(values.client, '--client'), host: hostOf(values.host, '--host'), down, newConnection: values.resumed !== true }
     const result: Plan = plan(req, world)
     io.stdout.write(values.json ? JSON.stringify(result, null, 2) + '\n' : formatPlan(result, world) + '\n')
     return result.outcome === 'served' ? 0 : 3

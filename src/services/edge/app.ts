@@ -6,7 +6,7 @@ import type { IncomingHttpHeaders } from 'node:http'
 import type { Logger } from 'pino'
 import { SimError, isSimError } from '../../core/errors.ts'
 import type { ClientLocation, Plan, PlanRequest, World } from '../../core/types.ts'
-import { answerContinue, installErrorHandling, planRefusal, sendError, targetFormError } from '../http-errors.ts'
+import { answerContinue, hostFieldError, installErrorHandling, planRefusal, sendError, targetFormError } from '../http-errors.ts'
 import { dataPathLoggerOptions, passThroughBodies, type PopHandlers } from '../pop/app.ts'
 import { routeEveryMethod } from '../methods.ts'
 
@@ -35,7 +35,9 @@ export function buildApp (deps: EdgeDeps): FastifyInstance {
 
   const route = async function anycastToIngress (request: FastifyRequest, reply: FastifyReply) {
     const headers = request.raw.headers
-    if (headers.host === undefined) return sendError(reply, new SimError('SIM_ERR_HOST_MISSING'), LABEL)
+    const host = headers.host
+    const hostError = hostFieldError(host)
+    if (host === undefined || hostError !== undefined) return sendError(reply, hostError ?? new SimError('SIM_ERR_HOST_MISSING'), LABEL)
     // The target's form before the Host's customer: an absolute URL or `*` is the wrong request whatever it names.
     const target = targetFormError(request.raw.url)
     if (target !== undefined) return sendError(reply, target, LABEL)
@@ -48,7 +50,7 @@ export function buildApp (deps: EdgeDeps): FastifyInstance {
     }
     // Only the ingress of the plan is used: the chosen PoP plans again with its own view (as a real PoP would), and
     // refuses spoofed forwarding headers itself, with its own ray.
-    const p = deps.plan({ client, host: headers.host }, deps.world)
+    const p = deps.plan({ client, host }, deps.world)
     if (p.ingress === undefined) return sendError(reply, p.outcome === 'refused' ? planRefusal(p.code, p.reason) : new SimError('SIM_ERR_INTERNAL', ['plan without ingress']), LABEL)
     const ingress = p.ingress
     const handlers = deps.pops(ingress)

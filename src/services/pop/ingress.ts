@@ -16,7 +16,7 @@ import { FWD_PREFIX, hasForwardHeaders, type ForwardFields } from '../../net/sig
 import { classifyUpstreamError, describeUpstreamError, exchange, type Exchange } from '../../net/upstream.ts'
 import { isLate } from '../../runtime/fidelity.ts'
 import type { MeasuredHop, RequestHandshake, SettleRecord } from '../../runtime/types.ts'
-import { newRay, targetFormError, toSimError } from '../http-errors.ts'
+import { hostFieldError, newRay, targetFormError, toSimError } from '../http-errors.ts'
 import { HANDSHAKE_HEADER, HOP_BY_HOP, SIGNER_HEADER, TICKET_HEADER, type PopDeps } from './deps.ts'
 import type { InspectInput, Inspector } from './inspect.ts'
 import { RELAY_RESULT_HEADER, decodeRelayResult, serverTiming } from './server-timing.ts'
@@ -385,7 +385,8 @@ export function createIngress (deps: PopDeps, inspect: Inspector) {
         // Node's parser refuses a head that reaches its limit, so this does too.
         if (headerBlockBytes(raw.url ?? '', raw.rawHeaders) >= deps.limits.headerLimitBytes) throw new SimError('SIM_ERR_HEADERS_TOO_LARGE', [deps.limits.headerLimitBytes])
       }
-      if (host === '') throw new SimError('SIM_ERR_HOST_MISSING')
+      const hostError = hostFieldError(host)
+      if (hostError !== undefined) throw hostError
       // Node keeps the first of several Host fields; forwarded, they would be ambiguous to the next hop.
       if (hostFields(raw.rawHeaders) > 1) throw new SimError('SIM_ERR_BAD_REQUEST', ['more than one Host header'])
       const target = targetFormError(raw.url)
