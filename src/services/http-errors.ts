@@ -139,14 +139,16 @@ export function sendCode (reply: FastifyReply, label: string, code: ErrorCode, .
  * Installs the shared handlers on an app. `label` names the service in rays it mints (a PoP id, EDGE, ORIGIN...).
  * Errors are logged with their code only: a message may quote a host, never a path (STYLE.md, Logging).
  */
-export function installErrorHandling (app: FastifyInstance, label: string): void {
+export function installErrorHandling (app: FastifyInstance, label: string, unrouted?: (request: FastifyRequest, reply: FastifyReply) => unknown): void {
   app.setErrorHandler(function simErrorHandler (err: unknown, request: FastifyRequest, reply: FastifyReply) {
     const sim = toSimError(err, request)
     if (sim.statusCode >= 500) request.log.error({ code: sim.code, pop: label, err: isSimError(err) ? undefined : err }, 'request failed')
     else request.log.info({ code: sim.code, pop: label }, 'request refused')
     return sendError(reply, sim, label)
   })
-  app.setNotFoundHandler(function simNotFound (request: FastifyRequest, reply: FastifyReply) {
+  // A data path takes what no route matched too: its routes take fastify's standard methods, and every other method
+  // node knows (WebDAV's PROPFIND, MKCOL or LOCK, PURGE, QUERY...) arrives here, to be forwarded like GET.
+  app.setNotFoundHandler(unrouted ?? function simNotFound (request: FastifyRequest, reply: FastifyReply) {
     return sendCode(reply, label, 'SIM_ERR_NOT_FOUND', request.method, request.url.split('?')[0])
   })
   // CONNECT never reaches a route (node emits 'connect' instead of 'request'); without a listener node would drop

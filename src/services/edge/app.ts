@@ -8,7 +8,6 @@ import { SimError, isSimError } from '../../core/errors.ts'
 import type { ClientLocation, Plan, PlanRequest, World } from '../../core/types.ts'
 import { answerContinue, hostFieldError, installErrorHandling, planRefusal, sendError, targetFormError } from '../http-errors.ts'
 import { dataPathLoggerOptions, passThroughBodies, type PopHandlers } from '../pop/app.ts'
-import { routeEveryMethod } from '../methods.ts'
 
 export interface EdgeDeps {
   readonly world: World
@@ -29,7 +28,6 @@ export function buildApp (deps: EdgeDeps): FastifyInstance {
     loggerInstance: deps.logger.child({ service: 'edge' }) as FastifyBaseLogger,
     ...dataPathLoggerOptions(deps.headerLimitBytes, LABEL, deps.keepAliveTimeoutMs)
   })
-  installErrorHandling(app, LABEL)
   answerContinue(app, LABEL, deps.bodyLimitBytes)
   passThroughBodies(app)
 
@@ -57,7 +55,7 @@ export function buildApp (deps: EdgeDeps): FastifyInstance {
     if (!handlers) return sendError(reply, new SimError('SIM_ERR_NO_HEALTHY_POP'), LABEL)
     return handlers.handleClient(request, reply, { client })
   }
-  routeEveryMethod(app)
+  installErrorHandling(app, LABEL, route)
   app.all('/', route)
   app.all('/*', route)
   return app

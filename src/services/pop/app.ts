@@ -10,7 +10,6 @@ import { createIngress, type Handoff } from './ingress.ts'
 import { createInspector } from './inspect.ts'
 import { createRelayed } from './relayed.ts'
 import { tlsHandoffOf } from './tls-terminate.ts'
-import { routeEveryMethod } from '../methods.ts'
 
 export interface PopHandlers {
   /** Client traffic with this PoP as ingress; the anycast edge calls it in-process. */
@@ -65,7 +64,6 @@ export function buildApp (deps: PopDeps & { readonly handlers?: PopHandlers }): 
     // Relays from other PoPs carry the signed forwarding header on top of the client's headers.
     ...dataPathLoggerOptions(deps.limits.headerLimitBytes, deps.pop.id, deps.limits.keepAliveTimeoutMs, deps.limits.headerLimitBytes + FORWARDING_HEADER_ALLOWANCE)
   })
-  installErrorHandling(app, deps.pop.id)
   answerContinue(app, deps.pop.id, deps.limits.bodyLimitBytes)
   passThroughBodies(app)
   // Geo Key Manager: other PoPs ask this one to sign when it is inside a customer's key policy (signed calls only).
@@ -81,7 +79,7 @@ export function buildApp (deps: PopDeps & { readonly handlers?: PopHandlers }): 
     }
     return handlers.handleClient(request, reply, handoff)
   }
-  routeEveryMethod(app)
+  installErrorHandling(app, deps.pop.id, popEntry)
   app.all('/*', popEntry)
   // The bare root is not matched by '/*' in find-my-way.
   app.all('/', popEntry)
