@@ -234,11 +234,16 @@ describe('control plane: PoP down and up', () => {
     const after = plan({ client: client(world, 'SYD'), host: 'eu-shop.example' }, w)
     if (after.outcome !== 'served') throw new Error('expected served')
     expect(after.inspection).not.toBe(before.inspection)
-    for (const payload of [{ load: 1.5 }, { load: -1 }, { load: 'busy' }, {}]) {
+    // The body as sent: no type coerced (null is not 0, "0.5" is not 0.5), no field dropped; none of them sets a load.
+    const fra = world.topology.byId.get('FRA')?.index ?? -1
+    const fraLoad = world.health.load[fra]
+    for (const payload of [{ load: 1.5 }, { load: -1 }, { load: 'busy' }, {}, { load: null }, { load: '0.5' }, { load: 0.5, x: 1 }]) {
       const bad = await app.inject({ method: 'PUT', url: '/api/pops/FRA/load', payload })
-      expect(bad.statusCode).toBe(400)
+      expect(bad.statusCode, JSON.stringify(payload)).toBe(400)
       expectErrorShape(bad.json(), 'SIM_ERR_INPUT_INVALID')
     }
+    expect((await app.inject({ method: 'PUT', url: '/api/pops/FRA/load', payload: { load: null } })).json().error.message).toBe('invalid input at body: body/load expected number')
+    expect(world.health.load[fra]).toBe(fraLoad)
     expect((await app.inject({ method: 'PUT', url: '/api/pops/XXX/load', payload: { load: 0.5 } })).statusCode).toBe(404)
   })
 

@@ -1,9 +1,11 @@
 // The control plane (default port 8081): topology and customers, what-if plans, PoP down/up, the data-flow ledger
 // (JSON and a live event stream), Prometheus metrics and the teaching page. Built here, listened to by the runtime.
 import Fastify, { LogController } from 'fastify'
-import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
+import type { FastifyBaseLogger, FastifyInstance, FastifySchema } from 'fastify'
+import type { FastifyRouteSchemaDef } from 'fastify/types/schema.js'
 import { Type } from '@sinclair/typebox'
-import type { Static } from '@sinclair/typebox'
+import type { Static, TSchema } from '@sinclair/typebox'
+import { TypeCompiler } from '@sinclair/typebox/compiler'
 import { SimError } from '../../core/errors.ts'
 import type { ErrorCode } from '../../core/errors.ts'
 import { normaliseHost, plan } from '../../core/planner.ts'
@@ -55,6 +57,20 @@ const MAX_REPLAY = 100
 
 /** Planner refusals that mean the question itself was wrong, answered as HTTP errors rather than as a plan. */
 const BAD_QUESTION = new Set(['SIM_ERR_HOST_UNKNOWN', 'SIM_ERR_POP_UNKNOWN'])
+
+/**
+ * A request part checked as it was sent (TypeBox): fastify's Ajv coerces types and drops unknown fields by default, so
+ * that a body of {"load":null} read as load 0 and {"load":"0.5","x":1} as {"load":0.5}. For routes whose body is JSON.
+ */
+function asSent ({ schema, httpPart }: FastifyRouteSchemaDef<FastifySchema>) {
+  const check = TypeCompiler.Compile(schema as TSchema)
+  return function validate (data: unknown) {
+    if (check.Check(data)) return { value: data }
+    const first = check.Errors(data).First()
+    const message = first === undefined ? 'is invalid' : first.message.charAt(0).toLowerCase() + first.message.slice(1)
+    return { error: new Error(`${httpPart ?? 'request'}${first?.path ?? ''} ${message}`) }
+  }
+}
 
 export function buildControlApp (runtime: SimRuntime, deps: ControlDeps): FastifyInstance {
   const logger: FastifyBaseLogger = runtime.logger.child({ service: 'control' })
@@ -153,6 +169,7 @@ export function buildControlApp (runtime: SimRuntime, deps: ControlDeps): Fastif
   // PUT /api/pops/:id/load {"load": 0..1}: sets a PoP's utilisation, which the load-aware strategy scores
   // (a queueing penalty that grows as load / (1 - load)), so an architect can see inspection move off a busy PoP.
   app.put<{ Params: Static<typeof PopParams>, Body: { load: number } }>('/api/pops/:id/load', {
+    validatorCompiler: asSent,
     schema: {
       params: PopParams,
       body: Type.Object({ load: Type.Number({ minimum: 0, maximum: 1, description: 'Utilisation, 0 (idle) to 1 (saturated).' }) }, { additionalProperties: false })
