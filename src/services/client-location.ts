@@ -26,7 +26,11 @@ export function createClientLocator (topology: Topology, ipLocator: IpLocator, d
     located.set(input, r)
     return r
   }
-  return function locateClient (headers: IncomingHttpHeaders): ClientLocation {
+  /**
+   * `rawHeaders`, when given, is the request's own field list: Node joins a repeated field's values with ", ", and two
+   * x-sim-client fields ("10" and "20") would read as one "lat, lon". They are counted only for a value with a comma.
+   */
+  return function locateClient (headers: IncomingHttpHeaders, rawHeaders?: readonly string[]): ClientLocation {
     // x-sim-client-ip wins when both are sent (as a real edge trusts the address over anything a client says).
     const ip = headers[CLIENT_IP_HEADER]
     if (typeof ip === 'string') {
@@ -37,9 +41,23 @@ export function createClientLocator (topology: Topology, ipLocator: IpLocator, d
       return parse(ip)
     }
     const where = headers[CLIENT_HEADER]
-    if (typeof where === 'string') return parse(where)
+    if (typeof where === 'string') {
+      const n = rawHeaders === undefined || !where.includes(',') ? 1 : fieldCount(rawHeaders, CLIENT_HEADER)
+      if (n > 1) throw new SimError('SIM_ERR_BAD_REQUEST', [`${CLIENT_HEADER} must be sent once, not ${n} times ("${where.slice(0, 100)}")`])
+      return parse(where)
+    }
     if (ip !== undefined || where !== undefined) throw new SimError('SIM_ERR_BAD_REQUEST', ['the client location header appears more than once'])
     fallback ??= parse(defaultClient)
     return fallback
   }
+}
+
+/** How many fields named `name` (lowercase) a request's raw header list holds. */
+export function fieldCount (rawHeaders: readonly string[], name: string): number {
+  let n = 0
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const field = rawHeaders[i] as string
+    if (field.length === name.length && field.toLowerCase() === name) n++
+  }
+  return n
 }

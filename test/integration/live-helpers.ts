@@ -73,7 +73,7 @@ export interface Answer {
   readonly json: () => Record<string, unknown>
 }
 
-export async function get (url: string, headers: Record<string, string>, opts: { method?: 'GET' | 'POST', body?: string } = {}): Promise<Answer> {
+export async function get (url: string, headers: Record<string, string> | string[], opts: { method?: 'GET' | 'POST', body?: string } = {}): Promise<Answer> {
   const res = await request(url, { method: opts.method ?? 'GET', headers, ...(opts.body !== undefined ? { body: opts.body } : {}) })
   const text = await res.body.text()
   return { status: res.statusCode, headers: res.headers, text, json: () => JSON.parse(text) as Record<string, unknown> }

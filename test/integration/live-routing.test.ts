@@ -135,6 +135,12 @@ describe('live routing', () => {
     expect([badIp.status, errorCode(badIp)]).toEqual([400, 'SIM_ERR_CLIENT_IP_INVALID'])
     const badPlace = await get(`${rt.edgeUrl}/`, { host: 'global.example', 'x-sim-client': '91,200' })
     expect([badPlace.status, errorCode(badPlace)]).toEqual([400, 'SIM_ERR_CLIENT_LOCATION_INVALID'])
+    // Two x-sim-client fields, at the anycast edge and at a PoP's own port: refused, not joined into "lat, lon".
+    for (const url of [rt.edgeUrl, rt.popUrl('MEL') as string]) {
+      const twice = await get(`${url}/`, ['host', 'global.example', 'x-sim-client', '10', 'x-sim-client', '20'])
+      expect([twice.status, errorCode(twice)], url).toEqual([400, 'SIM_ERR_BAD_REQUEST'])
+      expect(twice.json().error).toMatchObject({ message: expect.stringContaining('x-sim-client must be sent once') })
+    }
     const sqli = await get(`${rt.edgeUrl}/item?id=1%27%20OR%20%271%27=%271`, { host: 'eu-shop.example', 'x-sim-client': 'SYD' })
     expect([sqli.status, errorCode(sqli)]).toEqual([403, 'SIM_ERR_WAF_BLOCKED'])
     expect(sqli.headers['x-sim-inspected-at']).not.toBe('SYD')

@@ -136,6 +136,16 @@ describe('client locator (request headers)', () => {
     expect(() => locate({ 'x-sim-client-ip': '81.2.69.160, 8.8.8.8' })).toThrow(expect.objectContaining({ code: 'SIM_ERR_BAD_REQUEST', message: expect.stringContaining('one address, not a list') }))
   })
 
+  it('refuses two x-sim-client fields, which Node joins into one value that could read as "lat, lon"', () => {
+    const locate = createClientLocator(topology, fakeIp, 'FRA')
+    // Sent as "10" and "20", received as "10, 20".
+    expect(() => locate({ 'x-sim-client': '10, 20' }, ['Host', 'a.example', 'x-sim-client', '10', 'X-Sim-Client', '20']))
+      .toThrow(expect.objectContaining({ code: 'SIM_ERR_BAD_REQUEST', message: expect.stringContaining('x-sim-client must be sent once, not 2 times') }))
+    // One field with the same text is a location.
+    expect(locate({ 'x-sim-client': '10, 20' }, ['Host', 'a.example', 'x-sim-client', '10, 20'])).toMatchObject({ lat: 10, lon: 20, source: 'latlon' })
+    expect(locate({ 'x-sim-client': 'SYD' }, ['x-sim-client', 'SYD'])).toMatchObject({ source: 'iata', input: 'SYD' })
+  })
+
   it('takes only an IP address in x-sim-client-ip: a PoP code or a word there is a bad address, not a location', () => {
     const locate = createClientLocator(topology, fakeIp, 'FRA')
     for (const v of ['SYD', 'garbage', '51.5;-0.1', '999.1.1.1']) {

@@ -12,7 +12,7 @@ import { dataPathLoggerOptions, passThroughBodies, type PopHandlers } from '../p
 export interface EdgeDeps {
   readonly world: World
   readonly plan: (req: PlanRequest, world: World) => Plan
-  readonly locateClient: (headers: IncomingHttpHeaders) => ClientLocation
+  readonly locateClient: (headers: IncomingHttpHeaders, rawHeaders?: readonly string[]) => ClientLocation
   /** The handlers of the PoPs in this process that are up. */
   readonly pops: (id: string) => PopHandlers | undefined
   readonly logger: Logger
@@ -41,7 +41,7 @@ export function buildApp (deps: EdgeDeps): FastifyInstance {
     if (target !== undefined) return sendError(reply, target, LABEL)
     let client: ClientLocation
     try {
-      client = deps.locateClient(headers)
+      client = deps.locateClient(headers, request.raw.rawHeaders)
     } catch (err) {
       if (!isSimError(err)) throw err
       return sendError(reply, err, LABEL)

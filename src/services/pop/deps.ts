@@ -35,7 +35,7 @@ export interface PopDeps {
   readonly world: World
   readonly plan: (req: PlanRequest, world: World) => Plan
   /** Locates the simulated client from `x-sim-client-ip` / `x-sim-client` (default location without); throws SimError. */
-  readonly locateClient: (headers: IncomingHttpHeaders) => ClientLocation
+  readonly locateClient: (headers: IncomingHttpHeaders, rawHeaders?: readonly string[]) => ClientLocation
   /** Base URL of a PoP that listens now, undefined otherwise (down or not in this process). */
   readonly directory: (popId: string) => string | undefined
   /** Base URL of a customer's origin. */

@@ -17,6 +17,7 @@ import { classifyUpstreamError, describeUpstreamError, exchange, type Exchange }
 import { isLate } from '../../runtime/fidelity.ts'
 import type { MeasuredHop, RequestHandshake, SettleRecord } from '../../runtime/types.ts'
 import { hostFieldError, newRay, targetFormError, toSimError } from '../http-errors.ts'
+import { fieldCount } from '../client-location.ts'
 import { HANDSHAKE_HEADER, HOP_BY_HOP, SIGNER_HEADER, TICKET_HEADER, type PopDeps } from './deps.ts'
 import type { InspectInput, Inspector } from './inspect.ts'
 import { RELAY_RESULT_HEADER, decodeRelayResult, serverTiming } from './server-timing.ts'
@@ -225,16 +226,6 @@ export function headerBlockBytes (url: string, rawHeaders: readonly string[]): n
   return n
 }
 
-/** How many Host fields a request carries (more than one is a 400, RFC 9112 section 3.2). */
-function hostFields (rawHeaders: readonly string[]): number {
-  let n = 0
-  for (let i = 0; i < rawHeaders.length; i += 2) {
-    const name = rawHeaders[i] as string
-    if (name.length === 4 && name.toLowerCase() === 'host') n++
-  }
-  return n
-}
-
 export function createIngress (deps: PopDeps, inspect: Inspector) {
   const { pop, world, delay } = deps
   const clock = deps.clock ?? Date.now
@@ -388,12 +379,12 @@ export function createIngress (deps: PopDeps, inspect: Inspector) {
       const hostError = hostFieldError(host)
       if (hostError !== undefined) throw hostError
       // Node keeps the first of several Host fields; forwarded, they would be ambiguous to the next hop.
-      if (hostFields(raw.rawHeaders) > 1) throw new SimError('SIM_ERR_BAD_REQUEST', ['more than one Host header'])
+      if (fieldCount(raw.rawHeaders, 'host') > 1) throw new SimError('SIM_ERR_BAD_REQUEST', ['more than one Host header'])
       const target = targetFormError(raw.url)
       if (target !== undefined) throw target
       const cl = raw.headers['content-length']
       if (cl !== undefined && Number(cl) > deps.limits.bodyLimitBytes) throw new SimError('SIM_ERR_BODY_TOO_LARGE', [deps.limits.bodyLimitBytes])
-      const client = handoff?.client ?? deps.locateClient(raw.headers)
+      const client = handoff?.client ?? deps.locateClient(raw.headers, raw.rawHeaders)
       r.located = client
       // A new connection (or a ticket the terminating PoP may not honour) plans the key operation; a request on an
       // established connection or with a session ticket plans none (RFC 8446 section 2.2).
