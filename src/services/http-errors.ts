@@ -235,7 +235,7 @@ export function clientErrorHandler (label: string, headerLimitBytes: number, req
     if (err.code === 'ECONNRESET' || socket.destroyed) return
     const timeout = err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
     const sim = err.code === 'HPE_HEADER_OVERFLOW'
-      ? new SimError('SIM_ERR_HEADERS_TOO_LARGE', [headerLimitBytes])
+      ? headOverflow(err as { rawPacket?: unknown, bytesParsed?: unknown }, headerLimitBytes)
       : timeout
         ? new SimError('SIM_ERR_REQUEST_TIMEOUT', [requestTimeoutMs])
         : new SimError('SIM_ERR_BAD_REQUEST', [err.code ?? 'malformed HTTP request'])
@@ -251,6 +251,36 @@ export function clientErrorHandler (label: string, headerLimitBytes: number, req
     // error follows them, then the connection closes.
     answerWhenIdle(socket, () => writeRawError(socket, sim, label))
   }
+}
+
+/**
+ * A head over the parser's limit: 414 when the limit was reached inside the request line (RFC 9112 section 3: a
+ * request-target longer than the server will parse), else 431. Node's parser counts the target and every field
+ * toward one limit; the error carries the chunk being parsed (`rawPacket`) and where in it the parser stopped
+ * (`bytesParsed`). The request line is known only when that chunk holds the request's start, as it does for a head
+ * sent in one piece; otherwise the answer is 431.
+ */
+export function headOverflow (err: { rawPacket?: unknown, bytesParsed?: unknown }, headerLimitBytes: number): SimError {
+  const packet = err.rawPacket
+  if (Buffer.isBuffer(packet)) {
+    const end = typeof err.bytesParsed === 'number' ? Math.min(err.bytesParsed, packet.length) : packet.length
+    // The request being parsed starts after the last empty line before the error (requests pipelined before it).
+    const blank = packet.lastIndexOf('\r\n\r\n', end)
+    const start = blank === -1 ? 0 : blank + 4
+    if (packet.indexOf('\n', start) === -1 || packet.indexOf('\n', start) >= end) {
+      const line = packet.subarray(start, Math.min(end, start + 64)).toString('latin1')
+      if (REQUEST_LINE_START.test(line)) return requestLineTooLong(headerLimitBytes)
+    }
+  }
+  return new SimError('SIM_ERR_HEADERS_TOO_LARGE', [headerLimitBytes])
+}
+
+/** A method token and a space (RFC 9110 section 5.6.2, RFC 9112 section 3): the start of a request line. */
+const REQUEST_LINE_START = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+ /
+
+/** The 414 for a request target that alone reaches the limit on a request's head. */
+export function requestLineTooLong (headerLimitBytes: number): SimError {
+  return new SimError('SIM_ERR_URL_TOO_LONG', [`it reaches the ${headerLimitBytes}-byte limit on a request's head`])
 }
 
 /** The response node is writing on a connection, if one is unfinished (node keeps it on the socket). */

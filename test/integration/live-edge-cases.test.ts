@@ -184,6 +184,15 @@ describe('the live data path at the edges of HTTP/1.1', () => {
       const reaching = await get(`${url}/`, { host: 'eu-shop.example', 'x-pad': 'p'.repeat(fits + 1), connection: 'keep-alive' })
       expect([reaching.status, errorCode(reaching)]).toEqual([431, 'SIM_ERR_HEADERS_TOO_LARGE'])
     }
+    // A target that alone reaches the limit is too long a URI, at the edge, at a PoP's own port (whose parser takes
+    // relays with more) and behind a good request on the same connection.
+    for (const url of [rt.edgeUrl, pop]) {
+      const long = await get(`${url}/${'u'.repeat(2100)}`, { host: 'eu-shop.example' })
+      expect([long.status, errorCode(long)], url).toEqual([414, 'SIM_ERR_URL_TOO_LONG'])
+    }
+    const behind = await exchange(rt.edgeUrl, 'GET / HTTP/1.1\r\nHost: eu-shop.example\r\nx-sim-client: FRA\r\n\r\n' +
+      `GET /${'u'.repeat(2100)} HTTP/1.1\r\nHost: eu-shop.example\r\n\r\n`)
+    expect([...behind.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => Number(m[1]))).toEqual([200, 414])
     const over = await get(`${pop}/`, { host: 'eu-shop.example', 'x-pad': 'p'.repeat(2100) })
     expect([over.status, errorCode(over)]).toEqual([431, 'SIM_ERR_HEADERS_TOO_LARGE'])
     expect(over.json()).toMatchObject({ error: { message: 'request headers exceed 2048 bytes' } })

@@ -2,7 +2,7 @@
 // are not the simulator's own map to its codes.
 import { Duplex } from 'node:stream'
 import { describe, expect, it } from 'vitest'
-import { REQUEST_TIMEOUT_MS, clientErrorHandler, hostFieldError, toSimError, validationMessage } from '../../src/services/http-errors.ts'
+import { REQUEST_TIMEOUT_MS, clientErrorHandler, headOverflow, hostFieldError, toSimError, validationMessage } from '../../src/services/http-errors.ts'
 
 /** A socket stand-in that keeps what is written to it. */
 function fakeSocket (): Duplex & { written: string } {
@@ -26,6 +26,22 @@ describe('errors before a route runs', () => {
     expect(answer('HPE_HEADER_OVERFLOW')).toMatchObject({ status: 431, body: { error: { code: 'SIM_ERR_HEADERS_TOO_LARGE', message: 'request headers exceed 2048 bytes' } } })
     expect(answer('ERR_HTTP_REQUEST_TIMEOUT')).toMatchObject({ status: 408, body: { error: { code: 'SIM_ERR_REQUEST_TIMEOUT', message: `the request was not received whole within ${REQUEST_TIMEOUT_MS} ms` } } })
     expect(answer('HPE_INVALID_METHOD')).toMatchObject({ status: 400, body: { error: { code: 'SIM_ERR_BAD_REQUEST' } } })
+  })
+
+  it('tells a request line over the head limit (414) from a header block over it (431) by where the parser stopped', () => {
+    const overflow = (text: string, at = text.length): string => headOverflow({ rawPacket: Buffer.from(text, 'latin1'), bytesParsed: at }, 2048).code
+    const longTarget = `GET /${'a'.repeat(3000)}`
+    expect(overflow(longTarget)).toBe('SIM_ERR_URL_TOO_LONG')
+    expect(overflow(`${longTarget} HTTP/1.1\r\nHost: a.example\r\n\r\n`, longTarget.length + 1)).toBe('SIM_ERR_URL_TOO_LONG')
+    // Stopped in a field: the request line had ended.
+    expect(overflow(`GET / HTTP/1.1\r\nx-pad: ${'p'.repeat(3000)}`)).toBe('SIM_ERR_HEADERS_TOO_LARGE')
+    // A good request pipelined before the long one: its head is not the one that overflowed.
+    expect(overflow(`GET / HTTP/1.1\r\nHost: a.example\r\n\r\n${longTarget}`)).toBe('SIM_ERR_URL_TOO_LONG')
+    expect(overflow(`GET / HTTP/1.1\r\nHost: a.example\r\n\r\nGET / HTTP/1.1\r\nx-pad: ${'p'.repeat(3000)}`)).toBe('SIM_ERR_HEADERS_TOO_LARGE')
+    // A chunk from the middle of a head, or no chunk at all: nothing says which, so 431.
+    expect(overflow('a'.repeat(3000))).toBe('SIM_ERR_HEADERS_TOO_LARGE')
+    expect(headOverflow({}, 2048)).toMatchObject({ code: 'SIM_ERR_HEADERS_TOO_LARGE', statusCode: 431 })
+    expect(headOverflow({ rawPacket: Buffer.from(longTarget) }, 2048)).toMatchObject({ statusCode: 414, message: "request target too long: it reaches the 2048-byte limit on a request's head" })
   })
 
   it('gives a request that timed out no second answer once its own has begun', () => {

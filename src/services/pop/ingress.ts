@@ -16,7 +16,7 @@ import { FWD_PREFIX, hasForwardHeaders, type ForwardFields } from '../../net/sig
 import { classifyUpstreamError, describeUpstreamError, exchange, type Exchange } from '../../net/upstream.ts'
 import { isLate } from '../../runtime/fidelity.ts'
 import type { MeasuredHop, RequestHandshake, SettleRecord } from '../../runtime/types.ts'
-import { hostFieldError, newRay, targetFormError, toSimError } from '../http-errors.ts'
+import { hostFieldError, newRay, requestLineTooLong, targetFormError, toSimError } from '../http-errors.ts'
 import { fieldCount } from '../client-location.ts'
 import { HANDSHAKE_HEADER, HOP_BY_HOP, SIGNER_HEADER, TICKET_HEADER, type PopDeps } from './deps.ts'
 import type { InspectInput, Inspector } from './inspect.ts'
@@ -374,7 +374,8 @@ export function createIngress (deps: PopDeps, inspect: Inspector) {
       // port (plain or TLS) allows relays more.
       if (handoff === undefined || handoff.tls !== undefined) {
         // Node's parser refuses a head that reaches its limit, so this does too.
-        if (headerBlockBytes(raw.url ?? '', raw.rawHeaders) >= deps.limits.headerLimitBytes) throw new SimError('SIM_ERR_HEADERS_TOO_LARGE', [deps.limits.headerLimitBytes])
+        const limit = deps.limits.headerLimitBytes
+        if (headerBlockBytes(raw.url ?? '', raw.rawHeaders) >= limit) throw (raw.url ?? '').length >= limit ? requestLineTooLong(limit) : new SimError('SIM_ERR_HEADERS_TOO_LARGE', [limit])
       }
       const hostError = hostFieldError(host)
       if (hostError !== undefined) throw hostError
