@@ -55,7 +55,7 @@ interface AjvError {
   readonly keyword: string
   readonly instancePath: string
   readonly message?: string
-  readonly params?: { readonly allowedValue?: unknown, readonly allowedValues?: readonly unknown[] }
+  readonly params?: { readonly allowedValue?: unknown, readonly allowedValues?: readonly unknown[], readonly additionalProperty?: string }
 }
 
 /**
@@ -73,6 +73,7 @@ export function validationMessage (e: { message?: string, validation?: unknown, 
     if (field === undefined) fields.set(at, field = { allowed: [], messages: [] })
     if (x.keyword === 'const') field.allowed.push(x.params?.allowedValue)
     else if (x.keyword === 'enum') field.allowed.push(...(x.params?.allowedValues ?? []))
+    else if (x.keyword === 'additionalProperties' && x.params?.additionalProperty !== undefined) field.messages.push(`has no field ${JSON.stringify(x.params.additionalProperty)}`)
     else if (x.message !== undefined && !field.messages.includes(x.message)) field.messages.push(x.message)
   }
   const parts: string[] = []
@@ -202,6 +203,9 @@ function answerEarly (res: ServerResponse, sim: SimError, label: string): void {
 export function serverOptions (label: string, maxHeaderSize = DEFAULT_MAX_HEADER_SIZE, reportedLimit = maxHeaderSize, requestTimeoutMs = REQUEST_TIMEOUT_MS) {
   return {
     http: { maxHeaderSize, requireHostHeader: false },
+    // A field a schema does not name is refused, not dropped: ?newconection=false (a typo) would otherwise be answered
+    // as if it had not been sent. Types are still coerced from the query string's text.
+    ajv: { customOptions: { removeAdditional: false } },
     // A request (headers and body) not received whole in time is answered 408 (fastify turns node's timeout off).
     requestTimeout: requestTimeoutMs,
     clientErrorHandler: clientErrorHandler(label, reportedLimit, requestTimeoutMs),

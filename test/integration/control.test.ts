@@ -201,6 +201,23 @@ describe('control plane: GET /api/plan', () => {
     expect(missing.statusCode).toBe(400)
     expectErrorShape(missing.json(), 'SIM_ERR_INPUT_INVALID')
   })
+
+  it('refuses a query parameter it does not know, so that a misspelt one is not answered as if it were absent', async () => {
+    const { app } = setup()
+    const typo = await app.inject({ url: '/api/plan', query: { client: 'SYD', host: 'eu-shop.example', newconnection: 'false' } })
+    expect(typo.statusCode).toBe(400)
+    expectErrorShape(typo.json(), 'SIM_ERR_INPUT_INVALID')
+    expect(typo.json().error.message).toBe('invalid input at querystring: querystring has no field "newconnection"')
+    for (const url of ['/api/ledger?limit=1&hots=eu-shop.example', '/api/ledger/stream?x=1']) {
+      const res = await app.inject({ url })
+      expect(res.statusCode, url).toBe(400)
+      expectErrorShape(res.json(), 'SIM_ERR_INPUT_INVALID')
+    }
+    // Spelt right, the same parameter is read, its text coerced to the schema's type.
+    const resumed = await app.inject({ url: '/api/plan', query: { client: 'SYD', host: 'eu-shop.example', newConnection: 'false' } })
+    expect(resumed.statusCode).toBe(200)
+    expect((await app.inject({ url: '/api/ledger?limit=1' })).statusCode).toBe(200)
+  })
 })
 
 describe('control plane: PoP down and up', () => {

@@ -1,12 +1,12 @@
 // `GET /api/keys/audit` as the control plane will serve it: filters, limits and the shared JSON error shape.
 import Fastify from 'fastify'
 import { describe, expect, it } from 'vitest'
-import { installErrorHandling } from '../../src/services/http-errors.ts'
+import { installErrorHandling, serverOptions } from '../../src/services/http-errors.ts'
 import { KeyAuditLog } from '../../src/services/keys/audit.ts'
 import { keyAuditRoutes } from '../../src/services/keys/audit-routes.ts'
 
 async function appWith (audit: KeyAuditLog) {
-  const app = Fastify()
+  const app = Fastify(serverOptions('CONTROL'))
   installErrorHandling(app, 'CONTROL')
   await app.register(keyAuditRoutes, { audit, maxLimit: 3 })
   return app
@@ -35,7 +35,7 @@ describe('GET /api/keys/audit', () => {
 
   it('answers bad queries with SIM_ERR_INPUT_INVALID in the shared error shape', async () => {
     const app = await appWith(new KeyAuditLog())
-    for (const q of ['outcome=maybe', 'limit=0', 'limit=x', 'operation=decrypt']) {
+    for (const q of ['outcome=maybe', 'limit=0', 'limit=x', 'operation=decrypt', 'pops=FRA']) {
       const res = await app.inject(`/api/keys/audit?${q}`)
       expect(res.statusCode, q).toBe(400)
       expect(res.json(), q).toMatchObject({ error: { code: 'SIM_ERR_INPUT_INVALID' } })
@@ -45,6 +45,7 @@ describe('GET /api/keys/audit', () => {
     expect(outcome.error.message).toBe('invalid input at querystring: querystring/outcome must be one of "allowed", "refused"')
     const limit = (await app.inject('/api/keys/audit?limit=0')).json()
     expect(limit.error.message).toBe('invalid input at querystring: querystring/limit must be >= 1')
+    expect((await app.inject('/api/keys/audit?pops=FRA')).json().error.message).toBe('invalid input at querystring: querystring has no field "pops"')
     await app.close()
   })
 })
