@@ -2,7 +2,7 @@
 // 127.0.0.1 port, the anycast edge, one origin per customer, the log sinks of the log cores and the control plane.
 // A directory maps PoP ids to base URLs; the services themselves never listen (docs/design.md, Processes and services).
 import { EventEmitter } from 'node:events'
-import type { AddressInfo, Server as NetServer } from 'node:net'
+import type { AddressInfo, Server as NetServer, Socket } from 'node:net'
 import { SimError } from '../core/errors.ts'
 import type { FastifyInstance } from 'fastify'
 import { pino, type Logger } from 'pino'
@@ -119,9 +119,27 @@ export async function listenOn (srv: NetServer, host: string, port: number): Pro
   }
 }
 
+/**
+ * The connections each server has taken and not yet closed. A pooled connection that never sent a byte looks like
+ * one whose request is on its way, so node's closeIdleConnections() leaves it, and a server waits for it until the
+ * pool that opened it closes: after a relay failed mid-body, undici opens a fresh connection, and a PoP's close would
+ * wait on another PoP's pool, which closes only after every PoP has. Closing ends such connections itself.
+ */
+const accepted = new WeakMap<NetServer, Set<Socket>>()
+
+function trackConnections (server: NetServer): void {
+  const open = new Set<Socket>()
+  accepted.set(server, open)
+  server.on('connection', (socket: Socket) => {
+    open.add(socket)
+    socket.once('close', () => open.delete(socket))
+  })
+}
+
 async function listen (app: FastifyInstance, host: string, port: number, started?: FastifyInstance[]): Promise<number> {
   started?.push(app)
   await app.ready()
+  trackConnections(app.server)
   await listenOn(app.server, host, port)
   return (app.server.address() as AddressInfo).port
 }
@@ -132,7 +150,16 @@ async function listen (app: FastifyInstance, host: string, port: number, started
  * its keep-alive timeout; closing idle connections as they appear ends the wait as soon as the last response is sent.
  */
 async function closeGracefully (app: FastifyInstance): Promise<void> {
-  const sweep = setInterval(() => app.server.closeIdleConnections(), 20)
+  // A connection silent over two sweeps (40 ms) never carried a request: a relay writes its head as it connects.
+  const silent = new Set<Socket>()
+  const sweep = setInterval(() => {
+    app.server.closeIdleConnections()
+    for (const socket of accepted.get(app.server) ?? []) {
+      if (socket.bytesRead > 0) continue
+      if (silent.has(socket)) socket.destroy()
+      else silent.add(socket)
+    }
+  }, 20)
   try {
     await app.close()
   } finally {

@@ -6,6 +6,7 @@ import type { Duplex } from 'node:stream'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { SimError, isSimError, type ErrorCode } from '../core/errors.ts'
 import { randomHex } from '../net/ids.ts'
+import { failBody } from './body-failure.ts'
 
 export interface ErrorBody {
   readonly error: { readonly code: string, readonly message: string, readonly ray: string }
@@ -242,13 +243,30 @@ export function clientErrorHandler (label: string, headerLimitBytes: number, req
       ? headOverflow(err as { rawPacket?: unknown, bytesParsed?: unknown }, headerLimitBytes)
       : timeout
         ? new SimError('SIM_ERR_REQUEST_TIMEOUT', [requestTimeoutMs])
-        : new SimError('SIM_ERR_BAD_REQUEST', [err.code ?? 'malformed HTTP request'])
+        : new SimError('SIM_ERR_BAD_REQUEST', [parserFault(err)])
     // One request gets one answer, and no answer is lost to the error.
     const inFlight = inFlightResponse(socket)
     if (timeout) {
       // The request that timed out is the one in flight: once its answer has begun, there is no other to give.
       if (inFlight?.headersSent === true) socket.destroy()
       else writeRawError(socket, sim, label)
+      return
+    }
+    // The parser stopped inside the body of the request being answered: the error is that request's, and its handler
+    // answers it, once (its body's reader fails with the error); nothing after it on the connection can be read.
+    const owner = inFlight?.req
+    if (inFlight !== undefined && owner !== undefined && !owner.complete) {
+      failBody(owner, sim)
+      // The peer closed its side with the body unfinished: nobody is left to read an answer (a relay or a client that
+      // gave up), and the handler's reply is recorded as its client having gone.
+      if (err.code === 'HPE_INVALID_EOF_STATE') { socket.destroy(); return }
+      if (!inFlight.headersSent) inFlight.setHeader('connection', 'close')
+      // A handler that reads its body otherwise than through the data path's reader (an origin draining it) does not
+      // learn of the failure: its connection is cut once a whole request's time has passed without the answer.
+      const cut = setTimeout(() => socket.destroy(), requestTimeoutMs)
+      cut.unref()
+      socket.once('close', () => clearTimeout(cut))
+      answerWhenIdle(socket, () => socket.destroy())
       return
     }
     // Requests sent before the malformed one on the same connection (pipelined) are answered first, in order; the
@@ -285,6 +303,13 @@ const REQUEST_LINE_START = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+ /
 /** The 414 for a request target that alone reaches the limit on a request's head. */
 export function requestLineTooLong (headerLimitBytes: number): SimError {
   return new SimError('SIM_ERR_URL_TOO_LONG', [`it reaches the ${headerLimitBytes}-byte limit on a request's head`])
+}
+
+/** What node's parser refused, in its own words: the code and llhttp's reason (a fixed text, no request data). */
+function parserFault (err: NodeJS.ErrnoException & { reason?: unknown }): string {
+  const code = err.code ?? 'malformed HTTP request'
+  const reason = typeof err.reason === 'string' && err.reason !== '' ? err.reason : undefined
+  return reason === undefined ? code : `${code} (${reason.charAt(0).toLowerCase()}${reason.slice(1)})`
 }
 
 /** The response node is writing on a connection, if one is unfinished (node keeps it on the socket). */

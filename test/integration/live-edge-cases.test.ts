@@ -215,6 +215,45 @@ describe('the live data path at the edges of HTTP/1.1', () => {
     }
   })
 
+  it('answers a body the parser refuses part-way with one 400 as that request\'s own answer, recorded, then closes', async () => {
+    const rt = await live.start({ latency: { enabled: true, timeScale: 0.05 } })
+    const records: RequestRecord[] = []
+    rt.events.on('request', (r) => records.push(r))
+    const post = (client: string, te: string): string => `POST / HTTP/1.1\r\nHost: eu-shop.example\r\nx-sim-client: ${client}\r\nTransfer-Encoding: ${te}\r\n\r\n`
+    // Relayed (SYD) and inspected at the ingress (FRA), through the edge and straight at a PoP; a bad chunk at once,
+    // and a bad chunk after a good one that the relay has begun to forward.
+    const cases = [
+      { url: rt.edgeUrl, client: 'SYD', head: post('SYD', 'chunked'), body: ['zz\r\n\r\n'] },
+      { url: rt.edgeUrl, client: 'FRA', head: post('FRA', 'chunked'), body: ['zz\r\n\r\n'] },
+      { url: rt.popUrl('SYD') as string, client: 'SYD', head: post('SYD', 'chunked'), body: ['3\r\nabc\r\n', 'zz\r\n\r\n'] },
+      { url: rt.popUrl('FRA') as string, client: 'FRA', head: post('FRA', 'chunked'), body: ['3\r\nabc\r\n', 'zz\r\n\r\n'] }
+    ]
+    for (const c of cases) {
+      records.length = 0
+      const answer = await exchange(c.url, c.head, { body: c.body.map((b) => Buffer.from(b)) })
+      const label = `${c.url} ${c.client} ${c.body.join('|')}`
+      expect([...answer.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => Number(m[1])), label).toEqual([400])
+      expect(answer, label).toContain('"code":"SIM_ERR_BAD_REQUEST"')
+      expect(answer, label).toContain('HPE_INVALID_CHUNK_SIZE (invalid character in chunk size)')
+      expect(answer.toLowerCase(), label).toContain('connection: close')
+      const rec = await eventually(async () => records[0])
+      expect([rec.status, rec.code], label).toEqual([400, 'SIM_ERR_BAD_REQUEST'])
+    }
+    // A Transfer-Encoding that does not end in chunked leaves the body's length unknown (RFC 9112 section 6.3): 400 and
+    // close at once, without waiting for a body that may never come, and one answer even when a body follows.
+    for (const body of [[], ['abc']]) {
+      const answer = await exchange(rt.edgeUrl, post('SYD', 'gzip'), { body: body.map((b) => Buffer.from(b)) })
+      expect([...answer.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => Number(m[1])), body.join()).toEqual([400])
+      expect(answer).toContain('Transfer-Encoding \\"gzip\\" does not end in chunked')
+      expect(answer.toLowerCase()).toContain('connection: close')
+    }
+    // Ending in chunked, it is a body like any other.
+    const ok = await exchange(rt.edgeUrl, post('SYD', 'gzip, chunked') + '3\r\nabc\r\n0\r\n\r\n', { untilText: '"requestBytes":3' })
+    expect(statusOf(ok)).toBe(200)
+    // The relays cut mid-body leave no connection for a PoP to wait on: the simulation closes.
+    await rt.close()
+  })
+
   it('answers a header block over the limit pipelined behind a good request after the good one\'s answer', async () => {
     const rt = await live.start({ server: { headerLimitBytes: 2048 } })
     const answer = await exchange(rt.edgeUrl, 'GET / HTTP/1.1\r\nHost: eu-shop.example\r\nx-sim-client: FRA\r\n\r\n' +

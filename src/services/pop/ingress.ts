@@ -17,6 +17,7 @@ import { classifyUpstreamError, describeUpstreamError, exchange, type Exchange }
 import { isLate } from '../../runtime/fidelity.ts'
 import type { MeasuredHop, RequestHandshake, SettleRecord } from '../../runtime/types.ts'
 import { hostFieldError, newRay, requestLineTooLong, targetFormError, toSimError } from '../http-errors.ts'
+import { bodyFailure } from '../body-failure.ts'
 import { fieldCount } from '../client-location.ts'
 import { HANDSHAKE_HEADER, HOP_BY_HOP, SIGNER_HEADER, TICKET_HEADER, type PopDeps } from './deps.ts'
 import type { InspectInput, Inspector } from './inspect.ts'
@@ -42,6 +43,12 @@ interface Outcome {
   readonly code?: string
 }
 
+/** Whether a Transfer-Encoding field's last coding is chunked, the only framing of a request body it allows. */
+export function endsChunked (te: string): boolean {
+  const last = te.slice(te.lastIndexOf(',') + 1).trim()
+  return last.length === 7 && last.toLowerCase() === 'chunked'
+}
+
 export function hasBody (raw: IncomingMessage): boolean {
   const cl = raw.headers['content-length']
   return raw.headers['transfer-encoding'] !== undefined || (cl !== undefined && cl !== '0')
@@ -65,7 +72,13 @@ export function lazyBody (raw: IncomingMessage, started: () => void, wait?: Clie
     [Symbol.asyncIterator] () {
       started()
       const chunks = raw.iterator({ destroyOnReturn: false }) as AsyncIterator<Buffer>
-      return wait === undefined ? chunks : timedReads(chunks, wait)
+      // A read ends with the body's failure when the parser refuses the rest of it (body-failure.ts).
+      const failed = bodyFailure(raw)
+      const guarded: AsyncIterator<Buffer> = {
+        next: async () => await Promise.race([chunks.next(), failed]),
+        return: async (value?: unknown) => chunks.return === undefined ? { done: true, value: undefined } : await chunks.return(value)
+      }
+      return wait === undefined ? guarded : timedReads(guarded, wait)
     }
   }
 }
@@ -278,6 +291,8 @@ export function createIngress (deps: PopDeps, inspect: Inspector) {
           sim: { delayMs: outbound, forward: fields }
         })
       } catch (err) {
+        // The client's own fault, met while its body was relayed (a body the parser refused): answered as such.
+        if (isSimError(err)) return { plan: p, outcome: errorOutcome(err, ray) }
         const kind = classifyUpstreamError(err)
         // Refused, or any failure of a PoP the runtime now knows is down (a socket it closed mid-request).
         const gone = kind === 'refused' || deps.directory(p.inspection) === undefined
@@ -360,6 +375,8 @@ export function createIngress (deps: PopDeps, inspect: Inspector) {
     settle: SettleRecord | undefined
     /** Wall-clock ms the data path waited for the client's body: the client's time, not the model's. */
     clientWaitMs: number
+    /** Whether the connection closes after the answer: the rest of what the client sends cannot be delimited. */
+    closeAfter: boolean
   }
 
   /**
@@ -383,6 +400,11 @@ export function createIngress (deps: PopDeps, inspect: Inspector) {
       if (fieldCount(raw.rawHeaders, 'host') > 1) throw new SimError('SIM_ERR_BAD_REQUEST', ['more than one Host header'])
       const target = targetFormError(raw.url)
       if (target !== undefined) throw target
+      const te = raw.headers['transfer-encoding']
+      if (te !== undefined && !endsChunked(te)) {
+        r.closeAfter = true
+        throw new SimError('SIM_ERR_BAD_REQUEST', [`Transfer-Encoding "${te.slice(0, 100)}" does not end in chunked, so the body's length cannot be known (RFC 9112 section 6.3)`])
+      }
       const cl = raw.headers['content-length']
       if (cl !== undefined && Number(cl) > deps.limits.bodyLimitBytes) throw new SimError('SIM_ERR_BODY_TOO_LARGE', [deps.limits.bodyLimitBytes])
       const client = handoff?.client ?? deps.locateClient(raw.headers, raw.rawHeaders)
@@ -520,6 +542,7 @@ export function createIngress (deps: PopDeps, inspect: Inspector) {
       .header('x-sim-inspected-at', outcome.inspectedAt ?? 'none')
       .header('server-timing', serverTiming(hops))
     if (r.tlsIn !== undefined) reply.header('x-sim-tls-terminated-at', pop.id)
+    if (r.closeAfter) reply.header('connection', 'close')
     return reply.send(outcome.body)
   }
 
@@ -543,7 +566,8 @@ export function createIngress (deps: PopDeps, inspect: Inspector) {
       outcome: undefined,
       handshake: undefined,
       settle: undefined,
-      clientWaitMs: 0
+      clientWaitMs: 0,
+      closeAfter: false
     }
     const hops: MeasuredHop[] = []
 
