@@ -333,7 +333,7 @@ function answerWhenIdle (socket: Socket, then: () => void): void {
 }
 
 /** An error answer written straight on a socket no request object owns, then the connection closed. */
-function writeRawError (socket: Duplex, sim: SimError, label: string): void {
+export function writeRawError (socket: Duplex, sim: SimError, label: string): void {
   const ray = newRay(label)
   const body = JSON.stringify(errorBody(sim, ray))
   if (socket.writable) {

@@ -258,8 +258,13 @@ describe('real TLS edge', () => {
 
   it('closes cleanly, with a logged reason, on bytes that are not TLS, a malformed hello, a missing SNI, an unknown host and a keyless customer', async () => {
     const r = await start()
-    expect((await rawExchange(r, 'GET / HTTP/1.1\r\nHost: eu-shop.example\r\n\r\n')).length).toBe(0)
+    // Plain HTTP (http:// where https:// was meant) is told so in HTTP; other bytes that are not TLS get the close.
+    const plain = (await rawExchange(r, 'GET / HTTP/1.1\r\nHost: eu-shop.example\r\n\r\n')).toString('latin1')
+    expect(plain).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n/)
+    expect(plain).toContain('"code":"SIM_ERR_TLS_NOT_TLS"')
+    expect(plain).toContain('plain HTTP on the TLS port: use https://')
     await eventually(async () => refusals(r, 'SIM_ERR_TLS_NOT_TLS')[0])
+    expect((await rawExchange(r, Buffer.from([0x00, 0x01, 0x02, 0x03, 0x04, 0x05]))).length).toBe(0)
     // A handshake record whose body is not a ClientHello: a decode_error alert, then the close.
     const bad = await rawExchange(r, Buffer.from([0x16, 0x03, 0x01, 0x00, 0x04, 0x02, 0x00, 0x00, 0x00]))
     expect([...bad]).toEqual([21, 3, 3, 0, 2, 2, 50])

@@ -13,6 +13,7 @@ import type { IncomingHttpHeaders } from 'node:http'
 import { parseClientHello } from '../../net/client-hello.ts'
 import type { Delay } from '../../net/delay.ts'
 import { parseProxyHeader } from '../../net/proxy-protocol.ts'
+import { writeRawError } from '../http-errors.ts'
 import type { TlsHandoff, TlsTerminator } from '../pop/tls-terminate.ts'
 
 export interface TlsEdgeDeps {
@@ -79,6 +80,9 @@ function delayedPipe (from: Duplex, to: Duplex, ms: number): void {
 }
 
 interface Route { readonly terminator: TlsTerminator, readonly handoff: TlsHandoff }
+
+/** The first byte of a request line (a method token in capitals), never of a TLS record (0x14 to 0x17). */
+const PLAIN_TEXT = /^[A-Z]$/
 
 export function createTlsEdge (deps: TlsEdgeDeps): Server {
   const { world, logger } = deps
@@ -154,7 +158,17 @@ export function createTlsEdge (deps: TlsEdgeDeps): Server {
       const hello = parseClientHello(buffered.subarray(offset))
       switch (hello.status) {
         case 'need-more': return
-        case 'not-tls': return refuse('SIM_ERR_TLS_NOT_TLS', hello.reason)
+        case 'not-tls':
+          // Plain HTTP sent to the TLS port (http:// where https:// was meant): answered in HTTP, as nginx does, so
+          // the client reads why rather than an empty reply.
+          if (PLAIN_TEXT.test(buffered.subarray(offset, offset + 1).toString('latin1'))) {
+            cleanup()
+            const sim = new SimError('SIM_ERR_TLS_NOT_TLS', ['plain HTTP on the TLS port: use https:// here, or the anycast edge\'s HTTP port'])
+            log.warn({ code: sim.code, reason: 'plain-http', remote, ...(source === undefined ? {} : { client: source }) }, 'TLS connection refused')
+            writeRawError(socket, sim, 'EDGE')
+            return
+          }
+          return refuse('SIM_ERR_TLS_NOT_TLS', hello.reason)
         case 'no-sni': return refuse('SIM_ERR_TLS_NO_SNI', hello.reason, ALERT.unrecognizedName)
         case 'malformed': return refuse('SIM_ERR_TLS_HELLO_MALFORMED', hello.reason, ALERT.decodeError)
       }
