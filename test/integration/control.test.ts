@@ -270,6 +270,14 @@ describe('control plane: PoP down and up', () => {
     expect(xml.statusCode).toBe(415)
     expectErrorShape(xml.json(), 'SIM_ERR_MEDIA_TYPE_UNSUPPORTED')
     expect(xml.json().error.message).toContain('"application/xml"')
+    // A body that is not JSON says why; a __proto__ key is refused as fastify's own parser refuses it.
+    const cases: Array<[string, string]> = [['{"load":0.5', 'the body is not valid JSON: '], ['{"load":0.5,"__proto__":{"x":1}}', 'forbidden prototype property'], ['', 'the body is not valid JSON: ']]
+    for (const [payload, reason] of cases) {
+      const bad = await app.inject({ method: 'PUT', url: '/api/pops/FRA/load', headers: { 'content-type': 'application/json' }, payload })
+      expect(bad.statusCode, payload).toBe(400)
+      expectErrorShape(bad.json(), 'SIM_ERR_BAD_REQUEST')
+      expect(bad.json().error.message, payload).toContain(reason)
+    }
     const long = await app.inject({ method: 'POST', url: `/api/pops/${'A'.repeat(3000)}/down` })
     expect(long.statusCode).toBe(414)
     expectErrorShape(long.json(), 'SIM_ERR_URL_TOO_LONG')
