@@ -289,7 +289,8 @@ export function headOverflow (err: { rawPacket?: unknown, bytesParsed?: unknown 
     // The request being parsed starts after the last empty line before the error (requests pipelined before it).
     const blank = packet.lastIndexOf('\r\n\r\n', end)
     const start = blank === -1 ? 0 : blank + 4
-    if (packet.indexOf('\n', start) === -1 || packet.indexOf('\n', start) >= end) {
+    const lineEnd = packet.indexOf('\n', start)
+    if (lineEnd === -1 || lineEnd >= end) {
       const line = packet.subarray(start, Math.min(end, start + 64)).toString('latin1')
       if (REQUEST_LINE_START.test(line)) return requestLineTooLong(headerLimitBytes)
     }

@@ -44,7 +44,7 @@ interface Outcome {
 }
 
 /** Whether a Transfer-Encoding field's last coding is chunked, the only framing of a request body it allows. */
-export function endsChunked (te: string): boolean {
+function endsChunked (te: string): boolean {
   const last = te.slice(te.lastIndexOf(',') + 1).trim()
   return last.length === 7 && last.toLowerCase() === 'chunked'
 }
