@@ -16,7 +16,7 @@
 // - rated: autocannon's own fixed rate (`overallRate`) with its coordinated-omission correction, as a cross-check of
 //   the paced engine.
 import autocannon from 'autocannon'
-import { Client, Pool } from 'undici'
+import { Client, Pool, buildConnector } from 'undici'
 import { cpuShare, sendProgress, serve } from './rpc.ts'
 import { achievedRate } from './stats.ts'
 
@@ -324,6 +324,24 @@ export interface SequentialResult {
   readonly non2xx: number
 }
 
+/**
+ * undici's connector with the TLS sessions it is given held strongly. undici keeps them by WeakRef, and a TLS 1.3
+ * server issues tickets on a full handshake only, so the one session a run of resumed connections lives on could be
+ * collected by any garbage collection in between, and the next connection would make a full handshake instead.
+ */
+function holdingSessions (tlsOptions: { readonly ca: string, readonly servername: string }): buildConnector.connector {
+  const connect = buildConnector(tlsOptions)
+  // Two tickets per full handshake; a run makes one, or one more where the server refused a ticket.
+  const held: Buffer[] = []
+  return function connectHoldingSessions (opts, callback) {
+    connect(opts, (...args) => {
+      // Tickets come after the handshake (the client's Finished goes out with its first request), so after this call.
+      args[1]?.on('session', (session: Buffer) => { held.push(session) })
+      callback(...args)
+    })
+  }
+}
+
 async function sequential (job: SequentialJob): Promise<JobResult<SequentialResult>> {
   const cpu0 = process.cpuUsage()
   const t0 = performance.now()
@@ -332,7 +350,8 @@ async function sequential (job: SequentialJob): Promise<JobResult<SequentialResu
   const handshakes: string[] = []
   let non2xx = 0
   let shared: Client | undefined
-  const options = job.tls === undefined ? {} : { connect: { ca: job.tls.ca, servername: job.tls.servername } }
+  const tlsOptions = job.tls === undefined ? undefined : { ca: job.tls.ca, servername: job.tls.servername }
+  const options = tlsOptions === undefined ? {} : { connect: job.tls?.resume === true ? holdingSessions(tlsOptions) : tlsOptions }
   const headers = job.tls?.resume === true ? { ...job.headers, connection: 'close' } : job.headers
   for (let k = 0; k < job.count; k++) {
     const client = job.newConnections ? new Client(job.url, options) : (shared ??= new Client(job.url, { ...options, keepAliveTimeout: 30_000 }))
