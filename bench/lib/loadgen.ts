@@ -16,9 +16,10 @@
 // - rated: autocannon's own fixed rate (`overallRate`) with its coordinated-omission correction, as a cross-check of
 //   the paced engine.
 import autocannon from 'autocannon'
-import { Client, Pool, buildConnector } from 'undici'
+import { Client, Pool } from 'undici'
 import { cpuShare, sendProgress, serve } from './rpc.ts'
 import { achievedRate } from './stats.ts'
+import { holdingSessions } from './tls-sessions.ts'
 
 export interface CannonStream {
   readonly id: string
@@ -322,24 +323,6 @@ export interface SequentialResult {
   /** `x-sim-tls-handshake` of each answer ('' without one). */
   readonly handshakes: readonly string[]
   readonly non2xx: number
-}
-
-/**
- * undici's connector with the TLS sessions it is given held strongly. undici keeps them by WeakRef, and a TLS 1.3
- * server issues tickets on a full handshake only, so the one session a run of resumed connections lives on could be
- * collected by any garbage collection in between, and the next connection would make a full handshake instead.
- */
-function holdingSessions (tlsOptions: { readonly ca: string, readonly servername: string }): buildConnector.connector {
-  const connect = buildConnector(tlsOptions)
-  // Two tickets per full handshake; a run makes one, or one more where the server refused a ticket.
-  const held: Buffer[] = []
-  return function connectHoldingSessions (opts, callback) {
-    connect(opts, (...args) => {
-      // Tickets come after the handshake (the client's Finished goes out with its first request), so after this call.
-      args[1]?.on('session', (session: Buffer) => { held.push(session) })
-      callback(...args)
-    })
-  }
 }
 
 async function sequential (job: SequentialJob): Promise<JobResult<SequentialResult>> {
