@@ -80,10 +80,6 @@ interface PopEntry {
 }
 
 /**
- * Listens on the app's own node server rather than through `app.listen`, which logs a line per listener (340 of them
- * at start-up); the banner and one summary line say where things are. `app.close()` still closes the server.
- */
-/**
  * The edge, the control plane and the TLS edge need a port each (0, ephemeral, may repeat). The configuration is
  * checked for this when it loads; here the ports the command line set over it are too, before anything listens, so
  * that a clash says so rather than that a port is in use.
@@ -136,6 +132,10 @@ function trackConnections (server: NetServer): void {
   })
 }
 
+/**
+ * Listens on the app's own node server rather than through `app.listen`, which logs a line per listener (340 of them
+ * at start-up); the banner and one summary line say where things are. `app.close()` still closes the server.
+ */
 async function listen (app: FastifyInstance, host: string, port: number, started?: FastifyInstance[]): Promise<number> {
   started?.push(app)
   await app.ready()
