@@ -11,6 +11,7 @@ import type { TSchema } from '@sinclair/typebox'
 import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, visit } from 'yaml'
 import type { Document, Node } from 'yaml'
 import { SimError } from '../core/errors.ts'
+import { popsInCity } from '../core/client.ts'
 import { looksLikeLatLon, parseLatLon } from '../core/geo.ts'
 import { parsePolicy } from '../core/key-policy-parser.ts'
 import { REGION_CATALOGUE } from '../core/regions.ts'
@@ -430,7 +431,16 @@ function checkDefaultClient (at: string, v: unknown, pops: ReadonlyMap<string, u
     if (!parsed.ok) problems.add(at, `invalid coordinates: ${parsed.reason}`)
     return
   }
-  problems.add(at, `"${v}" is neither a PoP IATA code, "lat,lon" nor an IP address`)
+  // A city is looked up among the scenario's PoPs, as the data path does.
+  const anywhere = popsInCity(v, loadTopology())
+  const here = scenarioPops === undefined ? anywhere : anywhere.filter((p) => scenarioPops.has(p.id))
+  if (here.length > 1) {
+    problems.add(at, `${here.length} PoPs are in a city of that name (${here.map((p) => p.id).join(', ')}); give the IATA code of one`)
+  } else if (here.length === 0 && anywhere.length > 0) {
+    problems.add(at, `the PoP of ${v} (${anywhere.map((p) => p.id).join(', ')}) is not a PoP of this scenario (not in network.pops)`)
+  } else if (here.length === 0) {
+    problems.add(at, `"${v}" is neither a PoP IATA code, a PoP's city, "lat,lon" nor an IP address`)
+  }
 }
 
 function deepFreeze<T> (v: T): T {

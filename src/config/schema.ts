@@ -104,7 +104,7 @@ export const NetworkSchema = Type.Object({
   defaultClient: Type.String({
     default: 'LHR',
     minLength: 1,
-    description: 'Where a request with no client location comes from: a PoP IATA code, `lat,lon` or an IP address.'
+    description: 'Where a request with no client location comes from: a PoP IATA code, a PoP\'s city, `lat,lon` or an IP address.'
   }),
   strategy: { ...StrategySchema, default: 'nearest', description: 'Default inspection PoP selection strategy; a customer may override it.' },
   logCores: LogCoresSchema

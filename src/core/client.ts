@@ -2,7 +2,7 @@
 import type { ErrorCode } from './errors.ts'
 import { parseLatLon } from './geo.ts'
 import { loadTopology } from './topology.ts'
-import type { ClientLocation, IpLocator, Topology } from './types.ts'
+import type { ClientLocation, IpLocator, Pop, Topology } from './types.ts'
 
 export interface ClientLocationError {
   readonly error: ErrorCode
@@ -72,11 +72,58 @@ export function ipVersion (s: string): 0 | 4 | 6 {
   return 0
 }
 
-const HINT = 'expected a PoP IATA code such as FRA, "lat,lon" such as 48.85,2.35, or an IPv4/IPv6 address'
+const HINT = 'expected a PoP IATA code such as FRA, a PoP\'s city such as "Sao Paulo", "lat,lon" such as 48.85,2.35, or an IPv4/IPv6 address'
+
+/** A city name as compared: case, accents and spacing do not matter ("São  Paulo" is "sao paulo"). */
+export function cityKey (name: string): string {
+  return name.normalize('NFD').replace(/[\u0300-\u036f]/g, '').toLowerCase().replace(/\s*,\s*/g, ', ').replace(/\s+/g, ' ').trim()
+}
+
+const cityIndexes = new WeakMap<Topology, Map<string, readonly Pop[]>>()
+
+/**
+ * The PoPs of a topology in the city named: by the city as the PoP list spells it ("San Jose, CA"), by the name
+ * before its comma ("San Jose", which two PoPs share), or by that name and the PoP's country ("San Jose, CR"). Empty
+ * when no PoP is there.
+ */
+export function popsInCity (name: string, topology: Topology): readonly Pop[] {
+  let index = cityIndexes.get(topology)
+  if (index === undefined) {
+    index = new Map()
+    for (const pop of topology.pops) {
+      const short = cityKey(pop.city.split(',')[0] as string)
+      const keys = new Set([cityKey(pop.city), short, cityKey(`${short}, ${pop.country}`)])
+      for (const k of keys) index.set(k, [...(index.get(k) ?? []), pop])
+    }
+    cityIndexes.set(topology, index)
+  }
+  return index.get(cityKey(name)) ?? []
+}
+
+/** A client at the one PoP of a city, or why the name does not give one (undefined: no PoP city has the name). */
+function cityLocation (input: string, text: string, topology: Topology): ClientLocation | ClientLocationError | undefined {
+  const here = popsInCity(text, topology)
+  if (here.length === 1) {
+    const pop = here[0] as Pop
+    return { lat: pop.lat, lon: pop.lon, country: pop.country, source: 'city', input }
+  }
+  if (here.length > 1) {
+    const which = here.map((p) => `${p.id} (${p.city}, ${p.country})`).join(', ')
+    return { error: 'SIM_ERR_CLIENT_LOCATION_INVALID', args: [input, `${here.length} PoPs are in a city of that name: ${which}; give the IATA code of one, or the city and its country (\"${(here[0] as Pop).city.split(',')[0] as string}, ${(here[0] as Pop).country}\")`] }
+  }
+  const elsewhere = popsInCity(text, loadTopology())
+  if (elsewhere.length > 0) {
+    const pop = elsewhere[0] as Pop
+    return { error: 'SIM_ERR_CLIENT_LOCATION_INVALID', args: [input, `${pop.city} has a PoP (${pop.id}), but not one of this scenario (network.pops); give "${pop.lat},${pop.lon}" for a client there`] }
+  }
+  return undefined
+}
 
 /**
  * Locates a client. Accepts, in this order: a PoP IATA code (any case: that PoP's location and country), an IPv4 or
- * IPv6 address (located by `ip`), or `lat,lon` in decimal degrees. Expected failures are returned, not thrown.
+ * IPv6 address (located by `ip`), `lat,lon` in decimal degrees, or the city of a PoP (case, accents and spacing
+ * ignored: that PoP's location; a name two PoPs share is refused with both codes). Expected failures are returned,
+ * not thrown.
  */
 export function parseClientLocation (input: string, topology: Topology, ip: IpLocator): ClientLocation | ClientLocationError {
   const text = input.trim()
@@ -84,6 +131,9 @@ export function parseClientLocation (input: string, topology: Topology, ip: IpLo
   if (/^[A-Za-z]{3}$/.test(text)) {
     const pop = topology.byId.get(text.toUpperCase())
     if (!pop) {
+      // A city of three letters, then: a code is only an IATA code when a PoP has it.
+      const city = cityLocation(input, text, topology)
+      if (city !== undefined) return city
       // A real PoP that the scenario leaves out (network.pops) is not the same mistake as a code that is no PoP at all.
       const code = text.toUpperCase()
       const known = loadTopology().byId.get(code)
@@ -102,11 +152,14 @@ export function parseClientLocation (input: string, topology: Topology, ip: IpLo
     return { lat: found.lat, lon: found.lon, ...(found.country ? { country: found.country } : {}), source: 'ip', input }
   }
   if (text.includes(',')) {
+    // A city's name may have a comma too ("San Jose, CA"); anything else with one is meant as coordinates.
+    const city = /\p{L}/u.test(text) ? cityLocation(input, text, topology) : undefined
+    if (city !== undefined) return city
     const parsed = parseLatLon(text)
     if (!parsed.ok) return { error: 'SIM_ERR_CLIENT_LOCATION_INVALID', args: [input, parsed.reason] }
     return { ...parsed.value, source: 'latlon', input }
   }
-  return { error: 'SIM_ERR_CLIENT_LOCATION_INVALID', args: [input, HINT] }
+  return cityLocation(input, text, topology) ?? { error: 'SIM_ERR_CLIENT_LOCATION_INVALID', args: [input, HINT] }
 }
 
 export function isClientLocationError (v: ClientLocation | ClientLocationError): v is ClientLocationError {

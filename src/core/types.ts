@@ -150,8 +150,8 @@ export interface AnycastIndex {
 export interface ClientLocation extends LatLon {
   /** ISO country when known. */
   readonly country?: string
-  /** How it was given: an IP address, an IATA code, or coordinates. */
-  readonly source: 'ip' | 'iata' | 'latlon'
+  /** How it was given: an IP address, an IATA code, a PoP's city, or coordinates. */
+  readonly source: 'ip' | 'iata' | 'city' | 'latlon'
   readonly input: string
 }
 

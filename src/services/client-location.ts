@@ -1,4 +1,4 @@
-// Where a simulated client is: `x-sim-client-ip: <ip>` (located with geoip-lite), `x-sim-client: <IATA|lat,lon|ip>`,
+// Where a simulated client is: `x-sim-client-ip: <ip>` (located with geoip-lite), `x-sim-client: <IATA|city|lat,lon|ip>`,
 // else the scenario's default location. Both the edge and a PoP reached directly read it the same way.
 import type { IncomingHttpHeaders } from 'node:http'
 import { isIP } from 'node:net'

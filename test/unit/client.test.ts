@@ -34,6 +34,54 @@ describe('parseClientLocation', () => {
     expect(got).toEqual({ ...expected, input })
   })
 
+  it.each([
+    ['Paris', 'CDG'],
+    ['paris', 'CDG'],
+    ['  PARIS ', 'CDG'],
+    ['Sao Paulo', 'GRU'],
+    ['São  Paulo', 'GRU'],
+    ['sydney', 'SYD'],
+    ['Sydney, NSW', 'SYD'],
+    ['san jose,ca', 'SJC'],
+    ['San Jose, CR', 'SJO'],
+    ['san jose,us', 'SJC']
+  ])('%j is the city of %s', (input, id) => {
+    const pop = topology.byId.get(id)!
+    expect(parseClientLocation(input, topology, fakeIp)).toEqual({ lat: pop.lat, lon: pop.lon, country: pop.country, source: 'city', input })
+  })
+
+  it('locates every PoP by its city and country, and by its city alone unless another PoP has that name', () => {
+    const short = (city: string) => city.split(',')[0]!.trim()
+    for (const pop of topology.pops) {
+      const at = { lat: pop.lat, lon: pop.lon, country: pop.country, source: 'city' }
+      expect(parseClientLocation(`${short(pop.city)}, ${pop.country}`, topology, fakeIp), pop.id).toMatchObject(at)
+      const shared = topology.pops.some((p) => p !== pop && short(p.city) === short(pop.city))
+      for (const name of [pop.city, short(pop.city)]) {
+        // A name another PoP's city starts with is ambiguous, unless it is spelt with the state ("San Jose, CA").
+        const ambiguous = shared && !(name === pop.city && name.includes(','))
+        expect(parseClientLocation(name, topology, fakeIp), `${pop.id} as ${name}`).toMatchObject(ambiguous ? { error: 'SIM_ERR_CLIENT_LOCATION_INVALID' } : at)
+      }
+    }
+  })
+
+  it('refuses a city two PoPs share, naming both', () => {
+    const r = parseClientLocation('San Jose', topology, fakeIp)
+    expect(isClientLocationError(r)).toBe(true)
+    expect(r).toMatchObject({ error: 'SIM_ERR_CLIENT_LOCATION_INVALID', args: ['San Jose', expect.stringMatching(/2 PoPs are in a city of that name: SJC \(San Jose, CA, US\), SJO \(San Jose, CR\); give the IATA code of one, or the city and its country \("San Jose, US"\)/)] })
+  })
+
+  it('finds a city among the scenario\'s PoPs only, and says where one it leaves out is', () => {
+    const sjc = topology.byId.get('SJC')!
+    const cdg = topology.byId.get('CDG')!
+    const small = { pops: [sjc], byId: new Map([['SJC', sjc]]) }
+    // Two PoPs are in San Jose, one in the scenario: no ambiguity left.
+    expect(parseClientLocation('San Jose', small, fakeIp)).toMatchObject({ source: 'city', lat: sjc.lat, lon: sjc.lon })
+    expect(parseClientLocation('Paris', small, fakeIp)).toEqual({
+      error: 'SIM_ERR_CLIENT_LOCATION_INVALID',
+      args: ['Paris', `Paris has a PoP (CDG), but not one of this scenario (network.pops); give "${cdg.lat},${cdg.lon}" for a client there`]
+    })
+  })
+
   it('says that a PoP the scenario leaves out is a PoP, not an unknown code, and where it is', () => {
     // Only the lookup by id is read: a scenario's topology without SYD.
     const small = { ...topology, byId: new Map([['FRA', fra]]) }
@@ -52,7 +100,8 @@ describe('parseClientLocation', () => {
     ['1,2,3', 'SIM_ERR_CLIENT_LOCATION_INVALID', /exactly one comma/],
     ['north,2', 'SIM_ERR_CLIENT_LOCATION_INVALID', /latitude "north" is not a decimal number/],
     ['1e3,2', 'SIM_ERR_CLIENT_LOCATION_INVALID', /not a decimal number/],
-    ['Paris', 'SIM_ERR_CLIENT_LOCATION_INVALID', /IATA code/],
+    ['Atlantis', 'SIM_ERR_CLIENT_LOCATION_INVALID', /IATA code such as FRA, a PoP's city/],
+    ['New York', 'SIM_ERR_CLIENT_LOCATION_INVALID', /IATA code such as FRA, a PoP's city/],
     ['256.1.1.1', 'SIM_ERR_CLIENT_IP_INVALID', undefined],
     ['01.2.3.4', 'SIM_ERR_CLIENT_IP_INVALID', undefined],
     ['1.2.3', 'SIM_ERR_CLIENT_IP_INVALID', undefined],
@@ -115,6 +164,7 @@ describe('client locator (request headers)', () => {
     expect(lhr).toMatchObject({ country: 'GB', source: 'iata', input: 'LHR' })
     expect(locate({ 'x-sim-client': 'LHR' })).toBe(lhr)
     expect(locate({ 'x-sim-client-ip': '81.2.69.160' })).toMatchObject({ lat: 51.75, lon: -0.33, country: 'GB', source: 'ip' })
+    expect(locate({ 'x-sim-client': 'Sao Paulo' })).toMatchObject({ country: 'BR', source: 'city', input: 'Sao Paulo' })
     expect(locate({})).toMatchObject({ country: 'DE', input: 'FRA' })
     // More distinct locations than the locator keeps: each still located from its own text.
     for (let i = 0; i < 5000; i++) {

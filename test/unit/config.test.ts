@@ -143,8 +143,12 @@ customers:
     expect(s.server.popBasePort).toBe(65533)
   })
 
-  it.each(['81.2.69.160', '2a00:1450:4001:80b::200e', '-33.9,151.2', 'SYD'])('accepts defaultClient %s', (client) => {
+  it.each(['81.2.69.160', '2a00:1450:4001:80b::200e', '-33.9,151.2', 'SYD', 'Paris', 'sao paulo', 'San Jose, CA'])('accepts defaultClient %s', (client) => {
     expect(parseScenario(`network: { defaultClient: '${client}' }\n` + MINIMAL).network.defaultClient).toBe(client)
+  })
+
+  it('accepts a city two PoPs share as defaultClient when the scenario runs one of them', () => {
+    expect(parseScenario('network: { pops: [SJC, FRA, IAD], defaultClient: San Jose }\n' + MINIMAL).network.defaultClient).toBe('San Jose')
   })
 })
 
@@ -195,7 +199,9 @@ describe('invalid configuration', () => {
     ['unknown key mode', 'customers:\n  - host: a.example\n    keys: { mode: nowhere }\n    origin: { pop: FRA }\n', 'customers[0].keys.mode', 3, '"everywhere" or "geo" or "keyless", found "nowhere"'],
     ['geo without policy', 'customers:\n  - host: a.example\n    keys: { mode: geo }\n    origin: { pop: FRA }\n', 'customers[0].keys.policy', 3, 'required'],
     ['bad log region', 'customers:\n  - host: a.example\n    logRegion: asia\n    origin: { pop: FRA }\n', 'customers[0].logRegion', 3, '"eu" or "us", or null'],
-    ['bad defaultClient', 'network: { defaultClient: Paris }\n' + MINIMAL, 'network.defaultClient', 1, 'neither a PoP IATA code'],
+    ['bad defaultClient', 'network: { defaultClient: Atlantis }\n' + MINIMAL, 'network.defaultClient', 1, 'neither a PoP IATA code'],
+    ['defaultClient a city two PoPs share', 'network: { defaultClient: San Jose }\n' + MINIMAL, 'network.defaultClient', 1, '2 PoPs are in a city of that name (SJC, SJO)'],
+    ['defaultClient a city whose PoP the scenario leaves out', 'network:\n  pops: [FRA, IAD]\n  defaultClient: Paris\n' + MINIMAL, 'network.defaultClient', 3, 'the PoP of Paris (CDG) is not a PoP of this scenario'],
     ['defaultClient out of range', 'network: { defaultClient: "95,10" }\n' + MINIMAL, 'network.defaultClient', 1, 'latitude'],
     ['defaultClient a private address', 'network: { defaultClient: 10.0.0.1 }\n' + MINIMAL, 'network.defaultClient', 1, 'no known location'],
     ['defaultClient a loopback address', 'network:\n  defaultClient: "::1"\n' + MINIMAL, 'network.defaultClient', 2, 'no known location'],

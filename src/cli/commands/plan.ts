@@ -13,15 +13,15 @@ import { loadModel } from '../model.ts'
 import { formatPlan } from './plan-format.ts'
 
 const help = `Usage:
-  rsim plan --client <ip|IATA|lat,lon> --host <host> [--down FRA,AMS] [--resumed] [--strategy S] [--config F] [--json]
+  rsim plan --client <ip|IATA|city|lat,lon> --host <host> [--down FRA,AMS] [--resumed] [--strategy S] [--config F] [--json]
   rsim plan --input requests.csv [--strategy S] [--config F]
 
 Plans a request with the model alone (no sockets): where it enters (anycast), where it is decrypted and inspected,
 where TLS gets its key, where logs go, each hop's modelled round trip, and the latency data localisation adds.
 
 Options:
-  --client X     the client: an IP address (located with GeoLite2), a PoP IATA code, or "lat,lon"
-                 (negative values need no "=": --client -33.87,151.21)
+  --client X     the client: an IP address (located with GeoLite2), a PoP IATA code, a PoP's city
+                 ("Sao Paulo"), or "lat,lon" (negative values need no "=": --client -33.87,151.21)
   --host H       the customer host (Host header), e.g. eu-shop.example
   --down LIST    PoPs to treat as down, comma-separated
   --resumed      a resumed TLS session (no private-key operation)

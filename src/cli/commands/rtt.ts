@@ -1,6 +1,6 @@
 // `rsim rtt`: the latency model from the command line: distance and modelled round trip between two places, or for
 // every row of a CSV (streamed, so files of millions of rows work in constant memory).
-import { isClientLocationError, parseClientLocation } from '../../core/client.ts'
+import { isClientLocationError, parseClientLocation, popsInCity } from '../../core/client.ts'
 import { SimError } from '../../core/errors.ts'
 import { distanceKm, parseDegrees } from '../../core/geo.ts'
 import { createLatencyModel } from '../../core/latency.ts'
@@ -16,8 +16,8 @@ const help = `Usage:
   rsim rtt --input pairs.csv
 
 Prints the great-circle distance and the modelled round-trip time between two places, each a PoP IATA code (FRA),
-"lat,lon" in decimal degrees (48.85,2.35; negative values need no quoting: -33.87,151.21) or an IPv4/IPv6 address
-(located with GeoLite2). The RTT is the pure path round trip of the latency model (docs/latency-model.md): no
+a PoP's city ("Sao Paulo"; case and accents do not matter), "lat,lon" in decimal degrees (48.85,2.35; negative
+values need no quoting: -33.87,151.21) or an IPv4/IPv6 address (located with GeoLite2). The RTT is the pure path round trip of the latency model (docs/latency-model.md): no
 client access time, per-hop processing or jitter.
 
 Options:
@@ -52,8 +52,8 @@ function locate (input: string, topology: Topology, where: string): ClientLocati
 
 function describe (c: ClientLocation, topology: Topology): string {
   const at = `${c.lat},${c.lon}`
-  if (c.source === 'iata') {
-    const pop = topology.byId.get(c.input.trim().toUpperCase())
+  if (c.source === 'iata' || c.source === 'city') {
+    const pop = c.source === 'iata' ? topology.byId.get(c.input.trim().toUpperCase()) : popsInCity(c.input, topology)[0]
     return `${pop?.id ?? c.input} (${pop?.city ?? ''}, ${c.country ?? ''}) at ${at}`
   }
   if (c.source === 'ip') return `${c.input} (${c.country ?? 'unknown country'}) at ${at}`
