@@ -100,9 +100,31 @@ export function popsInCity (name: string, topology: Topology): readonly Pop[] {
   return index.get(cityKey(name)) ?? []
 }
 
+const UTF8 = new TextDecoder('utf-8', { fatal: true })
+
+/**
+ * A name sent in UTF-8 in an HTTP header, which Node reads byte by byte as Latin-1 ("SÃ£o Paulo"), as the UTF-8 it
+ * was; undefined when it is not such a name.
+ */
+function asUtf8 (text: string): string | undefined {
+  if (!/[\x80-\xff]/.test(text) || /[^\x00-\xff]/.test(text)) return undefined
+  try {
+    return UTF8.decode(Uint8Array.from(text, (c) => c.charCodeAt(0)))
+  } catch {
+    return undefined
+  }
+}
+
 /** A client at the one PoP of a city, or why the name does not give one (undefined: no PoP city has the name). */
 function cityLocation (input: string, text: string, topology: Topology): ClientLocation | ClientLocationError | undefined {
-  const here = popsInCity(text, topology)
+  let here = popsInCity(text, topology)
+  if (here.length === 0) {
+    const utf8 = asUtf8(text)
+    if (utf8 !== undefined) {
+      here = popsInCity(utf8, topology)
+      text = utf8
+    }
+  }
   if (here.length === 1) {
     const pop = here[0] as Pop
     return { lat: pop.lat, lon: pop.lon, country: pop.country, source: 'city', input }

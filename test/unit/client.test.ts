@@ -40,6 +40,10 @@ describe('parseClientLocation', () => {
     ['  PARIS ', 'CDG'],
     ['Sao Paulo', 'GRU'],
     ['São  Paulo', 'GRU'],
+    // As Node reads a header sent in UTF-8 (each byte a Latin-1 character), and one sent in Latin-1.
+    [Buffer.from('São Paulo').toString('latin1'), 'GRU'],
+    [Buffer.from('Zürich', 'latin1').toString('latin1'), 'ZRH'],
+    [Buffer.from('Zürich').toString('latin1'), 'ZRH'],
     ['sydney', 'SYD'],
     ['Sydney, NSW', 'SYD'],
     ['san jose,ca', 'SJC'],
