@@ -138,6 +138,23 @@ export function sendCode (reply: FastifyReply, label: string, code: ErrorCode, .
 }
 
 /**
+ * The methods an app's routes take for a path, from the routes as they are added (so it must be called before any
+ * is): a route's `:param` matches one path segment and a `*` the rest of the path, as in find-my-way.
+ */
+function routeMethods (app: FastifyInstance): (path: string) => string[] {
+  const routes: { readonly methods: readonly string[], readonly pattern: RegExp }[] = []
+  app.addHook('onRoute', function noteRoute (route) {
+    const source = route.url.split('/').map((s) => s === '*' ? '.*' : s.startsWith(':') ? '[^/]+' : s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('/')
+    routes.push({ methods: [route.method].flat(), pattern: new RegExp(`^${source}$`) })
+  })
+  return function methodsFor (path) {
+    const methods = new Set<string>()
+    for (const r of routes) if (r.pattern.test(path)) for (const m of r.methods) methods.add(m)
+    return [...methods].sort()
+  }
+}
+
+/**
  * Installs the shared handlers on an app. `label` names the service in rays it mints (a PoP id, EDGE, ORIGIN...).
  * Errors are logged with their code only: a message may quote a host, never a path (STYLE.md, Logging).
  */
@@ -150,8 +167,13 @@ export function installErrorHandling (app: FastifyInstance, label: string, unrou
   })
   // A data path takes what no route matched too: its routes take fastify's standard methods, and every other method
   // node knows (WebDAV's PROPFIND, MKCOL or LOCK, PURGE, QUERY...) arrives here, to be forwarded like GET.
+  const methodsOf = unrouted === undefined ? routeMethods(app) : undefined
   app.setNotFoundHandler(unrouted ?? function simNotFound (request: FastifyRequest, reply: FastifyReply) {
-    return sendCode(reply, label, 'SIM_ERR_NOT_FOUND', request.method, request.url.split('?')[0])
+    const path = request.url.split('?')[0] as string
+    // A path that other methods serve is there, for them only (RFC 9110 section 15.5.6): 405 with the methods that are.
+    const allowed = methodsOf?.(path) ?? []
+    if (allowed.length === 0) return sendCode(reply, label, 'SIM_ERR_NOT_FOUND', request.method, path)
+    return sendCode(reply.header('allow', allowed.join(', ')), label, 'SIM_ERR_METHOD_NOT_ALLOWED', request.method, `${path} takes ${allowed.join(', ')}`)
   })
   // CONNECT never reaches a route (node emits 'connect' instead of 'request'); without a listener node would drop
   // the connection without a word. No service here is a forward proxy.

@@ -119,6 +119,22 @@ describe('control plane: model views', () => {
     const missing = await app.inject('/api/nope')
     expect(missing.statusCode).toBe(404)
     expectErrorShape(missing.json(), 'SIM_ERR_NOT_FOUND')
+    expect(missing.headers.allow).toBeUndefined()
+  })
+
+  it.each([
+    ['DELETE', '/api/ledger', 'GET, HEAD'],
+    ['POST', '/api/topology', 'GET, HEAD'],
+    ['GET', '/api/pops/FRA/down', 'POST'],
+    ['PATCH', '/api/pops/fra/load', 'PUT'],
+    ['PUT', '/', 'GET, HEAD']
+  ] as const)('answers %s %s, a path only other methods serve, with 405 and Allow: %s', async (method, url, allow) => {
+    const { app } = setup()
+    const res = await app.inject({ method, url: `${url}?x=1` })
+    expect(res.statusCode).toBe(405)
+    expect(res.headers.allow).toBe(allow)
+    expectErrorShape(res.json(), 'SIM_ERR_METHOD_NOT_ALLOWED')
+    expect(res.json().error.message).toBe(`method ${method} is not served here: ${url} takes ${allow}`)
   })
 
   it('serves the teaching page with no external resources', async () => {

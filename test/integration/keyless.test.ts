@@ -98,6 +98,12 @@ describe('keyless key server', () => {
     const unknown = JSON.stringify({ host: HOSTS.euNotFr, digest })
     const r = await post(base, unknown, signer.signBody('FRA', unknown))
     expect(r).toMatchObject({ status: 421, body: { error: { code: 'SIM_ERR_HOST_UNKNOWN' } } })
+    // The signing path takes POST only; another path is no route at all.
+    const get = await fetch(`${base}/sign`)
+    expect(get.status).toBe(405)
+    expect(get.headers.get('allow')).toBe('POST')
+    expect(await get.json()).toMatchObject({ error: { code: 'SIM_ERR_METHOD_NOT_ALLOWED' } })
+    expect((await fetch(`${base}/nothing`)).status).toBe(404)
   })
 
   it('down: new connections fail with SIM_ERR_KEY_SERVER_UNREACHABLE, resumed ones continue; up again: new ones succeed', async () => {
