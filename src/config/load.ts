@@ -11,7 +11,7 @@ import type { TSchema } from '@sinclair/typebox'
 import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, visit } from 'yaml'
 import type { Document, Node } from 'yaml'
 import { SimError } from '../core/errors.ts'
-import { popsInCity } from '../core/client.ts'
+import { citiesNear, popsInCity } from '../core/client.ts'
 import { looksLikeLatLon, parseLatLon } from '../core/geo.ts'
 import { parsePolicy } from '../core/key-policy-parser.ts'
 import { REGION_CATALOGUE } from '../core/regions.ts'
@@ -439,7 +439,8 @@ function checkDefaultClient (at: string, v: unknown, pops: ReadonlyMap<string, u
   } else if (here.length === 0 && anywhere.length > 0) {
     problems.add(at, `the PoP of ${v} (${anywhere.map((p) => p.id).join(', ')}) is not a PoP of this scenario (not in network.pops)`)
   } else if (here.length === 0) {
-    problems.add(at, `"${v}" is neither a PoP IATA code, a PoP's city, "lat,lon" nor an IP address`)
+    const near = citiesNear(v, loadTopology())
+    problems.add(at, `"${v}" is neither a PoP IATA code, a PoP's city, "lat,lon" nor an IP address${near.length === 0 ? '' : ` (did you mean ${near.join(' or ')}?)`}`)
   }
 }
 

@@ -1,4 +1,5 @@
 // Client location: turns what a user or a request gives (PoP IATA code, "lat,lon" or an IP address) into a point.
+import { distance } from 'fastest-levenshtein'
 import type { ErrorCode } from './errors.ts'
 import { parseLatLon } from './geo.ts'
 import { loadTopology } from './topology.ts'
@@ -115,6 +116,23 @@ function asUtf8 (text: string): string | undefined {
   }
 }
 
+/**
+ * PoP cities spelt within an edit or two of `name` (one for a name under 8 letters), closest first, at most three:
+ * "Frankfort" is near Frankfurt (FRA). None for names too short to tell apart or too long to be a city.
+ */
+export function citiesNear (name: string, topology: Topology): string[] {
+  const key = cityKey(name)
+  if (key.length < 4 || key.length > 40) return []
+  const limit = key.length < 8 ? 1 : 2
+  const near: { d: number, label: string }[] = []
+  for (const pop of topology.pops) {
+    const city = pop.city.split(',')[0] as string
+    const d = distance(key, cityKey(city))
+    if (d <= limit) near.push({ d, label: `${city} (${pop.id})` })
+  }
+  return near.sort((a, b) => a.d - b.d || a.label.localeCompare(b.label)).slice(0, 3).map((n) => n.label)
+}
+
 /** A client at the one PoP of a city, or why the name does not give one (undefined: no PoP city has the name). */
 function cityLocation (input: string, text: string, topology: Topology): ClientLocation | ClientLocationError | undefined {
   let here = popsInCity(text, topology)
@@ -181,7 +199,10 @@ export function parseClientLocation (input: string, topology: Topology, ip: IpLo
     if (!parsed.ok) return { error: 'SIM_ERR_CLIENT_LOCATION_INVALID', args: [input, parsed.reason] }
     return { ...parsed.value, source: 'latlon', input }
   }
-  return cityLocation(input, text, topology) ?? { error: 'SIM_ERR_CLIENT_LOCATION_INVALID', args: [input, HINT] }
+  const city = cityLocation(input, text, topology)
+  if (city !== undefined) return city
+  const near = citiesNear(text, topology)
+  return { error: 'SIM_ERR_CLIENT_LOCATION_INVALID', args: [input, near.length === 0 ? HINT : `did you mean ${near.join(' or ')}? ${HINT}`] }
 }
 
 export function isClientLocationError (v: ClientLocation | ClientLocationError): v is ClientLocationError {

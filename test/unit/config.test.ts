@@ -200,6 +200,7 @@ describe('invalid configuration', () => {
     ['geo without policy', 'customers:\n  - host: a.example\n    keys: { mode: geo }\n    origin: { pop: FRA }\n', 'customers[0].keys.policy', 3, 'required'],
     ['bad log region', 'customers:\n  - host: a.example\n    logRegion: asia\n    origin: { pop: FRA }\n', 'customers[0].logRegion', 3, '"eu" or "us", or null'],
     ['bad defaultClient', 'network: { defaultClient: Atlantis }\n' + MINIMAL, 'network.defaultClient', 1, 'neither a PoP IATA code'],
+    ['defaultClient a misspelt city', 'network: { defaultClient: Frankfort }\n' + MINIMAL, 'network.defaultClient', 1, 'nor an IP address (did you mean Frankfurt (FRA)?)'],
     ['defaultClient a city two PoPs share', 'network: { defaultClient: San Jose }\n' + MINIMAL, 'network.defaultClient', 1, '2 PoPs are in a city of that name (SJC, SJO)'],
     ['defaultClient a city whose PoP the scenario leaves out', 'network:\n  pops: [FRA, IAD]\n  defaultClient: Paris\n' + MINIMAL, 'network.defaultClient', 3, 'the PoP of Paris (CDG) is not a PoP of this scenario'],
     ['defaultClient out of range', 'network: { defaultClient: "95,10" }\n' + MINIMAL, 'network.defaultClient', 1, 'latitude'],
