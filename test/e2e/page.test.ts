@@ -153,6 +153,26 @@ describe.skipIf(process.env.RSIM_SKIP_BROWSER === '1')('teaching page in Chromiu
     expect(s.errors).toEqual([])
   })
 
+  it('sends a request through the edge from the page, for a client given by its city, and shows its path', async () => {
+    await s.page.locator('#customer').selectOption('eu-shop.example')
+    await s.page.locator('#client').fill('São Paulo')
+    await s.page.locator('#send').click()
+    const result = s.page.locator('#plan')
+    await expect.poll(() => result.textContent()).toMatch(/^Sent through the edge: 200, entered at GRU \(Sao Paulo, BR\), inspected at [A-Z]{3} \(.*\), TLS handshake local; [\d.]+ ms \(latency off: software time only\)\. Ray [0-9a-f]{16}-GRU: its ledger entry is below\.$/)
+    const ray = /Ray ([0-9a-f]{16}-GRU)/.exec(await result.textContent() ?? '')?.[1]
+    const entry = s.page.locator(`#ledger li[data-ray="${ray}"]`)
+    await entry.waitFor()
+    expect(await entry.textContent()).toContain('entered at GRU (Sao Paulo')
+    await s.page.locator(`#paths g[data-ray="${ray}"]`).waitFor()
+
+    // A refusal is shown as what the client got.
+    await s.page.locator('#client').fill('Frankfort')
+    await s.page.locator('#send').click()
+    await expect.poll(() => result.textContent()).toMatch(/^Sent through the edge: 400, SIM_ERR_CLIENT_LOCATION_INVALID: .*did you mean Frankfurt \(FRA\)\?/)
+    await s.page.locator('#customer').selectOption('')
+    expect(s.errors).toEqual([])
+  })
+
   async function popIsDown (id: string): Promise<boolean> {
     const res = await request(`${s.sim.controlUrl}/api/pops/${id}`)
     return ((await res.body.json()) as { down: boolean }).down

@@ -20,6 +20,7 @@ import { createLedgerStore, type LedgerEntry } from './ledger-store.ts'
 import { createControlMetrics } from './metrics.ts'
 import { loadBasemap } from './basemap.ts'
 import { registerPage } from './page.ts'
+import { SendBody, sendThroughEdge, type SendRequest } from './send.ts'
 import { createSseHub } from './sse.ts'
 import { customersView, popView, topologyView } from './views.ts'
 
@@ -189,6 +190,13 @@ export function buildControlApp (runtime: SimRuntime, deps: ControlDeps): Fastif
     runtime.world.health.load[pop.index] = request.body.load
     request.log.info({ pop: pop.id, load: request.body.load }, 'pop load set')
     return { pop: popView(runtime.world, pop) }
+  })
+
+  app.post<{ Body: SendRequest }>('/api/requests', {
+    validatorCompiler: asSent,
+    schema: { body: SendBody }
+  }, async function sendRequest (request) {
+    return await sendThroughEdge(runtime.edgeUrl, request.body)
   })
 
   const keys = runtime.keys

@@ -278,6 +278,30 @@ $('whatif').addEventListener('submit', async (ev) => {
     showPath(plan, undefined)
   } catch (err) { out.replaceChildren(el('span', { class: 'bad' }, err.message)) }
 })
+$('send').addEventListener('click', async () => {
+  const out = $('plan')
+  const host = $('customer').value
+  if (!host) { out.replaceChildren(el('span', { class: 'bad' }, 'Pick a customer first.')); return }
+  const client = $('client').value.trim()
+  $('send').disabled = true
+  try {
+    const r = await api('/api/requests', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(client === '' ? { host } : { host, client })
+    })
+    const where = r.error
+      ? `${r.error.code}: ${r.error.message}`
+      : `entered at ${popName(r.ingress)}, inspected at ${popName(r.inspectedAt)}${r.tlsHandshake ? `, TLS handshake ${r.tlsHandshake}` : ''}`
+    out.replaceChildren(el('strong', {}, 'Sent through the edge: '),
+      el('span', { class: r.error ? 'bad' : '' }, `${r.status}, ${where}; ${fmt(r.ms)} ms${latencyNote()}. `),
+      el('span', { class: 'muted small' }, `Ray ${r.ray ?? 'none'}: its ledger entry is below.`))
+  } catch (err) {
+    out.replaceChildren(el('span', { class: 'bad' }, err.message))
+  } finally {
+    $('send').disabled = false
+  }
+})
 $('zoom-world').addEventListener('click', () => setView({ ...WORLD }))
 $('zoom-region').addEventListener('click', zoomToRegion)
 window.addEventListener('resize', redraw)

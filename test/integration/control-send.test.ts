@@ -1,0 +1,73 @@
+// POST /api/requests: the control plane sends a real request through the anycast edge for a client and a customer
+// (what the teaching page's "Send through the edge" does) and reports what the client saw. Real sockets on loopback.
+import { afterEach, describe, expect, it } from 'vitest'
+import type { RequestRecord } from '../../src/runtime/types.ts'
+import { buildControlApp } from '../../src/services/control/app.ts'
+import { errorCode, get, startSmall } from './live-helpers.ts'
+
+type Runtime = Awaited<ReturnType<typeof startSmall>>
+let rt: Runtime | undefined
+afterEach(async () => { await rt?.close(); rt = undefined })
+
+async function start (): Promise<Runtime> {
+  rt = await startSmall({}, { controlApp: buildControlApp, ipLocator: { lookup: () => undefined } })
+  return rt
+}
+
+function send (r: Runtime, body: unknown) {
+  return get(`${r.controlUrl}/api/requests`, { 'content-type': 'application/json' }, { method: 'POST', body: JSON.stringify(body) })
+}
+
+describe('POST /api/requests', () => {
+  it('sends the request through the edge on a new connection and reports where it went; the request is recorded as any other', async () => {
+    const r = await start()
+    const recs: RequestRecord[] = []
+    r.events.on('request', (rec) => recs.push(rec))
+    for (let i = 0; i < 2; i++) {
+      const a = await send(r, { host: 'eu-shop.example', client: 'Sydney', path: '/cart?item=1' })
+      expect(a.status).toBe(200)
+      const out = a.json()
+      expect(out).toMatchObject({ status: 200, ingress: 'SYD', tlsHandshake: 'local' })
+      expect(out.ray).toMatch(/^[0-9a-f]{16}-SYD$/)
+      expect(r.world.regions.get('eu')?.popIds).toContain(out.inspectedAt)
+      expect(out.serverTiming).toMatch(/^access;desc="client->SYD";dur=[\d.]+, relay;desc="SYD->[A-Z]{3}";dur=[\d.]+, origin;/)
+      expect(out.ms).toBeGreaterThan(0)
+      expect(out.error).toBeUndefined()
+      // Recorded like a curl request: its ray, its host, the client's city.
+      const rec = recs.find((x) => x.ray === out.ray)
+      expect(rec).toMatchObject({ host: 'eu-shop.example', method: 'GET', status: 200, handshake: { op: 'local' } })
+      expect(rec?.plan.client).toMatchObject({ input: 'Sydney' })
+    }
+  })
+
+  it('reports the edge refusing the request as the client saw it, and an accented city as its PoP', async () => {
+    const r = await start()
+    const unknown = (await send(r, { host: 'nope.example', client: 'SYD' })).json()
+    expect(unknown).toMatchObject({ status: 421, ingress: null, error: { code: 'SIM_ERR_HOST_UNKNOWN' } })
+    const misspelt = (await send(r, { host: 'eu-shop.example', client: 'Frankfort' })).json()
+    expect(misspelt).toMatchObject({ status: 400, error: { code: 'SIM_ERR_CLIENT_LOCATION_INVALID', message: expect.stringContaining('did you mean Frankfurt (FRA)?') } })
+    // Without a client: the scenario's default one (LHR).
+    expect((await send(r, { host: 'eu-shop.example' })).json()).toMatchObject({ status: 200, ingress: 'LHR' })
+    // Accents dropped for the header, as the city lookup ignores them anyway.
+    expect((await send(r, { host: 'eu-shop.example', client: 'Mǜnich' })).json()).toMatchObject({ status: 200, ingress: 'MUC' })
+  })
+
+  it.each([
+    [{ client: 'SYD' }, /body must have required property 'host'|body\/host/],
+    [{ host: 'eu shop.example' }, /body\/host/],
+    [{ host: 'eu-shop.example', path: 'no-slash' }, /body\/path/],
+    [{ host: 'eu-shop.example', path: '/a b' }, /body\/path/],
+    [{ host: 'eu-shop.example', method: 'DELETE' }, /body\/method unexpected property/],
+    [{ host: 'eu-shop.example', client: '東京' }, /body\/client: "東京" cannot be sent in a header/],
+    [{ host: 'eu-shop.example', client: 'SYD\r\nx-sim-fwd: forged' }, /body\/client/]
+  ])('refuses %j with 400 SIM_ERR_INPUT_INVALID, sending nothing', async (body, message) => {
+    const r = await start()
+    const recs: RequestRecord[] = []
+    r.events.on('request', (rec) => recs.push(rec))
+    const a = await send(r, body)
+    expect(a.status).toBe(400)
+    expect(errorCode(a)).toBe('SIM_ERR_INPUT_INVALID')
+    expect((a.json().error as { message: string }).message).toMatch(message)
+    expect(recs).toEqual([])
+  })
+})
