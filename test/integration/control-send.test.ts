@@ -1,9 +1,11 @@
 // POST /api/requests: the control plane sends a real request through the anycast edge for a client and a customer
 // (what the teaching page's "Send through the edge" does) and reports what the client saw. Real sockets on loopback.
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { RequestRecord } from '../../src/runtime/types.ts'
 import { buildControlApp } from '../../src/services/control/app.ts'
-import { errorCode, get, startSmall } from './live-helpers.ts'
+import { errorCode, eventually, get, startSmall } from './live-helpers.ts'
 
 type Runtime = Awaited<ReturnType<typeof startSmall>>
 let rt: Runtime | undefined
@@ -50,6 +52,31 @@ describe('POST /api/requests', () => {
     expect((await send(r, { host: 'eu-shop.example' })).json()).toMatchObject({ status: 200, ingress: 'LHR' })
     // Accents dropped for the header, as the city lookup ignores them anyway.
     expect((await send(r, { host: 'eu-shop.example', client: 'Mǜnich' })).json()).toMatchObject({ status: 200, ingress: 'MUC' })
+  })
+
+  it('reports an origin\'s own error answer with its status and no simulator error, its whole body read and dropped', async () => {
+    // 16 MB of an HTML error page: far more than an error answer of the simulator's, streamed through every hop.
+    const origin = createServer((_req, res) => { res.writeHead(404, { 'content-type': 'text/html' }); res.end('<p>gone</p>'.repeat(1_600_000)) })
+    await new Promise<void>((resolve) => origin.listen(0, '127.0.0.1', resolve))
+    try {
+      rt = await startSmall({}, {
+        controlApp: buildControlApp,
+        ipLocator: { lookup: () => undefined },
+        externalOrigins: new Map([['global.example', `http://127.0.0.1:${(origin.address() as AddressInfo).port}`]])
+      })
+      const recs: RequestRecord[] = []
+      rt.events.on('request', (rec) => recs.push(rec))
+      const out = (await send(rt, { host: 'global.example', client: 'SJC' })).json()
+      expect(out).toMatchObject({ status: 404, ingress: 'SJC', inspectedAt: 'SJC' })
+      expect(out.error).toBeUndefined()
+      // Recorded as answered, not as a client that went away mid-answer (499).
+      await eventually(async () => recs.find((r) => r.ray === out.ray))
+      expect(recs.find((r) => r.ray === out.ray)).toMatchObject({ status: 404 })
+    } finally {
+      await rt?.close()
+      rt = undefined
+      await new Promise((resolve) => origin.close(resolve))
+    }
   })
 
   it.each([

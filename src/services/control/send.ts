@@ -51,12 +51,15 @@ function clientField (client: string): string {
   return ascii
 }
 
+/** The simulator's error in an answer's body, read to its end (an origin's own error page is read and dropped). */
 async function errorOf (body: AsyncIterable<Buffer>): Promise<SendResult['error']> {
   let text = ''
+  let tooLong = false
   for await (const chunk of body) {
-    if (text.length + chunk.length > ERROR_BODY_LIMIT) return undefined
-    text += chunk.toString('utf8')
+    tooLong ||= text.length + chunk.length > ERROR_BODY_LIMIT
+    if (!tooLong) text += chunk.toString('utf8')
   }
+  if (tooLong) return undefined
   try {
     const error = (JSON.parse(text) as { error?: { code?: unknown, message?: unknown } }).error
     return typeof error?.code === 'string' && typeof error.message === 'string' ? { code: error.code, message: error.message } : undefined
