@@ -1,4 +1,5 @@
-// Client location: turns what a user or a request gives (PoP IATA code, "lat,lon" or an IP address) into a point.
+// Client location: turns what a user or a request gives (PoP IATA code, PoP city, "lat,lon" or an IP address) into a
+// point.
 import { distance } from 'fastest-levenshtein'
 import type { ErrorCode } from './errors.ts'
 import { parseLatLon } from './geo.ts'
@@ -149,12 +150,17 @@ function cityLocation (input: string, text: string, topology: Topology): ClientL
   }
   if (here.length > 1) {
     const which = here.map((p) => `${p.id} (${p.city}, ${p.country})`).join(', ')
-    return { error: 'SIM_ERR_CLIENT_LOCATION_INVALID', args: [input, `${here.length} PoPs are in a city of that name: ${which}; give the IATA code of one, or the city and its country (\"${(here[0] as Pop).city.split(',')[0] as string}, ${(here[0] as Pop).country}\")`] }
+    const first = here[0] as Pop
+    return { error: 'SIM_ERR_CLIENT_LOCATION_INVALID', args: [input, `${here.length} PoPs are in a city of that name: ${which}; give the IATA code of one, or the city and its country ("${first.city.split(',')[0] as string}, ${first.country}")`] }
   }
   const elsewhere = popsInCity(text, loadTopology())
-  if (elsewhere.length > 0) {
+  if (elsewhere.length === 1) {
     const pop = elsewhere[0] as Pop
     return { error: 'SIM_ERR_CLIENT_LOCATION_INVALID', args: [input, `${pop.city} has a PoP (${pop.id}), but not one of this scenario (network.pops); give "${pop.lat},${pop.lon}" for a client there`] }
+  }
+  if (elsewhere.length > 1) {
+    const which = elsewhere.map((p) => `${p.city} (${p.id}, at ${p.lat},${p.lon})`).join(' and ')
+    return { error: 'SIM_ERR_CLIENT_LOCATION_INVALID', args: [input, `${which} have PoPs, but none of this scenario (network.pops); give "lat,lon" for a client there`] }
   }
   return undefined
 }
@@ -201,7 +207,7 @@ export function parseClientLocation (input: string, topology: Topology, ip: IpLo
   }
   const city = cityLocation(input, text, topology)
   if (city !== undefined) return city
-  const near = citiesNear(text, topology)
+  const near = citiesNear(asUtf8(text) ?? text, topology)
   return { error: 'SIM_ERR_CLIENT_LOCATION_INVALID', args: [input, near.length === 0 ? HINT : `did you mean ${near.join(' or ')}? ${HINT}`] }
 }
 

@@ -80,6 +80,11 @@ describe('parseClientLocation', () => {
     const small = { pops: [sjc], byId: new Map([['SJC', sjc]]) }
     // Two PoPs are in San Jose, one in the scenario: no ambiguity left.
     expect(parseClientLocation('San Jose', small, fakeIp)).toMatchObject({ source: 'city', lat: sjc.lat, lon: sjc.lon })
+    const sjo = topology.byId.get('SJO')!
+    expect(parseClientLocation('San Jose', { pops: [cdg], byId: new Map([['CDG', cdg]]) }, fakeIp)).toEqual({
+      error: 'SIM_ERR_CLIENT_LOCATION_INVALID',
+      args: ['San Jose', `San Jose, CA (SJC, at ${sjc.lat},${sjc.lon}) and San Jose (SJO, at ${sjo.lat},${sjo.lon}) have PoPs, but none of this scenario (network.pops); give "lat,lon" for a client there`]
+    })
     expect(parseClientLocation('Paris', small, fakeIp)).toEqual({
       error: 'SIM_ERR_CLIENT_LOCATION_INVALID',
       args: ['Paris', `Paris has a PoP (CDG), but not one of this scenario (network.pops); give "${cdg.lat},${cdg.lon}" for a client there`]
@@ -108,6 +113,8 @@ describe('parseClientLocation', () => {
     ['New York', 'SIM_ERR_CLIENT_LOCATION_INVALID', /^expected a PoP IATA code such as FRA, a PoP's city/],
     ['Frankfort', 'SIM_ERR_CLIENT_LOCATION_INVALID', /^did you mean Frankfurt \(FRA\)\? expected a PoP IATA code/],
     ['Sidney', 'SIM_ERR_CLIENT_LOCATION_INVALID', /^did you mean Sydney \(SYD\)\? expected/],
+    // Sent in UTF-8 and read as Latin-1, and misspelt.
+    [Buffer.from('Zürick').toString('latin1'), 'SIM_ERR_CLIENT_LOCATION_INVALID', /^did you mean Zurich \(ZRH\)\?/],
     ['256.1.1.1', 'SIM_ERR_CLIENT_IP_INVALID', undefined],
     ['01.2.3.4', 'SIM_ERR_CLIENT_IP_INVALID', undefined],
     ['1.2.3', 'SIM_ERR_CLIENT_IP_INVALID', undefined],
