@@ -26,6 +26,16 @@ describe('rsim rtt <a> <b>', () => {
     expect(r.stdout).toContain('FRA (Frankfurt, DE)')
   })
 
+  it('takes PoP cities as places and names their PoPs', async () => {
+    const r = await run(['Frankfurt', 'london'])
+    expect(r.code).toBe(0)
+    expect(r.stdout).toContain('from      FRA (Frankfurt, DE)')
+    expect(r.stdout).toContain('to        LHR (London, GB)')
+    expect(r.stdout).toContain(`rtt       ${pathRttMs(fra, lhr).toFixed(3)} ms`)
+    const sjc = (await run(['San Jose, CA', 'FRA'])).stdout
+    expect(sjc).toContain('from      SJC (San Jose, CA, US)')
+  })
+
   it('accepts negative coordinates as places, not options, and prints JSON', async () => {
     const r = await run(['-33.87,151.21', '-23.55,-46.63', '--json'])
     expect(r.code).toBe(0)
