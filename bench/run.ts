@@ -1,17 +1,18 @@
 // The benchmark runner: `npm run bench` runs every scenario (added latency, fidelity, per-hop overhead, handshakes)
 // and writes JSON, a Markdown summary and SVG charts to bench/results/. The servers and the load generator each run
 // in their own child process; this process only orchestrates and reports.
-import { writeFile } from 'node:fs/promises'
+import { readFile, writeFile } from 'node:fs/promises'
 import { cpus, loadavg } from 'node:os'
-import { join } from 'node:path'
+import { join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { SimError } from '../src/core/errors.ts'
 import { refuse, writableDir } from './lib/args.ts'
 import { createProgress, type Ctx, type Settings } from './lib/context.ts'
 import { codeVersion, machine } from './lib/machine.ts'
 import { FILES, writeReport, type Envelope } from './lib/report.ts'
 import { spawnChild } from './lib/rpc.ts'
 import { runOptions, USAGE, type RunOptions, type ScenarioName } from './lib/run-options.ts'
-import { runAdded } from './scenarios/added.ts'
+import { addedScenario, runAdded } from './scenarios/added.ts'
 import { runFidelity } from './scenarios/fidelity.ts'
 import { runHandshake } from './scenarios/handshake.ts'
 import { runOverhead } from './scenarios/overhead.ts'
@@ -26,8 +27,21 @@ const SCENARIOS = {
 // Every argument, and the results folder, checked before anything starts: a typo costs a message, not a run.
 const here = fileURLToPath(new URL('.', import.meta.url))
 let options: RunOptions
+let scenario: Settings['scenario']
 try {
   options = runOptions(process.argv.slice(2), here)
+  if (!options.help && options.configPath !== undefined && !options.reportOnly) {
+    const path = options.configPath
+    // Named as given from here down (results, messages), not by its absolute path.
+    const given = relative(process.cwd(), path)
+    const file = given.startsWith('..') || given === '' ? path : given
+    const yaml = await readFile(path, 'utf8').catch((err: NodeJS.ErrnoException) => {
+      throw new SimError('SIM_ERR_INPUT_INVALID', ['--config', `cannot read ${file}: ${err.code ?? err.message}`])
+    })
+    // The whole scenario checked before the servers start: a refused route costs a message, not a run.
+    addedScenario(yaml, file)
+    scenario = { file, yaml }
+  }
   if (!options.help) await writableDir(options.outDir, '--out')
 } catch (err) {
   refuse('bench/run', err)
@@ -37,7 +51,7 @@ if (options.help) {
   process.exit(0)
 }
 const { names, scale, timeScale, outDir } = options
-const settings: Settings = { quick: options.quick, scale, timeScale, outDir }
+const settings: Settings = { quick: options.quick, scale, timeScale, outDir, ...(scenario === undefined ? {} : { scenario }) }
 const command = `node bench/run.ts${process.argv.slice(2).length ? ' ' + process.argv.slice(2).join(' ') : ''}`
 
 if (options.reportOnly) {

@@ -8,6 +8,8 @@ export interface Settings {
   readonly scale: number
   readonly timeScale: number
   readonly outDir: string
+  /** The scenario file the added scenario measures instead of the embedded default (--config), and its text. */
+  readonly scenario?: { readonly file: string, readonly yaml: string }
 }
 
 /** A duration or count for this run: the full or the quick value, times --scale, at least `min`. */

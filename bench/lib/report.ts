@@ -53,7 +53,7 @@ function addedSection (e: Envelope<AddedResult>): string[] {
     '',
     machineLine(e),
     '',
-    `Latency on, time scale ${s.timeScale}${s.timeScale === 1 ? ' (real milliseconds, nothing rescaled)' : ` (measured values divided by ${s.timeScale} back to real ms; raw values in the JSON)`}. ` +
+    `${s.scenario === undefined || s.scenario === 'config/default.yaml' ? '' : `The regional customers of ${s.scenario}. `}Latency on, time scale ${s.timeScale}${s.timeScale === 1 ? ' (real milliseconds, nothing rescaled)' : ` (measured values divided by ${s.timeScale} back to real ms; raw values in the JSON)`}. ` +
       `Each cell: ${s.trials} trials of ${s.blockSeconds} s, all ${s.cities.length * s.customers.length} client/customer streams at once (1 connection each), ` +
       'regional customers then their twins (same origin, no region, keys everywhere, no log boundary) in each trial; medians of the trials. ' +
       '"added" is measured regional p50 minus measured twin p50; "model" is the planner (`addedMs`) for resumed TLS sessions, as the kept-alive connections pay one handshake each and then none (scenario 4 measures handshakes). Route: ingress>inspection PoP.',

@@ -31,12 +31,14 @@ export async function defaultYaml (): Promise<string> {
 
 /**
  * Adds, for every customer with a processing region, a twin with the same origin (place, size, service time) and
- * inspection header, but no region, keys everywhere and no log boundary; plus the Geo Key Manager remote-signing
- * customer. Returns the YAML text (parsed again by the servers process) and the parsed scenario.
+ * inspection header, but no region, keys everywhere and no log boundary; plus (unless `gkm` is false) the Geo Key
+ * Manager remote-signing customer. Every service listens on an ephemeral port. Returns the YAML text (parsed again by
+ * the servers process) and the parsed scenario; throws the configuration's own errors.
  */
-export function benchScenario (yamlText: string): { yaml: string, scenario: Scenario, regional: string[] } {
-  const doc = parseDocument(yamlText)
-  const js = doc.toJS() as { customers: CustomerYaml[], logging?: Record<string, unknown> }
+export function benchScenario (yamlText: string, opts: { readonly gkm?: boolean, readonly file?: string } = {}): { yaml: string, scenario: Scenario, regional: string[] } {
+  // The scenario as written first: its errors point at its own lines, not at the derived text's.
+  parseScenario(yamlText, opts.file ?? 'bench-scenario.yaml')
+  const js = parseDocument(yamlText).toJS() as { customers: CustomerYaml[], logging?: Record<string, unknown>, server?: Record<string, unknown> }
   const regional = js.customers.filter((c) => c.region !== undefined && c.region !== null)
   for (const c of regional) {
     const twin: CustomerYaml = { host: twinHost(c.host), keys: { mode: 'everywhere' } }
@@ -45,8 +47,11 @@ export function benchScenario (yamlText: string): { yaml: string, scenario: Scen
     js.customers.push(twin)
   }
   // Processing anywhere in the EU, but the key only in Germany: an EU PoP outside Germany asks a German PoP to sign.
-  js.customers.push({ host: GKM_REMOTE_HOST, region: 'eu', keys: { mode: 'geo', policy: '(country: DE)' }, origin: { pop: 'FRA' } })
+  if (opts.gkm !== false) js.customers.push({ host: GKM_REMOTE_HOST, region: 'eu', keys: { mode: 'geo', policy: '(country: DE)' }, origin: { pop: 'FRA' } })
   js.logging = { ...js.logging, level: 'error' }
+  // A scenario's fixed PoP ports would collide with another run's, or with `npm start` (the servers process gives the
+  // edge and the control plane ephemeral ports itself).
+  js.server = { ...js.server, popBasePort: 0 }
   const text = JSON.stringify(js) // JSON is YAML: no second serialiser needed
   return { yaml: text, scenario: parseScenario(text, 'bench-scenario.yaml'), regional: regional.map((c) => c.host) }
 }

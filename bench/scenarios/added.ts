@@ -1,6 +1,10 @@
 // Scenario 1, the headline: the latency that data localisation adds. For clients in ten cities on every continent and
-// each regional customer of the default scenario, the measured latency of the customer against its twin (same origin,
-// no region, keys everywhere, no log boundary), next to the planner's modelled values.
+// each regional customer of the default scenario (or of the one given with --config), the measured latency of the
+// customer against its twin (same origin, no region, keys everywhere, no log boundary), next to the planner's modelled
+// values.
+import { SimError } from '../../src/core/errors.ts'
+import { loadTopology } from '../../src/core/topology.ts'
+import type { World } from '../../src/core/types.ts'
 import { sized, type Ctx } from '../lib/context.ts'
 import type { CannonStream, JobResult, StreamResult } from '../lib/loadgen.ts'
 import { modelled, routeOf, worldOf } from '../lib/model.ts'
@@ -14,6 +18,48 @@ export const CITIES: readonly { code: string, city: string }[] = [
   { code: 'EWR', city: 'New York' }, { code: 'SJC', city: 'San Francisco' }, { code: 'LHR', city: 'London' },
   { code: 'FRA', city: 'Frankfurt' }
 ]
+
+/**
+ * A client city as the scenario can locate it: its PoP's IATA code, or that PoP's coordinates when the scenario leaves
+ * the PoP out (network.pops).
+ */
+export function clientOf (code: string, world: World): string {
+  if (world.topology.byId.has(code)) return code
+  const pop = loadTopology().byId.get(code)
+  if (pop === undefined) throw new Error(`no PoP ${code}`)
+  return `${pop.lat},${pop.lon}`
+}
+
+/**
+ * The scenario the added scenario runs (the embedded default, or `file`), with its twins, checked whole before any
+ * load: it has a customer with a processing region, and the planner serves every client city and such customer (a
+ * refused route has no latency to measure). Throws SIM_ERR_INPUT_INVALID naming `file`.
+ */
+export function addedScenario (yaml: string, file?: string) {
+  const where = file ?? 'config/default.yaml'
+  let bench: ReturnType<typeof benchScenario>
+  let world: World
+  try {
+    bench = benchScenario(yaml, { gkm: false, ...(file === undefined ? {} : { file }) })
+    world = worldOf(bench.scenario)
+  } catch (err) {
+    // Schema errors name the file and line already; consistency errors (regions, key policies) do not.
+    const message = (err as Error).message
+    throw new SimError('SIM_ERR_INPUT_INVALID', ['--config', message.includes(where) ? message : `${where}: ${message}`])
+  }
+  if (bench.regional.length === 0) throw new SimError('SIM_ERR_INPUT_INVALID', ['--config', `${where} has no customer with a processing region (customers[].region): there is no data localisation to measure`])
+  for (const c of CITIES) {
+    for (const h of bench.regional) {
+      try {
+        modelled(world, clientOf(c.code, world), h, false)
+        modelled(world, clientOf(c.code, world), twinHost(h), false)
+      } catch (err) {
+        throw new SimError('SIM_ERR_INPUT_INVALID', ['--config', `in ${where}, ${h} from ${c.city} (${c.code}) is not served, so its latency cannot be measured: ${(err as Error).message}`])
+      }
+    }
+  }
+  return { bench, world }
+}
 
 export interface AddedRow {
   readonly client: string
@@ -43,8 +89,7 @@ export async function runAdded (ctx: Ctx) {
   const warmS = sized(settings, 5, 1, 0.25)
   const connections = 1
   const cities = q ? CITIES.filter((c) => ['SYD', 'EWR', 'FRA'].includes(c.code)) : CITIES
-  const bench = benchScenario(await defaultYaml())
-  const world = worldOf(bench.scenario)
+  const { bench, world } = addedScenario(settings.scenario?.yaml ?? await defaultYaml(), settings.scenario?.file)
   const ts = settings.timeScale
 
   ctx.progress('added', `starting the simulation (latency on, time scale ${ts})`)
@@ -52,7 +97,7 @@ export async function runAdded (ctx: Ctx) {
   const streams = (twin: boolean): CannonStream[] => cities.flatMap((c) => bench.regional.map((h) => ({
     id: `${c.code} ${h}`,
     url: info.edgeUrl,
-    headers: { host: twin ? twinHost(h) : h, 'x-sim-client': c.code },
+    headers: { host: twin ? twinHost(h) : h, 'x-sim-client': clientOf(c.code, world) },
     connections
   })))
 
@@ -103,8 +148,8 @@ export async function runAdded (ctx: Ctx) {
       const id = `${c.code} ${h}`
       // Kept-alive connections: after each connection's first request (one full handshake, then session resumption)
       // no request pays a key operation, so the model is the resumed plan. Scenario 4 measures the handshakes.
-      const p = modelled(world, c.code, h, false)
-      const twin = modelled(world, c.code, twinHost(h), false)
+      const p = modelled(world, clientOf(c.code, world), h, false)
+      const twin = modelled(world, clientOf(c.code, world), twinHost(h), false)
       const perTrial = (regional.get(id) ?? []).map((s) => summarise(s))
       const perTrialB = (baseline.get(id) ?? []).map((s) => summarise(s))
       const addedTrials = trialsA.map((t) => (t[id] ?? [Number.NaN])[0] as number)
@@ -141,7 +186,7 @@ export async function runAdded (ctx: Ctx) {
   const addedErr = rows.map((x) => x.measured.addedP50 - x.modelled.addedMs)
   return {
     scenario: 'added-latency',
-    settings: { trials, blockSeconds: blockS, warmupSeconds: warmS, connectionsPerStream: connections, timeScale: ts, latency: 'on', cities: cities.map((c) => c.code), customers: bench.regional, order: 'per trial: all regional streams at once, then all twin streams (A B A B)' },
+    settings: { scenario: settings.scenario?.file ?? 'config/default.yaml', trials, blockSeconds: blockS, warmupSeconds: warmS, connectionsPerStream: connections, timeScale: ts, latency: 'on', cities: cities.map((c) => c.code), customers: bench.regional, order: 'per trial: all regional streams at once, then all twin streams (A B A B)' },
     simulation: { pops: info.pops, startupMs: round(info.startupMs, 0), rssMiB: info.rssMiB, closeMs },
     cpu: { servers: cpu.servers, loadgen: cpu.loadgen },
     noise: {

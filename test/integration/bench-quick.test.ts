@@ -269,6 +269,37 @@ describe('bench --quick', () => {
     }
   })
 
+  it('measures the added latency of another scenario\'s customers with --config, and refuses one it cannot', async () => {
+    const out = await mkdtemp(join(tmpdir(), 'rsim-bench-config-'))
+    try {
+      const example = fileURLToPath(new URL('../../config/examples/small-europe.yaml', import.meta.url))
+      const { code, stderr } = await run(['--quick', '--scale', '0.3', '--config', example, '--out', out])
+      expect(code, stderr).toBe(0)
+      expect(stderr).toMatch(/residency-sim bench: added \(quick\)/)
+      const added = await json(out, 'added-latency.json')
+      expect((added.result.settings as { scenario: string }).scenario).toMatch(/small-europe\.yaml$/)
+      const rows = added.result.rows as { host: string, client: string, route: string, measured: { non2xx: number } }[]
+      expect(new Set(rows.map((r) => r.host))).toEqual(new Set(['alpen-bank.example', 'paris-media.example']))
+      // Sydney is no PoP of the scenario's nine: its clients are located by coordinates and enter at the nearest PoP.
+      expect(rows.find((r) => r.client === 'SYD')?.route).toMatch(/^IAD>/)
+      for (const r of rows) expect(r.measured.non2xx).toBe(0)
+      expect(await readdir(out)).toEqual(expect.arrayContaining(['added-latency.json', 'summary.md', 'added-latency.svg']))
+      expect(await readFile(join(out, 'summary.md'), 'utf8')).toMatch(/The regional customers of .*small-europe\.yaml\./)
+
+      // A file that is not there, and a scenario with no processing region (keys only): refused before any work.
+      const keylessOnly = fileURLToPath(new URL('../../config/examples/keyless-us.yaml', import.meta.url))
+      for (const [config, message] of [[join(out, 'missing.yaml'), 'cannot read .*missing\\.yaml: ENOENT'], [keylessOnly, '.*keyless-us\\.yaml has no customer with a processing region']] as const) {
+        const r = await run(['--quick', '--config', config, '--out', join(out, 'refused')])
+        expect(r.code, r.stderr).toBe(2)
+        expect(r.stderr).toMatch(new RegExp(`^bench/run: SIM_ERR_INPUT_INVALID: invalid input at --config: ${message}`))
+        expect(r.stderr).not.toContain('residency-sim bench:')
+      }
+      expect(await readdir(out)).not.toContain('refused')
+    } finally {
+      await rm(out, { recursive: true, force: true })
+    }
+  })
+
   it('prints its usage with --help', async () => {
     const child = spawn(process.execPath, [runner, '--help'], { stdio: ['ignore', 'pipe', 'ignore'] })
     let out = ''

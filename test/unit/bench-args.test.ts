@@ -32,6 +32,9 @@ describe('bench/run.ts arguments', () => {
     [['--scale', ''], 'SIM_ERR_INPUT_INVALID'],
     [['--time-scale', 'x'], 'SIM_ERR_INPUT_INVALID'],
     [['--quick', '--only', 'added, fidelity', '--scale', '0.3'], 'accepted'],
+    [['--config', ''], 'SIM_ERR_INPUT_INVALID'],
+    [['--config', 'my.yaml', '--only', 'added,overhead'], 'SIM_ERR_INPUT_INVALID'],
+    [['--config', 'my.yaml', '--only', 'added'], 'accepted'],
     [['--help', '--only', ','], 'accepted']
   ])('%j: %s', (args, code) => {
     expect(codeOf(() => runOptions(args, '/bench'))).toBe(code)
@@ -43,6 +46,13 @@ describe('bench/run.ts arguments', () => {
     expect(o.outDir).toBe('/bench/results')
     expect(runOptions(['--quick'], '/bench').outDir).toBe('/bench/results/quick')
     expect(runOptions(['--only', ' fidelity ,added,', '--out', '/tmp/x'], '/bench')).toMatchObject({ names: ['fidelity', 'added'], outDir: '/tmp/x' })
+  })
+
+  it('with --config, runs the added scenario alone, into a folder of its own', () => {
+    expect(runOptions(['--config', '/s/my-world.yaml'], '/bench')).toMatchObject({ names: ['added'], outDir: '/bench/results/config-my-world', configPath: '/s/my-world.yaml' })
+    expect(runOptions(['--config', '/s/my-world.yaml', '--quick'], '/bench').outDir).toBe('/bench/results/quick')
+    expect(runOptions(['--config', '/s/my-world.yaml', '--out', '/tmp/y'], '/bench').outDir).toBe('/tmp/y')
+    expect(() => runOptions(['--config', 'x.yaml', '--only', 'fidelity'], '/bench')).toThrow('invalid input at --only: fidelity cannot run with --config')
   })
 
   it('says what is wrong with a value', () => {
