@@ -39,6 +39,7 @@ export const ERRORS = {
   SIM_ERR_BODY_TOO_LARGE: { status: 413, message: 'request body exceeds %s bytes' },
   SIM_ERR_BAD_REQUEST: { status: 400, message: 'bad request: %s' },
   SIM_ERR_NOT_FOUND: { status: 404, message: 'no route %s %s' },
+  SIM_ERR_RAY_UNKNOWN: { status: 404, message: 'no request with ray %s in the ledger (%s)' },
   SIM_ERR_METHOD_NOT_ALLOWED: { status: 405, message: 'method %s is not served here: %s' },
   SIM_ERR_REQUEST_TIMEOUT: { status: 408, message: 'the request was not received whole within %s ms' },
   SIM_ERR_EXPECTATION_FAILED: { status: 417, message: 'expectation "%s" is not supported (only 100-continue is)' },

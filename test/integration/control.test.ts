@@ -341,6 +341,26 @@ describe('control plane: ledger and metrics', () => {
     expect(limited.records.map((r: RequestRecord) => r.ray)).toEqual([records[4]?.ray])
   })
 
+  it('answers one record by its ray while the ring holds it, then 404 SIM_ERR_RAY_UNKNOWN', async () => {
+    const { app, runtime, world } = setup(2)
+    const p = plan({ client: client(world, 'SYD'), host: 'eu-shop.example' }, world)
+    const records = [1, 2, 3].map(() => recordFor(p))
+    for (const r of records) runtime.events.emit('request', r)
+    const held = await app.inject(`/api/ledger/${records[2]!.ray}`)
+    expect(held.statusCode).toBe(200)
+    expect(held.headers['content-type']).toBe('application/json; charset=utf-8')
+    expect(held.json()).toEqual(JSON.parse(JSON.stringify(records[2])))
+    expect((await app.inject(`/api/ledger/${records[1]!.ray}`)).json().ray).toBe(records[1]!.ray)
+    // Overwritten by the third: the ring holds two.
+    const gone = await app.inject(`/api/ledger/${records[0]!.ray}`)
+    expect(gone.statusCode).toBe(404)
+    expectErrorShape(gone.json(), 'SIM_ERR_RAY_UNKNOWN')
+    expect(gone.json().error.message).toContain('it keeps the latest 2 of the 3 requests of this run')
+    // The stream is still the stream, not a ray.
+    expect((await app.inject({ method: 'HEAD', url: '/api/ledger/stream' })).headers['content-type']).toMatch(/^text\/event-stream/)
+    expect((await app.inject(`/api/ledger/${'x'.repeat(65)}`)).statusCode).toBe(400)
+  })
+
   it('ring buffer wraps in order', () => {
     const store = createLedgerStore(2)
     const { world } = buildWorld(scenario)

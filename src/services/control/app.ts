@@ -50,6 +50,10 @@ const LedgerQuery = Type.Object({
   limit: Type.Optional(Type.Integer({ minimum: 1, description: 'At most this many records, the most recent.' }))
 }, { additionalProperties: false })
 
+const RayParams = Type.Object({
+  ray: Type.String({ minLength: 1, maxLength: 64, description: 'A request\'s ray, as in its x-sim-ray header: <16 hex>-<INGRESS>.' })
+}, { additionalProperties: false })
+
 const StreamQuery = Type.Object({
   host: Type.Optional(Type.String({ minLength: 1, maxLength: 253, description: 'Only requests for this host.' }))
 }, { additionalProperties: false })
@@ -260,6 +264,17 @@ export function buildControlApp (runtime: SimRuntime, deps: ControlDeps): Fastif
     // The records are held as JSON text already.
     const body = `{"capacity":${ledger.capacity},"total":${ledger.total},"records":[${held.map((e) => e.json).join(',')}]}`
     return reply.type('application/json; charset=utf-8').send(body)
+  })
+
+  app.get<{ Params: Static<typeof RayParams> }>('/api/ledger/:ray', {
+    schema: { params: RayParams }
+  }, async function getLedgerRecord (request, reply) {
+    const held = ledger.find(request.params.ray)
+    if (held === undefined) {
+      const why = `it keeps the latest ${ledger.capacity} of the ${ledger.total} requests of this run; a ray from another run or a request still in flight is not there`
+      throw new SimError('SIM_ERR_RAY_UNKNOWN', [request.params.ray, why])
+    }
+    return reply.type('application/json; charset=utf-8').send(held.json)
   })
 
   app.get<{ Querystring: Static<typeof StreamQuery> }>('/api/ledger/stream', {

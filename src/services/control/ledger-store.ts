@@ -37,6 +37,8 @@ export interface LedgerStore {
   /** Records ever added, including those overwritten since. */
   readonly total: number
   add(record: RequestRecord): void
+  /** The held record of the request with this ray, if it is still held. */
+  find(ray: string): LedgerEntry | undefined
   /** Held records, oldest first, filtered by `query`. */
   list(query?: LedgerQuery): LedgerEntry[]
   clear(): void
@@ -166,6 +168,14 @@ export function createLedgerStore (capacity: number): LedgerStore {
       next = (next + 1) % capacity
       if (size < capacity) size++
       total++
+    },
+    find (ray) {
+      // Newest first: a ray just seen in a response is most likely near the head of the ring.
+      for (let i = 1; i <= size; i++) {
+        const at = (next - i + capacity) % capacity
+        if (rays[at] === ray) return { ray, host: (plans[at] as Plan).host, json: jsonAt(at) }
+      }
+      return undefined
     },
     list (query = {}) {
       const held: number[] = []
