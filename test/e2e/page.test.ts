@@ -21,7 +21,7 @@ const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable
   '--disable-background-networking', '--disable-component-update', '--disable-sync']
 
 // Spread over every continent, so that at the world view no marker hides another one's centre (clicks land on it).
-const POPS = ['SYD', 'NRT', 'SIN', 'BOM', 'JNB', 'CAI', 'FRA', 'MAD', 'ARN', 'LHR', 'IAD', 'ORD', 'SJC', 'GRU', 'SCL']
+const POPS = ['SYD', 'NRT', 'SIN', 'BOM', 'JNB', 'CAI', 'FRA', 'MAD', 'ARN', 'LHR', 'IAD', 'ORD', 'SJC', 'SJO', 'GRU', 'SCL']
 
 const SCENARIO = `
 latency: { enabled: false }
@@ -151,6 +151,16 @@ describe.skipIf(process.env.RSIM_SKIP_BROWSER === '1')('teaching page in Chromiu
     await path.waitFor()
     for (const kind of ['access', 'relay', 'origin']) expect(await path.locator(`path.seg.${kind}`).count()).toBeGreaterThan(0)
     expect(s.errors).toEqual([])
+  })
+
+  it('suggests the PoPs\' cities in the client field', async () => {
+    const options = await s.page.locator('#client-places option').evaluateAll((os) => os.map((o) => o.getAttribute('value')))
+    // One per PoP: its city, the US state left off, and with its country where two PoPs share the name (SJC and SJO).
+    expect(options).toContain('Sydney')
+    expect(options).toEqual(expect.arrayContaining(['San Jose, CR', 'San Jose, US']))
+    expect(options).not.toContain('San Jose')
+    expect(options).toHaveLength(POPS.length)
+    expect(await s.page.locator('#client').getAttribute('list')).toBe('client-places')
   })
 
   it('sends a request through the edge from the page, for a client given by its city, and shows its path', async () => {

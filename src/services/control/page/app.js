@@ -109,6 +109,13 @@ async function loadTopology () {
     g.append(dot)
     pops.set(p.id, { ...p, el: dot })
   }
+  // The client field suggests the PoPs' cities as one types (any of them locates a client, as an IATA code does); a
+  // name two PoPs share comes with its country ("San Jose, CR"), which tells them apart.
+  const short = (p) => p.city.split(',')[0]
+  const count = new Map()
+  for (const p of topo.pops) count.set(short(p), (count.get(short(p)) ?? 0) + 1)
+  const names = topo.pops.map((p) => count.get(short(p)) > 1 ? `${short(p)}, ${p.country}` : short(p))
+  $('client-places').replaceChildren(...[...new Set(names)].sort().map((c) => el('option', { value: c })))
 }
 
 /** One click takes a PoP down (its listener really stops), the next brings it back. */
