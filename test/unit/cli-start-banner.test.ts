@@ -1,12 +1,24 @@
 // The requests `rsim start` suggests: their words follow the scenario's own plans, their addresses the listen host.
 import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
-import { connectAddress, tlsTryCommand, tryCommands } from '../../src/cli/commands/start.ts'
+import { banner, connectAddress, tlsTryCommand, tryCommands } from '../../src/cli/commands/start.ts'
+import type { StartedSimulation } from '../../src/runtime/start.ts'
 import { loadModel } from '../../src/cli/model.ts'
 
 const SMALL_EUROPE = fileURLToPath(new URL('../../config/examples/small-europe.yaml', import.meta.url))
 
 describe('rsim start banner', () => {
+  it('says where to look a request up by its ray, and that the map can send requests, when there is a control plane', async () => {
+    const { world, scenario } = await loadModel(SMALL_EUROPE)
+    const rt = { popCount: 9, world, startupMs: 500, edgeUrl: 'http://127.0.0.1:9080', controlUrl: 'http://127.0.0.1:9081' } as unknown as StartedSimulation
+    const text = banner(rt, scenario, true, 1)
+    expect(text).toContain('curl -s http://127.0.0.1:9081/api/ledger/<x-sim-ray>')
+    expect(text).toContain('Or open http://127.0.0.1:9081/ and send requests from the map ("Send through the edge").')
+    const headless = banner({ ...rt, controlUrl: '' } as StartedSimulation, scenario, true, 1)
+    expect(headless).not.toContain('/api/ledger')
+    expect(headless).toContain('control plane and map             (none)')
+  })
+
   it('describes where the Sydney client enters in this scenario, not Sydney when SYD is not one of its PoPs', async () => {
     const { world } = await loadModel(SMALL_EUROPE)
     const lines = tryCommands(world, 'http://127.0.0.1:8080')

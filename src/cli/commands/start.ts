@@ -131,7 +131,9 @@ export function banner (rt: StartedSimulation, scenario: Scenario, latency: bool
     '',
     ...tryCommands(rt.world, rt.edgeUrl),
     ...(rt.tlsEdge === undefined || rt.caPath === undefined ? [] : tlsTryCommand(rt.world, rt.tlsEdge.host, rt.tlsEdge.port, rt.caPath)),
+    ...(rt.controlUrl === '' ? [] : ['# what happened to a request: its record in the ledger, by the x-sim-ray it was answered with', `curl -s ${rt.controlUrl}/api/ledger/<x-sim-ray>`]),
     '',
+    ...(rt.controlUrl === '' ? [] : [`Or open ${rt.controlUrl}/ and send requests from the map ("Send through the edge").`]),
     'Ctrl-C stops gracefully.',
     ''
   ].join('\n')
