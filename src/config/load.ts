@@ -413,7 +413,7 @@ function checkDefaultClient (at: string, v: unknown, pops: ReadonlyMap<string, u
     // geoip-lite loads its data on the first lookup only: scenarios with no address as default do not pay for it.
     geoIp ??= createGeoIpLocator()
     if (geoIp.lookup(v) === undefined) {
-      problems.add(at, `IP address "${v}" has no known location (private, reserved or not in the GeoLite2 data); give a public address, a PoP IATA code or "lat,lon"`)
+      problems.add(at, `IP address "${v}" has no known location (private, reserved or not in the GeoLite2 data); give a public address, a PoP IATA code or city, or "lat,lon"`)
     }
     return
   }
