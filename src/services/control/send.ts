@@ -51,15 +51,24 @@ function clientField (client: string): string {
   return ascii
 }
 
-/** The simulator's error in an answer's body, read to its end (an origin's own error page is read and dropped). */
-async function errorOf (body: AsyncIterable<Buffer>): Promise<SendResult['error']> {
+/**
+ * Reads an answer's body to its end, as a client does: one cut short would close the connection under the edge while
+ * it is still answering, and the request would be recorded as its client gone (499). undici's `dump()` reads 128 KiB
+ * and then does just that. Returns the text when it is small enough to be an error answer of the simulator's.
+ */
+async function drain (body: AsyncIterable<Buffer>): Promise<string | undefined> {
   let text = ''
   let tooLong = false
   for await (const chunk of body) {
     tooLong ||= text.length + chunk.length > ERROR_BODY_LIMIT
     if (!tooLong) text += chunk.toString('utf8')
   }
-  if (tooLong) return undefined
+  return tooLong ? undefined : text
+}
+
+/** The simulator's error in an error answer's text (an origin's own error page has none). */
+function errorOf (text: string | undefined): SendResult['error'] {
+  if (text === undefined) return undefined
   try {
     const error = (JSON.parse(text) as { error?: { code?: unknown, message?: unknown } }).error
     return typeof error?.code === 'string' && typeof error.message === 'string' ? { code: error.code, message: error.message } : undefined
@@ -76,7 +85,8 @@ export async function sendThroughEdge (edgeUrl: string, req: SendRequest): Promi
   const t = performance.now()
   try {
     const res = await client.request({ path: req.path ?? '/', method: 'GET', headers })
-    const error = res.statusCode >= 400 ? await errorOf(res.body) : (await res.body.dump(), undefined)
+    const text = await drain(res.body)
+    const error = res.statusCode >= 400 ? errorOf(text) : undefined
     const h = res.headers
     return {
       status: res.statusCode,
