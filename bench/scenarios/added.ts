@@ -5,6 +5,7 @@
 import { SimError } from '../../src/core/errors.ts'
 import { loadTopology } from '../../src/core/topology.ts'
 import type { World } from '../../src/core/types.ts'
+import { HEADLINE_CITIES } from '../../src/cli/commands/matrix.ts'
 import { sized, type Ctx } from '../lib/context.ts'
 import type { CannonStream, JobResult, StreamResult } from '../lib/loadgen.ts'
 import { modelled, routeOf, worldOf } from '../lib/model.ts'
@@ -12,12 +13,8 @@ import { benchScenario, defaultYaml, twinHost } from '../lib/scenario-yaml.ts'
 import type { SimInfo } from '../lib/servers.ts'
 import { median, pool, round, spread, summarise, timingMismatch } from '../lib/stats.ts'
 
-export const CITIES: readonly { code: string, city: string }[] = [
-  { code: 'SYD', city: 'Sydney' }, { code: 'NRT', city: 'Tokyo' }, { code: 'SIN', city: 'Singapore' },
-  { code: 'BOM', city: 'Mumbai' }, { code: 'JNB', city: 'Johannesburg' }, { code: 'GRU', city: 'Sao Paulo' },
-  { code: 'EWR', city: 'New York' }, { code: 'SJC', city: 'San Francisco' }, { code: 'LHR', city: 'London' },
-  { code: 'FRA', city: 'Frankfurt' }
-]
+/** The client cities, on every continent: the rows `rsim matrix` models too. */
+export const CITIES = HEADLINE_CITIES
 
 /**
  * A client city as the scenario can locate it: its PoP's IATA code, or that PoP's coordinates when the scenario leaves

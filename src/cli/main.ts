@@ -3,13 +3,14 @@
 import { isSimError } from '../core/errors.ts'
 import type { CliIo, Command } from './command.ts'
 import { checkCommand } from './commands/check.ts'
+import { matrixCommand } from './commands/matrix.ts'
 import { planCommand } from './commands/plan.ts'
 import { popsCommand } from './commands/pops.ts'
 import { regionsCommand } from './commands/regions.ts'
 import { rttCommand } from './commands/rtt.ts'
 import { startCommand } from './commands/start.ts'
 
-export const COMMANDS: readonly Command[] = [startCommand, planCommand, rttCommand, popsCommand, regionsCommand, checkCommand]
+export const COMMANDS: readonly Command[] = [startCommand, planCommand, matrixCommand, rttCommand, popsCommand, regionsCommand, checkCommand]
 
 export function usage (): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length))

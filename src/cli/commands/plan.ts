@@ -52,7 +52,7 @@ const options = {
 const SINGLE_REQUEST_OPTIONS = ['client', 'host', 'down', 'resumed', 'json'] as const
 
 /** The world with every customer using `strategy` (what-if comparisons of selection strategies). */
-function withStrategy (world: World, strategy: string | undefined): World {
+export function withStrategy (world: World, strategy: string | undefined): World {
   if (strategy === undefined) return world
   if (!(STRATEGY_NAMES as string[]).includes(strategy)) {
     throw new SimError('SIM_ERR_BAD_REQUEST', [`--strategy must be one of ${STRATEGY_NAMES.join(', ')}, got "${strategy}"`])
@@ -91,12 +91,12 @@ export function clientResolver (world: World, ip: IpLocator): (input: string, wh
   }
 }
 
-function splitDown (s: string | undefined, sep: RegExp): string[] {
+export function splitDown (s: string | undefined, sep: RegExp): string[] {
   if (!s) return []
   return s.split(sep).map((x) => x.trim().toUpperCase()).filter((x) => x !== '')
 }
 
-function checkDown (world: World, down: readonly string[], where: string): void {
+export function checkDown (world: World, down: readonly string[], where: string): void {
   for (const id of down) {
     if (!world.topology.byId.has(id)) throw new SimError('SIM_ERR_INPUT_INVALID', [where, `unknown PoP "${id}" in the down list`])
   }

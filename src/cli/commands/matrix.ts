@@ -1,0 +1,129 @@
+// `rsim matrix`: the latency data localisation adds, modelled, for each customer with a processing region from each
+// of a set of client places: the benchmark's headline table from the planner alone (no sockets), for any scenario.
+import { SimError } from '../../core/errors.ts'
+import { plan } from '../../core/planner.ts'
+import type { Plan } from '../../core/types.ts'
+import { createGeoIpLocator } from '../../net/geoip-locator.ts'
+import { HELP, parse } from '../args.ts'
+import type { Command } from '../command.ts'
+import { loadModel } from '../model.ts'
+import { checkDown, clientResolver, splitDown, withStrategy } from './plan.ts'
+
+/** Client cities on every continent: the rows of the benchmark's headline table too (bench/scenarios/added.ts). */
+export const HEADLINE_CITIES: readonly { readonly code: string, readonly city: string }[] = [
+  { code: 'SYD', city: 'Sydney' }, { code: 'NRT', city: 'Tokyo' }, { code: 'SIN', city: 'Singapore' },
+  { code: 'BOM', city: 'Mumbai' }, { code: 'JNB', city: 'Johannesburg' }, { code: 'GRU', city: 'Sao Paulo' },
+  { code: 'EWR', city: 'New York' }, { code: 'SJC', city: 'San Francisco' }, { code: 'LHR', city: 'London' },
+  { code: 'FRA', city: 'Frankfurt' }
+]
+
+const help = `Usage: rsim matrix [--host H ...] [--client X ... | --all-pops] [--down FRA,AMS] [--resumed] [--strategy S] [--config F] [--json]
+
+The latency that data localisation adds, modelled: for each customer with a processing region (or each --host) and
+each client place, the planned round trip minus the same request without data localisation (the origin where it
+is, decrypted at the ingress, the key used there). Rows: client places; columns: customers; cells: added ms, or
+"refused" (fail closed, no key holder). By default the clients are ten cities on every continent, the rows of the
+benchmark's headline table (\`npm run bench\` measures them).
+
+Options:
+  --host H       a customer host; repeat for several (default: every customer with a processing region)
+  --client X     a client place: PoP IATA code, PoP city, "lat,lon" or IP address; repeat for several
+                 (default: ${HEADLINE_CITIES.map((c) => c.code).join(' ')})
+  --all-pops     a client at every PoP of the scenario instead (one row each)
+  --down LIST    PoPs to treat as down, comma-separated (what if a country's PoPs fail?)
+  --resumed      resumed TLS sessions: no key operation (default: a new connection, with its handshake)
+  --strategy S   choose inspection PoPs with S for every customer: nearest | least-total | load-aware
+  --config F     scenario file (default: the embedded config/default.yaml)
+  --json         one object per cell: client, host, outcome, route, modelledMs, baselineMs, addedMs (or code)
+  -h, --help     this help
+
+Exit status: 0, or 2 on bad input.`
+
+const options = {
+  ...HELP,
+  host: { type: 'string', multiple: true },
+  client: { type: 'string', multiple: true },
+  'all-pops': { type: 'boolean' },
+  down: { type: 'string' },
+  resumed: { type: 'boolean' },
+  strategy: { type: 'string' },
+  config: { type: 'string' },
+  json: { type: 'boolean' }
+} as const
+
+interface Cell {
+  readonly client: string
+  readonly host: string
+  readonly outcome: Plan['outcome']
+  readonly route?: string
+  readonly modelledMs?: number
+  readonly baselineMs?: number
+  readonly addedMs?: number
+  readonly code?: string
+}
+
+/** `SYD>LCA` for a relay, `FRA` when decrypted at the ingress. */
+function routeOf (p: Plan): string | undefined {
+  if (p.outcome !== 'served') return undefined
+  return p.ingress === p.inspection ? p.inspection : `${p.ingress ?? '?'}>${p.inspection}`
+}
+
+/** Column headings: the hosts' first labels when they tell the hosts apart, else the hosts. */
+function headings (hosts: readonly string[]): string[] {
+  const first = hosts.map((h) => h.split('.')[0] as string)
+  return new Set(first).size === hosts.length ? first : [...hosts]
+}
+
+function round1 (x: number): number {
+  return Math.round(x * 10) / 10
+}
+
+export const matrixCommand: Command = {
+  name: 'matrix',
+  summary: 'the added latency of data localisation, modelled, for each regional customer from each client place',
+  help,
+  async run (args, io) {
+    const { values } = parse(args, options, help)
+    if (values.help) { io.stdout.write(help + '\n'); return 0 }
+    if (values['all-pops'] === true && values.client !== undefined) throw new SimError('SIM_ERR_BAD_REQUEST', [`--all-pops and --client name the clients twice: give one\n\n${help}`])
+    const model = await loadModel(values.config)
+    const world = withStrategy(model.world, values.strategy)
+    const hosts = values.host ?? [...world.customers.values()].filter((c) => c.region !== null).map((c) => c.host)
+    if (hosts.length === 0) throw new SimError('SIM_ERR_INPUT_INVALID', ['--host', 'the scenario has no customer with a processing region; name one with --host'])
+    for (const h of hosts) {
+      if (!world.customers.has(h.trim().toLowerCase())) throw new SimError('SIM_ERR_INPUT_INVALID', ['--host', `no customer is configured for host "${h}" (customers: ${[...world.customers.keys()].join(', ')})`])
+    }
+    const places = values['all-pops'] === true
+      ? world.topology.pops.map((p) => ({ input: p.id, label: `${p.city.split(',')[0] as string} (${p.id})` }))
+      : values.client !== undefined
+        ? values.client.map((c) => ({ input: c, label: c }))
+        : HEADLINE_CITIES.filter((c) => world.topology.byId.has(c.code)).map((c) => ({ input: c.code, label: `${c.city} (${c.code})` }))
+    const resolve = clientResolver(world, createGeoIpLocator())
+    const newConnection = values.resumed !== true
+    const down = splitDown(values.down, /,/)
+    checkDown(world, down, '--down')
+    const rows = places.map((place) => {
+      const client = resolve(place.input, '--client')
+      return hosts.map((host): Cell => {
+        const p = plan({ client, host, newConnection, down }, world)
+        if (p.outcome !== 'served') return { client: place.input, host, outcome: p.outcome, code: p.code }
+        return { client: place.input, host, outcome: 'served', route: routeOf(p) as string, modelledMs: p.modelledMs, baselineMs: p.baselineMs, addedMs: round1(p.addedMs) }
+      })
+    })
+    if (values.json === true) {
+      io.stdout.write(JSON.stringify(rows.flat(), null, 2) + '\n')
+      return 0
+    }
+    const heads = headings(hosts)
+    const labelWidth = Math.max(6, ...places.map((p) => p.label.length))
+    const widths = heads.map((h) => Math.max(h.length, 7))
+    const line = (label: string, cells: readonly string[]): string => `${label.padEnd(labelWidth)}  ${cells.map((c, i) => c.padStart(widths[i] as number)).join('  ')}`.trimEnd()
+    const what = [newConnection ? 'new TLS connections' : 'resumed TLS sessions', ...(down.length === 0 ? [] : [`down: ${down.join(' ')}`])]
+    io.stdout.write(`Added latency of data localisation, ms (modelled; ${what.join('; ')}; "refused": no plan serves it)\n`)
+    io.stdout.write(line('client', heads) + '\n')
+    for (const [i, row] of rows.entries()) {
+      io.stdout.write(line((places[i] as { label: string }).label, row.map((c) => c.outcome === 'served' ? (c.addedMs as number).toFixed(1) : 'refused')) + '\n')
+    }
+    return 0
+  }
+}
