@@ -44,7 +44,7 @@ describe('rsim matrix', () => {
   })
 
   it('takes hosts and client places of any kind, resumed sessions, down PoPs, and prints JSON cells', async () => {
-    const args = ['--host', 'de-gov.example', '--host', 'us-bank.example', '--client', 'Sydney', '--client', '48.85,2.35', '--client', 'SYD', '--resumed', '--down', 'FRA,TXL,DUS,HAM,MUC,STR', '--json']
+    const args = ['--host', 'de-gov.example', '--host', 'us-bank.example', '--host', 'de-gov.example', '--client', 'Sydney', '--client', '48.85,2.35', '--client', 'SYD', '--resumed', '--down', 'FRA,TXL,DUS,HAM,MUC,STR', '--json']
     const r = await runCommand(matrixCommand, args)
     expect(r.code).toBe(0)
     const cells = JSON.parse(r.stdout) as Cell[]

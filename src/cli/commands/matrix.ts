@@ -88,7 +88,7 @@ export const matrixCommand: Command = {
     if (values['all-pops'] === true && values.client !== undefined) throw new SimError('SIM_ERR_BAD_REQUEST', [`--all-pops and --client name the clients twice: give one\n\n${help}`])
     const model = await loadModel(values.config)
     const world = withStrategy(model.world, values.strategy)
-    const hosts = values.host ?? [...world.customers.values()].filter((c) => c.region !== null).map((c) => c.host)
+    const hosts = [...new Set(values.host ?? [...world.customers.values()].filter((c) => c.region !== null).map((c) => c.host))]
     if (hosts.length === 0) throw new SimError('SIM_ERR_INPUT_INVALID', ['--host', 'the scenario has no customer with a processing region; name one with --host'])
     for (const h of hosts) {
       if (!world.customers.has(h.trim().toLowerCase())) throw new SimError('SIM_ERR_INPUT_INVALID', ['--host', `no customer is configured for host "${h}" (customers: ${[...world.customers.keys()].join(', ')})`])
