@@ -21,9 +21,4 @@ export function modelled (world: World, client: string, host: string, newConnect
   return p
 }
 
-/** One-line route description: `SYD>LCA` for a relay, `FRA` when inspected at the ingress, `+key@IAD` when signed away. */
-export function routeOf (p: ServedPlan): string {
-  let r = p.inspection === p.ingress ? p.ingress : `${p.ingress}>${p.inspection}`
-  if (p.tls.signer !== undefined) r += ` key@${p.tls.signer}`
-  return r
-}
+export { routeOf } from '../../src/cli/commands/plan-format.ts'

@@ -8,6 +8,7 @@ import { HELP, parse } from '../args.ts'
 import type { Command } from '../command.ts'
 import { loadModel } from '../model.ts'
 import { checkDown, clientResolver, splitDown, withStrategy } from './plan.ts'
+import { routeOf } from './plan-format.ts'
 
 /** Client cities on every continent: the rows of the benchmark's headline table too (bench/scenarios/added.ts). */
 export const HEADLINE_CITIES: readonly { readonly code: string, readonly city: string }[] = [
@@ -62,12 +63,6 @@ interface Cell {
   readonly code?: string
 }
 
-/** `SYD>LCA` for a relay, `FRA` when decrypted at the ingress. */
-function routeOf (p: Plan): string | undefined {
-  if (p.outcome !== 'served') return undefined
-  return p.ingress === p.inspection ? p.inspection : `${p.ingress ?? '?'}>${p.inspection}`
-}
-
 /** Column headings: the hosts' first labels when they tell the hosts apart, else the hosts. */
 function headings (hosts: readonly string[]): string[] {
   const first = hosts.map((h) => h.split('.')[0] as string)
@@ -107,7 +102,7 @@ export const matrixCommand: Command = {
       return hosts.map((host): Cell => {
         const p = plan({ client, host, newConnection, down }, world)
         if (p.outcome !== 'served') return { client: place.input, host, outcome: p.outcome, code: p.code }
-        return { client: place.input, host, outcome: 'served', route: routeOf(p) as string, modelledMs: p.modelledMs, baselineMs: p.baselineMs, addedMs: round1(p.addedMs) }
+        return { client: place.input, host, outcome: 'served', route: routeOf(p), modelledMs: p.modelledMs, baselineMs: p.baselineMs, addedMs: round1(p.addedMs) }
       })
     })
     if (values.json === true) {

@@ -1,5 +1,5 @@
 // Human-readable rendering of a plan: what a teacher or an architect reads in a terminal.
-import type { Plan, Pop, World } from '../../core/types.ts'
+import type { Plan, Pop, ServedPlan, World } from '../../core/types.ts'
 
 function where (world: World, id: string): string {
   const pop: Pop | undefined = world.topology.byId.get(id)
@@ -41,4 +41,11 @@ export function formatPlan (plan: Plan, world: World): string {
   }
   for (const v of plan.violations) lines.push(`  VIOLATION   ${v}`)
   return lines.join('\n')
+}
+
+/** One-line route description: `SYD>LCA` for a relay, `FRA` when inspected at the ingress, ` key@IAD` when signed away. */
+export function routeOf (p: ServedPlan): string {
+  let r = p.inspection === p.ingress ? p.ingress : `${p.ingress}>${p.inspection}`
+  if (p.tls.signer !== undefined) r += ` key@${p.tls.signer}`
+  return r
 }
