@@ -387,19 +387,19 @@ export function createIngress (deps: PopDeps, inspect: Inspector) {
     const { raw, ray, host, tlsIn } = r
     try {
       if (hasForwardHeaders(raw.headers)) throw new SimError('SIM_ERR_FORWARD_UNAUTHENTICATED', [`${FWD_PREFIX}-* headers are set by PoPs only`])
-      // Handed over by the anycast edge, the request was held to the limit by the edge's parser already; a PoP's own
-      // port (plain or TLS) allows relays more.
+      // Handed over by the anycast edge, the request was held to the limit by the edge's parser, and its Host field and
+      // target checked by the edge, already; a PoP's own port (plain or TLS) allows relays more, and checks them here.
       if (handoff === undefined || handoff.tls !== undefined) {
         // Node's parser refuses a head that reaches its limit, so this does too.
         const limit = deps.limits.headerLimitBytes
         if (headerBlockBytes(raw.url ?? '', raw.rawHeaders) >= limit) throw (raw.url ?? '').length >= limit ? requestLineTooLong(limit) : new SimError('SIM_ERR_HEADERS_TOO_LARGE', [limit])
+        const hostError = hostFieldError(host)
+        if (hostError !== undefined) throw hostError
+        const target = targetFormError(raw.url)
+        if (target !== undefined) throw target
       }
-      const hostError = hostFieldError(host)
-      if (hostError !== undefined) throw hostError
       // Node keeps the first of several Host fields; forwarded, they would be ambiguous to the next hop.
       if (fieldCount(raw.rawHeaders, 'host') > 1) throw new SimError('SIM_ERR_BAD_REQUEST', ['more than one Host header'])
-      const target = targetFormError(raw.url)
-      if (target !== undefined) throw target
       const te = raw.headers['transfer-encoding']
       if (te !== undefined && !endsChunked(te)) {
         r.closeAfter = true
