@@ -11,11 +11,11 @@ import type { TSchema } from '@sinclair/typebox'
 import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, visit } from 'yaml'
 import type { Document, Node } from 'yaml'
 import { SimError } from '../core/errors.ts'
-import { citiesNear, popsInCity } from '../core/client.ts'
+import { citiesNear, cityLocation, isClientLocationError } from '../core/client.ts'
 import { looksLikeLatLon, parseLatLon } from '../core/geo.ts'
 import { parsePolicy } from '../core/key-policy-parser.ts'
 import { REGION_CATALOGUE } from '../core/regions.ts'
-import { loadTopology } from '../core/topology.ts'
+import { createTopology, loadTopology } from '../core/topology.ts'
 import type { IpLocator } from '../core/types.ts'
 import { createGeoIpLocator } from '../net/geoip-locator.ts'
 import { PATTERN_HINTS, ScenarioSchema } from './schema.ts'
@@ -417,10 +417,10 @@ function checkDefaultClient (at: string, v: unknown, pops: ReadonlyMap<string, u
     }
     return
   }
-  if (/^[A-Za-z]{3}$/.test(v)) {
+  const code = /^[A-Za-z]{3}$/.test(v)
+  if (code && pops.has(v.toUpperCase())) {
     const id = v.toUpperCase()
-    if (!pops.has(id)) problems.add(at, `unknown PoP "${v}" (not in regions/pops.json)`)
-    else if (scenarioPops !== undefined && !scenarioPops.has(id)) {
+    if (scenarioPops !== undefined && !scenarioPops.has(id)) {
       const given = problems.given(at) ? '' : ` (the default; set network.defaultClient to one of network.pops, "lat,lon" or an IP address)`
       problems.add(at, `PoP "${id}" is not a PoP of this scenario (not in network.pops)${given}`)
     }
@@ -431,16 +431,17 @@ function checkDefaultClient (at: string, v: unknown, pops: ReadonlyMap<string, u
     if (!parsed.ok) problems.add(at, `invalid coordinates: ${parsed.reason}`)
     return
   }
-  // A city is looked up among the scenario's PoPs, as the data path does.
-  const anywhere = popsInCity(v, loadTopology())
-  const here = scenarioPops === undefined ? anywhere : anywhere.filter((p) => scenarioPops.has(p.id))
-  if (here.length > 1) {
-    problems.add(at, `${here.length} PoPs are in a city of that name (${here.map((p) => p.id).join(', ')}); give the IATA code of one`)
-  } else if (here.length === 0 && anywhere.length > 0) {
-    problems.add(at, `the PoP of ${v} (${anywhere.map((p) => p.id).join(', ')}) is not a PoP of this scenario (not in network.pops)`)
-  } else if (here.length === 0) {
-    const near = citiesNear(v, loadTopology())
-    problems.add(at, `"${v}" is neither a PoP IATA code, a PoP's city, "lat,lon" nor an IP address${near.length === 0 ? '' : ` (did you mean ${near.join(' or ')}?)`}`)
+  // A city is located as the data path locates it: a PoP's city among the scenario's PoPs, else anywhere, else the
+  // world's cities.
+  const topology = scenarioPops === undefined ? loadTopology() : createTopology(loadTopology().pops, [...scenarioPops] as string[])
+  const city = cityLocation(v, v, topology)
+  if (city === undefined && code) {
+    problems.add(at, `unknown PoP "${v}" (not in regions/pops.json, and no city has that name)`)
+  } else if (city === undefined) {
+    const near = citiesNear(v, topology)
+    problems.add(at, `"${v}" is neither a PoP IATA code, a city, "lat,lon" nor an IP address${near.length === 0 ? '' : ` (did you mean ${near.join(' or ')}?)`}`)
+  } else if (isClientLocationError(city)) {
+    problems.add(at, city.args[1] as string)
   }
 }
 

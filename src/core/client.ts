@@ -1,8 +1,9 @@
-// Client location: turns what a user or a request gives (PoP IATA code, PoP city, "lat,lon" or an IP address) into a
+// Client location: turns what a user or a request gives (PoP IATA code, a city, "lat,lon" or an IP address) into a
 // point.
 import { distance } from 'fastest-levenshtein'
 import type { ErrorCode } from './errors.ts'
 import { parseLatLon } from './geo.ts'
+import { cityKey, largeCities, placeLabel, placeNamed, type Place } from './places.ts'
 import { loadTopology } from './topology.ts'
 import type { ClientLocation, IpLocator, Pop, Topology } from './types.ts'
 
@@ -74,12 +75,9 @@ export function ipVersion (s: string): 0 | 4 | 6 {
   return 0
 }
 
-const HINT = 'expected a PoP IATA code such as FRA, a PoP\'s city such as "Sao Paulo", "lat,lon" such as 48.85,2.35, or an IPv4/IPv6 address'
+const HINT = 'expected a PoP IATA code such as FRA, a city such as "Sao Paulo" or "Portland, ME", "lat,lon" such as 48.85,2.35, or an IPv4/IPv6 address'
 
-/** A city name as compared: case, accents and spacing do not matter ("São  Paulo" is "sao paulo"). */
-export function cityKey (name: string): string {
-  return name.normalize('NFD').replace(/[\u0300-\u036f]/g, '').toLowerCase().replace(/\s*,\s*/g, ', ').replace(/\s+/g, ' ').trim()
-}
+export { cityKey }
 
 const cityIndexes = new WeakMap<Topology, Map<string, readonly Pop[]>>()
 
@@ -117,59 +115,102 @@ function asUtf8 (text: string): string | undefined {
   }
 }
 
+/** Cities of at least this many people are offered for a misspelt name, beside the PoPs' cities. */
+const SUGGESTED_POPULATION = 500_000
+
+const suggestions = new WeakMap<Topology, readonly { key: string, label: string }[]>()
+
+/** The names a misspelling is compared with, keyed once per topology: its PoPs' cities, then large cities. */
+function suggestible (topology: Topology): readonly { key: string, label: string }[] {
+  let list = suggestions.get(topology)
+  if (list === undefined) {
+    const made: { key: string, label: string }[] = []
+    const seen = new Set<string>()
+    for (const pop of topology.pops) {
+      const city = pop.city.split(',')[0] as string
+      made.push({ key: cityKey(city), label: `${city} (${pop.id})` })
+      seen.add(cityKey(city))
+    }
+    for (const place of largeCities(SUGGESTED_POPULATION)) {
+      const city = place.name.split(',')[0] as string
+      const key = cityKey(city)
+      if (!seen.has(key)) made.push({ key, label: `${city}, ${place.country}` })
+    }
+    suggestions.set(topology, list = made)
+  }
+  return list
+}
+
 /**
- * PoP cities spelt within an edit or two of `name` (one for a name under 8 letters), closest first, at most three:
- * "Frankfort" is near Frankfurt (FRA). None for names too short to tell apart or too long to be a city.
+ * Cities spelt within an edit or two of `name` (one for a name under 8 letters), closest first, at most three: the
+ * PoPs' cities ("Frankfrut" is near Frankfurt (FRA)) and the world's large ones ("Nairobbi" is near Nairobi, KE).
+ * None for names too short to tell apart or too long to be a city.
  */
 export function citiesNear (name: string, topology: Topology): string[] {
   const key = cityKey(name)
   if (key.length < 4 || key.length > 40) return []
   const limit = key.length < 8 ? 1 : 2
   const near: { d: number, label: string }[] = []
-  for (const pop of topology.pops) {
-    const city = pop.city.split(',')[0] as string
-    const d = distance(key, cityKey(city))
-    if (d <= limit) near.push({ d, label: `${city} (${pop.id})` })
+  for (const c of suggestible(topology)) {
+    if (Math.abs(c.key.length - key.length) > limit) continue
+    const d = distance(key, c.key)
+    if (d <= limit && !near.some((n) => n.label === c.label)) near.push({ d, label: c.label })
   }
   return near.sort((a, b) => a.d - b.d || a.label.localeCompare(b.label)).slice(0, 3).map((n) => n.label)
 }
 
-/** A client at the one PoP of a city, or why the name does not give one (undefined: no PoP city has the name). */
-function cityLocation (input: string, text: string, topology: Topology): ClientLocation | ClientLocationError | undefined {
-  let here = popsInCity(text, topology)
-  if (here.length === 0) {
-    const utf8 = asUtf8(text)
-    if (utf8 !== undefined) {
-      here = popsInCity(utf8, topology)
-      text = utf8
-    }
-  }
-  if (here.length === 1) {
-    const pop = here[0] as Pop
+function invalid (input: string, why: string): ClientLocationError {
+  return { error: 'SIM_ERR_CLIENT_LOCATION_INVALID', args: [input, why] }
+}
+
+/** The PoPs in the city named, among `topology`'s, read as UTF-8 too when that is how it came. */
+function popsNamed (text: string, topology: Topology): readonly Pop[] {
+  const here = popsInCity(text, topology)
+  if (here.length > 0) return here
+  const utf8 = asUtf8(text)
+  return utf8 === undefined ? here : popsInCity(utf8, topology)
+}
+
+/**
+ * A client in a city: at the PoP of the city when there is one (in the scenario, or else anywhere in the PoP list:
+ * the place is there even when the scenario's PoP is not), else at the city of that name in the world's cities
+ * (regions/cities.json), or why the name does not give one place. Undefined: no city has the name.
+ */
+export function cityLocation (input: string, text: string, topology: Topology): ClientLocation | ClientLocationError | undefined {
+  const here = popsNamed(text, topology)
+  const pops = here.length > 0 ? here : popsNamed(text, loadTopology())
+  if (pops.length === 1) {
+    const pop = pops[0] as Pop
     return { lat: pop.lat, lon: pop.lon, country: pop.country, source: 'city', input }
   }
-  if (here.length > 1) {
-    const which = here.map((p) => `${p.id} (${p.city}, ${p.country})`).join(', ')
-    const first = here[0] as Pop
-    return { error: 'SIM_ERR_CLIENT_LOCATION_INVALID', args: [input, `${here.length} PoPs are in a city of that name: ${which}; give the IATA code of one, or the city and its country ("${first.city.split(',')[0] as string}, ${first.country}")`] }
+  if (pops.length > 1) {
+    const first = pops[0] as Pop
+    const shape = `the city and its country ("${first.city.split(',')[0] as string}, ${first.country}")`
+    if (here.length > 1) {
+      const which = here.map((p) => `${p.id} (${p.city}, ${p.country})`).join(', ')
+      return invalid(input, `${here.length} PoPs are in a city of that name: ${which}; give the IATA code of one, or ${shape}`)
+    }
+    const which = pops.map((p) => `${p.city}, ${p.country} (${p.id}, at ${p.lat},${p.lon})`).join(' and ')
+    return invalid(input, `${which} have PoPs, none of them in this scenario (network.pops); give ${shape}`)
   }
-  const elsewhere = popsInCity(text, loadTopology())
-  if (elsewhere.length === 1) {
-    const pop = elsewhere[0] as Pop
-    return { error: 'SIM_ERR_CLIENT_LOCATION_INVALID', args: [input, `${pop.city} has a PoP (${pop.id}), but not one of this scenario (network.pops); give "${pop.lat},${pop.lon}" for a client there`] }
+  const place = placeNamed(text) ?? placeNamed(asUtf8(text) ?? '')
+  if (place === undefined) return undefined
+  if (!Array.isArray(place)) {
+    const p = place as Place
+    return { lat: p.lat, lon: p.lon, country: p.country, source: 'city', input }
   }
-  if (elsewhere.length > 1) {
-    const which = elsewhere.map((p) => `${p.city} (${p.id}, at ${p.lat},${p.lon})`).join(' and ')
-    return { error: 'SIM_ERR_CLIENT_LOCATION_INVALID', args: [input, `${which} have PoPs, but none of this scenario (network.pops); give "lat,lon" for a client there`] }
-  }
-  return undefined
+  const list = place as readonly Place[]
+  const shown = list.slice(0, 4).map((p) => `${placeLabel(p, list)} (${p.population.toLocaleString('en-US')} people)`)
+  const more = list.length > 4 ? ` and ${list.length - 4} more` : ''
+  return invalid(input, `${list.length} cities have that name: ${shown.join(', ')}${more}; say which, as "${placeLabel(list[0] as Place, list)}", or give "lat,lon"`)
 }
 
 /**
  * Locates a client. Accepts, in this order: a PoP IATA code (any case: that PoP's location and country), an IPv4 or
- * IPv6 address (located by `ip`), `lat,lon` in decimal degrees, or the city of a PoP (case, accents and spacing
- * ignored: that PoP's location; a name two PoPs share is refused with both codes). Expected failures are returned,
- * not thrown.
+ * IPv6 address (located by `ip`), `lat,lon` in decimal degrees, or a city (case, accents and spacing ignored): a
+ * PoP's city is that PoP's location (a name two PoPs share is refused with both codes), any other city its place in
+ * regions/cities.json, optionally followed by its country, state or province ("Portland, ME"). Expected failures are
+ * returned, not thrown.
  */
 export function parseClientLocation (input: string, topology: Topology, ip: IpLocator): ClientLocation | ClientLocationError {
   const text = input.trim()
@@ -177,12 +218,12 @@ export function parseClientLocation (input: string, topology: Topology, ip: IpLo
   if (/^[A-Za-z]{3}$/.test(text)) {
     const pop = topology.byId.get(text.toUpperCase())
     if (!pop) {
-      // A city of three letters, then: a code is only an IATA code when a PoP has it.
-      const city = cityLocation(input, text, topology)
-      if (city !== undefined) return city
       // A real PoP that the scenario leaves out (network.pops) is not the same mistake as a code that is no PoP at all.
       const code = text.toUpperCase()
       const known = loadTopology().byId.get(code)
+      // A city of three letters, then ("Ufa"): a code is only an IATA code when a PoP has it.
+      const city = known === undefined ? cityLocation(input, text, topology) : undefined
+      if (city !== undefined) return city
       const why = known === undefined
         ? `no PoP has the IATA code ${code}`
         : `${code} (${known.city}) is a PoP, but not one of this scenario (network.pops); give "${known.lat},${known.lon}" for a client there`

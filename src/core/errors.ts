@@ -15,7 +15,7 @@ export const ERRORS = {
   SIM_ERR_HOST_UNKNOWN: { status: 421, message: 'no customer is configured for host "%s"' },
   SIM_ERR_CLIENT_IP_INVALID: { status: 400, message: 'client IP address "%s" is not a valid IPv4 or IPv6 address' },
   SIM_ERR_CLIENT_IP_UNLOCATED: { status: 400, message: 'client IP address "%s" has no known location (private, reserved or not in the GeoLite2 data)' },
-  SIM_ERR_CLIENT_LOCATION_INVALID: { status: 400, message: 'client location "%s" is neither a PoP IATA code or city, an IP address nor "lat,lon" (%s)' },
+  SIM_ERR_CLIENT_LOCATION_INVALID: { status: 400, message: 'client location "%s" is not a PoP IATA code, a city, an IP address or "lat,lon" (%s)' },
   SIM_ERR_POP_UNKNOWN: { status: 404, message: 'unknown PoP "%s"' },
   SIM_ERR_REGION_UNKNOWN: { status: 404, message: 'unknown region "%s"' },
   SIM_ERR_NO_HEALTHY_POP: { status: 503, message: 'no healthy PoP can take the request in' },

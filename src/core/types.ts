@@ -150,7 +150,7 @@ export interface AnycastIndex {
 export interface ClientLocation extends LatLon {
   /** ISO country when known. */
   readonly country?: string
-  /** How it was given: an IP address, an IATA code, a PoP's city, or coordinates. */
+  /** How it was given: an IP address, an IATA code, a city (a PoP's or one of regions/cities.json), or coordinates. */
   readonly source: 'ip' | 'iata' | 'city' | 'latlon'
   readonly input: string
 }

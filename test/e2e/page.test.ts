@@ -176,7 +176,7 @@ describe.skipIf(process.env.RSIM_SKIP_BROWSER === '1')('teaching page in Chromiu
     await s.page.locator(`#paths g[data-ray="${ray}"]`).waitFor()
 
     // A refusal is shown as what the client got.
-    await s.page.locator('#client').fill('Frankfort')
+    await s.page.locator('#client').fill('Frankfrut')
     await s.page.locator('#send').click()
     await expect.poll(() => result.textContent()).toMatch(/^Sent through the edge: 400, SIM_ERR_CLIENT_LOCATION_INVALID: .*did you mean Frankfurt \(FRA\)\?/)
     await s.page.locator('#customer').selectOption('')

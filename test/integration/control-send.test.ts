@@ -46,7 +46,7 @@ describe('POST /api/requests', () => {
     const r = await start()
     const unknown = (await send(r, { host: 'nope.example', client: 'SYD' })).json()
     expect(unknown).toMatchObject({ status: 421, ingress: null, error: { code: 'SIM_ERR_HOST_UNKNOWN' } })
-    const misspelt = (await send(r, { host: 'eu-shop.example', client: 'Frankfort' })).json()
+    const misspelt = (await send(r, { host: 'eu-shop.example', client: 'Frankfrut' })).json()
     expect(misspelt).toMatchObject({ status: 400, error: { code: 'SIM_ERR_CLIENT_LOCATION_INVALID', message: expect.stringContaining('did you mean Frankfurt (FRA)?') } })
     // Without a client: the scenario's default one (LHR).
     expect((await send(r, { host: 'eu-shop.example' })).json()).toMatchObject({ status: 200, ingress: 'LHR' })

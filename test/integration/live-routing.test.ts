@@ -127,6 +127,18 @@ describe('live routing', () => {
     expect(rt.lines.some((l) => l.msg === 'inspection PoP unreachable, re-planned' && l.unreachable === chosen)).toBe(true)
   })
 
+  it('takes a client in a city with no PoP of the scenario in at the nearest one: New York at IAD, Pyongyang at NRT', async () => {
+    rt = await startSmall()
+    for (const [client, ingress] of [['New York', 'IAD'], ['pyongyang', 'NRT'], ['Portland, ME', 'IAD']]) {
+      const a = await get(`${rt.edgeUrl}/`, { host: 'global.example', 'x-sim-client': client as string })
+      expect([client, a.status, a.headers['x-sim-ingress']]).toEqual([client, 200, ingress])
+    }
+    // A name several cities share is refused with them, not guessed.
+    const shared = await get(`${rt.edgeUrl}/`, { host: 'global.example', 'x-sim-client': 'Springfield' })
+    expect([shared.status, errorCode(shared)]).toEqual([400, 'SIM_ERR_CLIENT_LOCATION_INVALID'])
+    expect(shared.json()).toMatchObject({ error: { message: expect.stringContaining('5 cities have that name: Springfield, MA') } })
+  })
+
   it('answers unknown hosts, bad client locations and WAF hits with their codes', async () => {
     rt = await startSmall()
     const unknown = await get(`${rt.edgeUrl}/`, { host: 'nobody.example', 'x-sim-client': 'SYD' })

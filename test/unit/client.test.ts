@@ -48,7 +48,9 @@ describe('parseClientLocation', () => {
     ['Sydney, NSW', 'SYD'],
     ['san jose,ca', 'SJC'],
     ['San Jose, CR', 'SJO'],
-    ['san jose,us', 'SJC']
+    ['san jose,us', 'SJC'],
+    ['St. Petersburg', 'LED'],
+    ['st petersburg', 'LED']
   ])('%j is the city of %s', (input, id) => {
     const pop = topology.byId.get(id)!
     expect(parseClientLocation(input, topology, fakeIp)).toEqual({ lat: pop.lat, lon: pop.lon, country: pop.country, source: 'city', input })
@@ -74,21 +76,53 @@ describe('parseClientLocation', () => {
     expect(r).toMatchObject({ error: 'SIM_ERR_CLIENT_LOCATION_INVALID', args: ['San Jose', expect.stringMatching(/2 PoPs are in a city of that name: SJC \(San Jose, CA, US\), SJO \(San Jose, CR\); give the IATA code of one, or the city and its country \("San Jose, US"\)/)] })
   })
 
-  it('finds a city among the scenario\'s PoPs only, and says where one it leaves out is', () => {
+  it('finds a city among the scenario\'s PoPs first, and a PoP\'s city the scenario leaves out where that PoP is', () => {
     const sjc = topology.byId.get('SJC')!
     const cdg = topology.byId.get('CDG')!
     const small = { pops: [sjc], byId: new Map([['SJC', sjc]]) }
     // Two PoPs are in San Jose, one in the scenario: no ambiguity left.
     expect(parseClientLocation('San Jose', small, fakeIp)).toMatchObject({ source: 'city', lat: sjc.lat, lon: sjc.lon })
     const sjo = topology.byId.get('SJO')!
-    expect(parseClientLocation('San Jose', { pops: [cdg], byId: new Map([['CDG', cdg]]) }, fakeIp)).toEqual({
+    const onlyParis = { pops: [cdg], byId: new Map([['CDG', cdg]]) }
+    expect(parseClientLocation('San Jose', onlyParis, fakeIp)).toEqual({
       error: 'SIM_ERR_CLIENT_LOCATION_INVALID',
-      args: ['San Jose', `San Jose, CA (SJC, at ${sjc.lat},${sjc.lon}) and San Jose (SJO, at ${sjo.lat},${sjo.lon}) have PoPs, but none of this scenario (network.pops); give "lat,lon" for a client there`]
+      args: ['San Jose', `San Jose, CA, US (SJC, at ${sjc.lat},${sjc.lon}) and San Jose, CR (SJO, at ${sjo.lat},${sjo.lon}) have PoPs, none of them in this scenario (network.pops); give the city and its country ("San Jose, US")`]
     })
-    expect(parseClientLocation('Paris', small, fakeIp)).toEqual({
-      error: 'SIM_ERR_CLIENT_LOCATION_INVALID',
-      args: ['Paris', `Paris has a PoP (CDG), but not one of this scenario (network.pops); give "${cdg.lat},${cdg.lon}" for a client there`]
-    })
+    expect(parseClientLocation('San Jose, CR', onlyParis, fakeIp)).toEqual({ lat: sjo.lat, lon: sjo.lon, country: 'CR', source: 'city', input: 'San Jose, CR' })
+    // A city is a place: the client is there although the scenario has no PoP in it.
+    expect(parseClientLocation('Paris', small, fakeIp)).toEqual({ lat: cdg.lat, lon: cdg.lon, country: 'FR', source: 'city', input: 'Paris' })
+  })
+
+  it.each([
+    ['New York', 40.75, -73.98, 'US'],
+    ['new  york, ny', 40.75, -73.98, 'US'],
+    ['New York, United States of America', 40.75, -73.98, 'US'],
+    ['Pyongyang', 39.0194, 125.7547, 'KP'],
+    ['Portland, ME', 43.6722, -70.2455, 'US'],
+    ['Springfield, MO', 37.18, -93.32, 'US'],
+    ['Newcastle, GB', 55.0004, -1.6, 'GB'],
+    ['Newcastle, Tyne and Wear', 55.0004, -1.6, 'GB'],
+    ['Paris, France', 48.8667, 2.3333, 'FR'],
+    // "St." and "Saint" are one (Saint Petersburg, RU is LED's city); the name before a comma is enough
+    // ("Washington, D.C.").
+    ['st petersburg, florida', 27.7705, -82.6794, 'US'],
+    ['Washington', 38.8995, -77.0094, 'US'],
+    // A name others share, with ten times the people of the next: Alexandria, Egypt (not Virginia or Louisiana).
+    ['Alexandria', 31.2, 29.95, 'EG'],
+    // Three letters that no PoP has as its code: a city of that name.
+    ['Ufa', 54.79, 56.04, 'RU']
+  ] as const)('%j is one of the world\'s cities', (input, lat, lon, country) => {
+    expect(parseClientLocation(input, topology, fakeIp)).toEqual({ lat, lon, country, source: 'city', input })
+  })
+
+  it.each([
+    ['Newcastle', /^2 cities have that name: Newcastle, AU \(816,286 people\), Newcastle, GB \(537,191 people\); say which, as "Newcastle, AU", or give "lat,lon"$/],
+    ['Springfield', /^5 cities have that name: Springfield, MA \(287,004 people\), Springfield, MO \(180,691 people\), Springfield, IL \(125,345 people\), Springfield, OH \(74,451 people\) and 1 more; say which, as "Springfield, MA"/],
+    // Four times the people of the next is not enough to take the larger one for granted.
+    ['Victoria', /^5 cities have that name: Victoria, CA \(270,492 people\), Victoria, US \(63,127 people\)/]
+  ])('refuses %j, which several cities share, listing them', (input, reason) => {
+    const r = parseClientLocation(input, topology, fakeIp)
+    expect(r).toMatchObject({ error: 'SIM_ERR_CLIENT_LOCATION_INVALID', args: [input, expect.stringMatching(reason)] })
   })
 
   it('says that a PoP the scenario leaves out is a PoP, not an unknown code, and where it is', () => {
@@ -109,10 +143,12 @@ describe('parseClientLocation', () => {
     ['1,2,3', 'SIM_ERR_CLIENT_LOCATION_INVALID', /exactly one comma/],
     ['north,2', 'SIM_ERR_CLIENT_LOCATION_INVALID', /latitude "north" is not a decimal number/],
     ['1e3,2', 'SIM_ERR_CLIENT_LOCATION_INVALID', /not a decimal number/],
-    ['Atlantis', 'SIM_ERR_CLIENT_LOCATION_INVALID', /IATA code such as FRA, a PoP's city/],
-    ['New York', 'SIM_ERR_CLIENT_LOCATION_INVALID', /^expected a PoP IATA code such as FRA, a PoP's city/],
-    ['Frankfort', 'SIM_ERR_CLIENT_LOCATION_INVALID', /^did you mean Frankfurt \(FRA\)\? expected a PoP IATA code/],
-    ['Sidney', 'SIM_ERR_CLIENT_LOCATION_INVALID', /^did you mean Sydney \(SYD\)\? expected/],
+    ['Atlantis', 'SIM_ERR_CLIENT_LOCATION_INVALID', /expected a PoP IATA code such as FRA, a city such as "Sao Paulo"/],
+    ['Xqzv', 'SIM_ERR_CLIENT_LOCATION_INVALID', /^expected a PoP IATA code such as FRA, a city such as "Sao Paulo" or "Portland, ME"/],
+    ['Frankfrut', 'SIM_ERR_CLIENT_LOCATION_INVALID', /^did you mean Frankfurt \(FRA\)\? expected a PoP IATA code/],
+    ['Sydnee', 'SIM_ERR_CLIENT_LOCATION_INVALID', /^did you mean Sydney \(SYD\)\? expected/],
+    // A large city without a PoP is suggested too, with its country.
+    ['Pyongyan', 'SIM_ERR_CLIENT_LOCATION_INVALID', /^did you mean Pyongyang, KP\? expected/],
     // Sent in UTF-8 and read as Latin-1, and misspelt.
     [Buffer.from('Zürick').toString('latin1'), 'SIM_ERR_CLIENT_LOCATION_INVALID', /^did you mean Zurich \(ZRH\)\?/],
     ['256.1.1.1', 'SIM_ERR_CLIENT_IP_INVALID', undefined],

@@ -147,6 +147,14 @@ customers:
     expect(parseScenario(`network: { defaultClient: '${client}' }\n` + MINIMAL).network.defaultClient).toBe(client)
   })
 
+  it.each(['New York', 'Portland, ME', 'Ufa'])('accepts defaultClient %s, a city with no PoP', (client) => {
+    expect(parseScenario(`network: { defaultClient: '${client}' }\n` + MINIMAL).network.defaultClient).toBe(client)
+  })
+
+  it('accepts as defaultClient a city whose PoP the scenario leaves out: the client is in that city', () => {
+    expect(parseScenario('network:\n  pops: [FRA, IAD]\n  defaultClient: Paris\n' + MINIMAL).network.defaultClient).toBe('Paris')
+  })
+
   it('accepts a city two PoPs share as defaultClient when the scenario runs one of them', () => {
     expect(parseScenario('network: { pops: [SJC, FRA, IAD], defaultClient: San Jose }\n' + MINIMAL).network.defaultClient).toBe('San Jose')
   })
@@ -200,9 +208,10 @@ describe('invalid configuration', () => {
     ['geo without policy', 'customers:\n  - host: a.example\n    keys: { mode: geo }\n    origin: { pop: FRA }\n', 'customers[0].keys.policy', 3, 'required'],
     ['bad log region', 'customers:\n  - host: a.example\n    logRegion: asia\n    origin: { pop: FRA }\n', 'customers[0].logRegion', 3, '"eu" or "us", or null'],
     ['bad defaultClient', 'network: { defaultClient: Atlantis }\n' + MINIMAL, 'network.defaultClient', 1, 'neither a PoP IATA code'],
-    ['defaultClient a misspelt city', 'network: { defaultClient: Frankfort }\n' + MINIMAL, 'network.defaultClient', 1, 'nor an IP address (did you mean Frankfurt (FRA)?)'],
-    ['defaultClient a city two PoPs share', 'network: { defaultClient: San Jose }\n' + MINIMAL, 'network.defaultClient', 1, '2 PoPs are in a city of that name (SJC, SJO)'],
-    ['defaultClient a city whose PoP the scenario leaves out', 'network:\n  pops: [FRA, IAD]\n  defaultClient: Paris\n' + MINIMAL, 'network.defaultClient', 3, 'the PoP of Paris (CDG) is not a PoP of this scenario'],
+    ['defaultClient a misspelt city', 'network: { defaultClient: Frankfrut }\n' + MINIMAL, 'network.defaultClient', 1, 'nor an IP address (did you mean Frankfurt (FRA)?)'],
+    ['defaultClient a city two PoPs share', 'network: { defaultClient: San Jose }\n' + MINIMAL, 'network.defaultClient', 1, '2 PoPs are in a city of that name: SJC (San Jose, CA, US), SJO (San Jose, CR)'],
+    ['defaultClient a city several cities share', 'network: { defaultClient: Springfield }\n' + MINIMAL, 'network.defaultClient', 1, '5 cities have that name: Springfield, MA'],
+    ['defaultClient three letters neither a PoP nor a city', 'network: { defaultClient: ZZZ }\n' + MINIMAL, 'network.defaultClient', 1, 'unknown PoP "ZZZ" (not in regions/pops.json, and no city has that name)'],
     ['defaultClient out of range', 'network: { defaultClient: "95,10" }\n' + MINIMAL, 'network.defaultClient', 1, 'latitude'],
     ['defaultClient a private address', 'network: { defaultClient: 10.0.0.1 }\n' + MINIMAL, 'network.defaultClient', 1, 'no known location'],
     ['defaultClient a loopback address', 'network:\n  defaultClient: "::1"\n' + MINIMAL, 'network.defaultClient', 2, 'no known location'],

@@ -28,7 +28,7 @@ benchmark's headline table (\`npm run bench\` measures them).
 
 Options:
   --host H       a customer host; repeat for several (default: every customer with a processing region)
-  --client X     a client place: PoP IATA code, PoP city, "lat,lon" or IP address; repeat for several
+  --client X     a client place: PoP IATA code, city, "lat,lon" or IP address; repeat for several
                  (default: ${HEADLINE_CITIES.map((c) => c.code).join(' ')})
   --all-pops     a client at every PoP of the scenario instead (one row each)
   --down LIST    PoPs to treat as down, comma-separated (what if a country's PoPs fail?)

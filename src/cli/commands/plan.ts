@@ -20,8 +20,8 @@ Plans a request with the model alone (no sockets): where it enters (anycast), wh
 where TLS gets its key, where logs go, each hop's modelled round trip, and the latency data localisation adds.
 
 Options:
-  --client X     the client: an IP address (located with GeoLite2), a PoP IATA code, a PoP's city
-                 ("Sao Paulo"), or "lat,lon" (negative values need no "=": --client -33.87,151.21)
+  --client X     the client: an IP address (located with GeoLite2), a PoP IATA code, a city ("Sao Paulo",
+                 "New York", "Portland, ME"), or "lat,lon" (negative values need no "=": --client -33.87,151.21)
   --host H       the customer host (Host header), e.g. eu-shop.example
   --down LIST    PoPs to treat as down, comma-separated
   --resumed      a resumed TLS session (no private-key operation)

@@ -16,8 +16,9 @@ const help = `Usage:
   rsim rtt --input pairs.csv
 
 Prints the great-circle distance and the modelled round-trip time between two places, each a PoP IATA code (FRA),
-a PoP's city ("Sao Paulo"; case and accents do not matter), "lat,lon" in decimal degrees (48.85,2.35; negative
-values need no quoting: -33.87,151.21) or an IPv4/IPv6 address (located with GeoLite2). The RTT is the pure path round trip of the latency model (docs/latency-model.md): no
+a city ("Sao Paulo", "New York", "Portland, ME"; case and accents do not matter; a PoP's city is that PoP's place),
+"lat,lon" in decimal degrees (48.85,2.35; negative values need no quoting: -33.87,151.21) or an IPv4/IPv6 address
+(located with GeoLite2). The RTT is the pure path round trip of the latency model (docs/latency-model.md): no
 client access time, per-hop processing or jitter.
 
 Options:
@@ -54,7 +55,9 @@ function describe (c: ClientLocation, topology: Topology): string {
   const at = `${c.lat},${c.lon}`
   if (c.source === 'iata' || c.source === 'city') {
     const pop = c.source === 'iata' ? topology.byId.get(c.input.trim().toUpperCase()) : popsInCity(c.input, topology)[0]
-    return `${pop?.id ?? c.input} (${pop?.city ?? ''}, ${c.country ?? ''}) at ${at}`
+    // A city with no PoP is one of the world's cities (regions/cities.json).
+    if (pop === undefined) return `${c.input.trim()} (${c.country ?? 'unknown country'}) at ${at}`
+    return `${pop.id} (${pop.city}, ${pop.country}) at ${at}`
   }
   if (c.source === 'ip') return `${c.input} (${c.country ?? 'unknown country'}) at ${at}`
   return at

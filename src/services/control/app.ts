@@ -38,7 +38,7 @@ const PopParams = Type.Object({
 }, { additionalProperties: false })
 
 const PlanQuery = Type.Object({
-  client: Type.String({ minLength: 1, maxLength: 256, description: 'Client: IP address, PoP IATA code, PoP city or "lat,lon".' }),
+  client: Type.String({ minLength: 1, maxLength: 256, description: 'Client: IP address, PoP IATA code, city or "lat,lon".' }),
   host: Type.String({ minLength: 1, maxLength: 253, description: 'Customer host name.' }),
   down: Type.Optional(Type.String({ maxLength: 4096, description: 'Comma-separated PoP ids to treat as down for this plan only.' })),
   ingress: Type.Optional(Type.String({ minLength: 1, maxLength: 16, description: 'Forces the ingress PoP (a request sent straight to a PoP).' })),

@@ -10,7 +10,7 @@ import { classifyUpstreamError, describeUpstreamError } from '../../net/upstream
 
 export const SendBody = Type.Object({
   host: Type.String({ minLength: 1, maxLength: 253, pattern: '^[\\x21-\\x7e]+$', description: 'Customer host, sent as the Host header.' }),
-  client: Type.Optional(Type.String({ minLength: 1, maxLength: 256, description: 'Client location, sent as x-sim-client (IATA code, PoP city, lat,lon or IP address); without it, the scenario\'s default client.' })),
+  client: Type.Optional(Type.String({ minLength: 1, maxLength: 256, description: 'Client location, sent as x-sim-client (IATA code, city, lat,lon or IP address); without it, the scenario\'s default client.' })),
   path: Type.Optional(Type.String({ minLength: 1, maxLength: 2048, pattern: '^/[\\x21-\\x7e]*$', description: 'Request target (default /).' }))
 }, { additionalProperties: false })
 
@@ -42,7 +42,7 @@ function header (headers: Record<string, string | string[] | undefined>, name: s
 }
 
 /**
- * A location as a header can carry it: accents dropped (a PoP city is matched without them), the rest must be
+ * A location as a header can carry it: accents dropped (a city is matched without them), the rest must be
  * printable ASCII.
  */
 function clientField (client: string): string {

@@ -1,0 +1,97 @@
+// World cities by name (regions/cities.json, 7,329 cities from city-timezones): where a client said to be in a city
+// with no PoP is. A PoP's own city is the PoP's business (client.ts looks there first); this is for the rest of the
+// world: "New York", "Berlin", "Nairobi".
+import cityData from '../../regions/cities.json' with { type: 'json' }
+
+export interface Place {
+  /** The city as the data spells it ("São Paulo", "Washington, D.C."). */
+  readonly name: string
+  /** ISO 3166-1 alpha-2. */
+  readonly country: string
+  /** Province, state or other first-level division; may be empty. */
+  readonly province: string
+  /** Two-letter state code of a US city, else empty. */
+  readonly usState: string
+  readonly lat: number
+  readonly lon: number
+  readonly population: number
+}
+
+/** A place taken over others of its name only when it has at least this many times the next one's people. */
+export const DOMINANT_FACTOR = 10
+
+type Row = [name: string, asciiName: string, lat: number, lon: number, country: string, countryName: string, province: string, usState: string, population: number]
+
+/**
+ * A city name as compared: case, accents and spacing do not matter ("São  Paulo" is "sao paulo"), nor how "Saint"
+ * is written at its start ("St. Petersburg" is "Saint Petersburg").
+ */
+export function cityKey (name: string): string {
+  return name.normalize('NFD').replace(/[\u0300-\u036f]/g, '').toLowerCase().replace(/\s*,\s*/g, ', ').replace(/\s+/g, ' ').trim()
+    .replace(/^(?:st\. ?|st |saint )/, 'saint ')
+}
+
+let index: Map<string, Place[]> | undefined
+let all: Place[] = []
+
+function load (): Map<string, Place[]> {
+  if (index !== undefined) return index
+  const map = new Map<string, Place[]>()
+  const add = (key: string, place: Place): void => {
+    const list = map.get(key)
+    if (list === undefined) map.set(key, [place])
+    else if (!list.includes(place)) list.push(place)
+  }
+  all = (cityData.cities as Row[]).map(([name, asciiName, lat, lon, country, countryName, province, usState, population]) => {
+    const place: Place = { name, country, province, usState, lat, lon, population }
+    // By the whole name, by the name before its comma ("Washington"), and by its ASCII spelling; each also with the
+    // country's code or name, the province, or a US city's state after a comma ("Portland, ME", "Newcastle, AU",
+    // "Paris, France").
+    const names = new Set([name, name.split(',')[0] as string, asciiName].filter((n) => n !== '').map(cityKey))
+    for (const n of names) {
+      add(n, place)
+      add(`${n}, ${cityKey(country)}`, place)
+      add(`${n}, ${cityKey(countryName)}`, place)
+      if (province !== '') add(`${n}, ${cityKey(province)}`, place)
+      if (usState !== '') add(`${n}, ${cityKey(usState)}`, place)
+    }
+    return place
+  })
+  // Most people first: a name's candidates are listed, and its dominant place found, in that order.
+  for (const list of map.values()) list.sort((a, b) => b.population - a.population)
+  index = map
+  return map
+}
+
+/** Every place of the name given ("Springfield", "Springfield, MO", "Newcastle, AU"), most people first. */
+export function placesNamed (name: string): readonly Place[] {
+  return load().get(cityKey(name)) ?? []
+}
+
+/**
+ * The place a name means: the only one of that name, or one with at least DOMINANT_FACTOR times the people of the
+ * next ("London" is London, GB, not London, Ontario). An array of the candidates when the name is ambiguous
+ * ("Newcastle": New South Wales or Tyne and Wear); undefined when no city has the name.
+ */
+export function placeNamed (name: string): Place | readonly Place[] | undefined {
+  const list = placesNamed(name)
+  if (list.length === 0) return undefined
+  const [first, second] = list as [Place, Place | undefined]
+  if (second === undefined || first.population >= DOMINANT_FACTOR * second.population) return first
+  return list
+}
+
+/** How to name a place so that no other of `among` has the name: with its country, else its state or province. */
+export function placeLabel (place: Place, among: readonly Place[]): string {
+  const short = place.name.split(',')[0] as string
+  const sameCountry = among.filter((p) => p.country === place.country).length
+  if (sameCountry <= 1) return `${short}, ${place.country}`
+  if (place.usState !== '') return `${short}, ${place.usState}`
+  return place.province === '' ? `${short}, ${place.country}` : `${short}, ${place.province}`
+}
+
+/** Cities of at least `minPopulation` people: the names a misspelling is compared with. */
+export function largeCities (minPopulation: number): readonly Place[] {
+  load()
+  return all.filter((p) => p.population >= minPopulation)
+}
