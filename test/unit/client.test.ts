@@ -165,6 +165,31 @@ describe('parseClientLocation', () => {
     expect(got.error).toBe(code)
     if (reason) expect(got.args[1]).toMatch(reason)
   })
+
+  it('answers any text with a location in range or a stable error, never a throw', () => {
+    const cityish = fc.string({ unit: fc.constantFrom(...'abcdeilnorstuyz ,.\'-ÃãéüSPNY'.split('')), maxLength: 24 })
+    fc.assert(fc.property(fc.oneof(fc.string({ maxLength: 40 }), fc.string({ unit: 'binary', maxLength: 40 }), cityish), (text) => {
+      const r = parseClientLocation(text, topology, fakeIp)
+      if (isClientLocationError(r)) {
+        expect(['SIM_ERR_CLIENT_LOCATION_INVALID', 'SIM_ERR_CLIENT_IP_INVALID', 'SIM_ERR_CLIENT_IP_UNLOCATED']).toContain(r.error)
+        return
+      }
+      expect(Math.abs(r.lat)).toBeLessThanOrEqual(90)
+      expect(Math.abs(r.lon)).toBeLessThanOrEqual(180)
+      expect(r.input).toBe(text)
+    }), { numRuns: 3000 })
+  })
+
+  it('locates a city however its letters are cased and spaced, with or without its accents', () => {
+    const names = ['São Paulo', 'New York', 'Zürich', 'Portland, ME', 'Newcastle, GB', 'Pyongyang', 'St. Petersburg']
+    fc.assert(fc.property(fc.constantFrom(...names), fc.array(fc.boolean(), { minLength: 30, maxLength: 30 }), fc.boolean(), (name, upper, strip) => {
+      const base = strip ? name.normalize('NFD').replace(/[\u0300-\u036f]/g, '') : name
+      const varied = `  ${[...base].map((c, i) => (upper[i % 30] === true ? c.toUpperCase() : c.toLowerCase())).join('').replace(/ /g, '   ')} `
+      const want = parseClientLocation(name, topology, fakeIp)
+      expect(isClientLocationError(want)).toBe(false)
+      expect(parseClientLocation(varied, topology, fakeIp)).toEqual({ ...want, input: varied })
+    }))
+  })
 })
 
 describe('IP address validation agrees with node:net isIP', () => {
