@@ -3,7 +3,7 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import type { Logger } from 'pino'
 import type { Delay } from '../../net/delay.ts'
-import { DEFAULT_MAX_HEADER_SIZE, FORWARDING_HEADER_ALLOWANCE, REQUEST_TIMEOUT_MS, installErrorHandling, serverOptions } from '../http-errors.ts'
+import { DEFAULT_MAX_HEADER_SIZE, FORWARDING_HEADER_ALLOWANCE, REQUEST_TIMEOUT_MS, installErrorHandling, sameLogger, serverOptions } from '../http-errors.ts'
 
 export interface OriginDeps {
   readonly host: string
@@ -31,6 +31,7 @@ export function buildApp (deps: OriginDeps): FastifyInstance {
   const app = Fastify({
     loggerInstance: deps.logger.child({ service: 'origin', host: deps.host }) as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
+    childLoggerFactory: sameLogger,
     bodyLimit: deps.bodyLimitBytes ?? 1048576,
     // A client request within the limit reaches the origin with the inspection PoP's headers added; a client that
     // stalls its body is timed out by the PoP it sent to, so the origin waits longer than the PoPs do.

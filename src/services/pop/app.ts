@@ -3,7 +3,7 @@
 // PoP is its ingress.
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import { FWD, FWD_HEADER } from '../../net/signing.ts'
-import { FORWARDING_HEADER_ALLOWANCE, answerContinue, installErrorHandling, serverOptions } from '../http-errors.ts'
+import { FORWARDING_HEADER_ALLOWANCE, answerContinue, installErrorHandling, sameLogger, serverOptions } from '../http-errors.ts'
 import { REMOTE_SIGN_PATH, remoteSignRoute } from '../keys/remote-sign.ts'
 import type { PopDeps } from './deps.ts'
 import { createIngress, type Handoff } from './ingress.ts'
@@ -31,10 +31,6 @@ export function passThroughBodies (app: FastifyInstance): void {
   app.addContentTypeParser('*', function passThrough (_request, _payload, done) { done(null) })
 }
 
-function sameLogger (logger: FastifyBaseLogger): FastifyBaseLogger {
-  return logger
-}
-
 /**
  * Options shared by the data-path apps: no per-request logging or pino child, the shared error answers, and the
  * parser's header limit (`maxHeaderSize`, which names `headerLimitBytes` in its 431s).
@@ -43,8 +39,6 @@ export function dataPathLoggerOptions (headerLimitBytes: number, label: string, 
   return {
     // Fastify's own per-request lines would log the URL; the ingress logs its own, URL-free line instead.
     logController: new LogController({ disableRequestLogging: true }),
-    // request.log is the service's own logger, not a child per request: every line the data path writes carries the
-    // ray already, and a pino child per request per hop was a measurable share of a hop's CPU.
     childLoggerFactory: sameLogger,
     ...serverOptions(label, maxHeaderSize, headerLimitBytes),
     keepAliveTimeout: keepAliveTimeoutMs
