@@ -90,6 +90,11 @@ export function placeLabel (place: Place, among: readonly Place[]): string {
   return place.province === '' ? `${short}, ${place.country}` : `${short}, ${place.province}`
 }
 
+/** The shortest name that finds `place` among the cities: with its country, or its state or province. */
+export function nameOf (place: Place): string {
+  return placeLabel(place, placesNamed(place.name.split(',')[0] as string))
+}
+
 /** Cities of at least `minPopulation` people: the names a misspelling is compared with. */
 export function largeCities (minPopulation: number): readonly Place[] {
   load()

@@ -153,13 +153,20 @@ describe.skipIf(process.env.RSIM_SKIP_BROWSER === '1')('teaching page in Chromiu
     expect(s.errors).toEqual([])
   })
 
-  it('suggests the PoPs\' cities in the client field', async () => {
-    const options = await s.page.locator('#client-places option').evaluateAll((os) => os.map((o) => o.getAttribute('value')))
+  it('suggests the PoPs\' cities in the client field, then the world\'s cities of a million people', async () => {
+    const options = await s.page.locator('#client-places option').evaluateAll((os) => os.map((o) => o.getAttribute('value') as string))
     // One per PoP: its city, the US state left off, and with its country where two PoPs share the name (SJC and SJO).
     expect(options).toContain('Sydney')
     expect(options).toEqual(expect.arrayContaining(['San Jose, CR', 'San Jose, US']))
     expect(options).not.toContain('San Jose')
-    expect(options).toHaveLength(POPS.length)
+    const world = options.slice(POPS.length)
+    expect(options.slice(0, POPS.length).every((o) => !/, [A-Z]{2}$/.test(o) || o.startsWith('San Jose'))).toBe(true)
+    // Then the large cities, with their country, except where a PoP's city has the name (Tokyo is NRT's).
+    expect(world).toEqual(expect.arrayContaining(['New York, US', 'Pyongyang, KP']))
+    expect(world.every((o) => o.includes(', '))).toBe(true)
+    expect(world).toEqual(expect.arrayContaining(['Suzhou, Anhui', 'Suzhou, Jiangsu']))
+    expect(world.some((o) => o.startsWith('Tokyo,') || o.startsWith('Sydney,'))).toBe(false)
+    expect(world.length).toBeGreaterThan(100)
     expect(await s.page.locator('#client').getAttribute('list')).toBe('client-places')
   })
 

@@ -113,6 +113,24 @@ describe('control plane: model views', () => {
     expect(shop.keys.pops).not.toContain('SYD')
   })
 
+  it('lists the world\'s cities a client may be placed in, largest first, of a million people unless asked otherwise', async () => {
+    const { app } = setup()
+    const big = (await app.inject('/api/places')).json().places as { name: string, country: string, population: number, lat: number, lon: number }[]
+    expect(big.length).toBeGreaterThan(300)
+    expect(big.every((p) => p.population >= 1_000_000)).toBe(true)
+    expect(big.map((p) => p.population)).toEqual([...big.map((p) => p.population)].sort((a, b) => b - a))
+    expect(big.find((p) => p.name === 'New York')).toMatchObject({ label: 'New York, US', country: 'US', lat: 40.75, lon: -73.98 })
+    // Two cities of the name in one country: each by its province.
+    expect(big.filter((p) => p.name === 'Suzhou').map((p) => (p as { label?: string }).label).sort()).toEqual(['Suzhou, Anhui', 'Suzhou, Jiangsu'])
+    expect((await app.inject('/api/places?minPopulation=0')).json().places).toHaveLength(7329)
+    expect((await app.inject('/api/places?minPopulation=5000000')).json().places.length).toBeLessThan(big.length)
+    for (const bad of ['minPopulation=-1', 'minPopulation=many', 'min=1']) {
+      const r = await app.inject(`/api/places?${bad}`)
+      expect([bad, r.statusCode]).toEqual([bad, 400])
+      expect(r.json().error.code).toMatch(/^SIM_ERR_/)
+    }
+  })
+
   it('answers health checks and unknown routes in the one error shape', async () => {
     const { app } = setup()
     expect((await app.inject('/healthz')).json()).toMatchObject({ status: 'ok' })

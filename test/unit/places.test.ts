@@ -2,7 +2,10 @@ import { spawnSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
 import cityData from '../../regions/cities.json' with { type: 'json' }
-import { cityKey, DOMINANT_FACTOR, largeCities, placeLabel, placeNamed, placesNamed, type Place } from '../../src/core/places.ts'
+import { isClientLocationError, parseClientLocation } from '../../src/core/client.ts'
+import { distanceKm } from '../../src/core/geo.ts'
+import { loadTopology } from '../../src/core/topology.ts'
+import { cityKey, DOMINANT_FACTOR, largeCities, nameOf, placeLabel, placeNamed, placesNamed, type Place } from '../../src/core/places.ts'
 
 const root = fileURLToPath(new URL('../..', import.meta.url))
 
@@ -68,6 +71,20 @@ describe('world cities (regions/cities.json)', () => {
     for (const s of ['Stockholm', 'Stuttgart', 'Saintes']) expect(cityKey(s)).toBe(s.toLowerCase())
     expect(placeNamed('NEW YORK')).toMatchObject({ name: 'New York', country: 'US' })
     expect(placeNamed('Nowhere, ZZ')).toBeUndefined()
+  })
+
+  it('locates every large city by the label the teaching page suggests it with ("New York, US", "Suzhou, Jiangsu")', () => {
+    const topology = loadTopology()
+    expect(nameOf(placeNamed('New York') as Place)).toBe('New York, US')
+    for (const p of largeCities(1_000_000)) {
+      const label = nameOf(p)
+      const r = parseClientLocation(label, topology, { lookup: () => undefined })
+      expect(isClientLocationError(r), label).toBe(false)
+      if (isClientLocationError(r)) continue
+      expect(r.country, label).toBe(p.country)
+      // Within 100 km of the city: at it, or at the PoP of a city of that name (the PoP's airport).
+      expect(distanceKm(r, p), label).toBeLessThan(100)
+    }
   })
 
   it('offers the large cities, most people first within a name', () => {

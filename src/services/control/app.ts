@@ -11,6 +11,7 @@ import { SimError } from '../../core/errors.ts'
 import type { ErrorCode } from '../../core/errors.ts'
 import { normaliseHost, plan } from '../../core/planner.ts'
 import { parseClientLocation } from '../../core/client.ts'
+import { largeCities, nameOf } from '../../core/places.ts'
 import type { IpLocator, PlanRequest } from '../../core/types.ts'
 import { LATE_FRACTION, LATE_MIN_MS } from '../../runtime/fidelity.ts'
 import type { RequestRecord, SimRuntime } from '../../runtime/types.ts'
@@ -52,6 +53,10 @@ const LedgerQuery = Type.Object({
 
 const RayParams = Type.Object({
   ray: Type.String({ minLength: 1, maxLength: 64, description: 'A request\'s ray, as in its x-sim-ray header: <16 hex>-<INGRESS>.' })
+}, { additionalProperties: false })
+
+const PlacesQuery = Type.Object({
+  minPopulation: Type.Optional(Type.Integer({ minimum: 0, maximum: 100_000_000, default: 1_000_000, description: 'Only cities of at least this many people (default 1,000,000; 0 lists all 7,329).' }))
 }, { additionalProperties: false })
 
 const StreamQuery = Type.Object({
@@ -144,6 +149,15 @@ export function buildControlApp (runtime: SimRuntime, deps: ControlDeps): Fastif
   app.get('/api/basemap', async function getBasemap (_request, reply) {
     basemapJson ??= JSON.stringify(loadBasemap())
     return reply.type('application/json; charset=utf-8').header('cache-control', 'public, max-age=86400').send(basemapJson)
+  })
+
+  // The world's cities a client may be placed in by name (regions/cities.json), largest first, each with the label
+  // that names it alone ("New York, US", "Suzhou, Jiangsu"): the page suggests them.
+  app.get<{ Querystring: Static<typeof PlacesQuery> }>('/api/places', {
+    schema: { querystring: PlacesQuery }
+  }, async function getPlaces (request) {
+    const places = [...largeCities(request.query.minPopulation ?? 1_000_000)].sort((a, b) => b.population - a.population)
+    return { places: places.map((p) => ({ name: p.name, label: nameOf(p), country: p.country, province: p.province, lat: p.lat, lon: p.lon, population: p.population })) }
   })
 
   app.get('/api/customers', async function getCustomers () {

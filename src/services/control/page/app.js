@@ -110,12 +110,19 @@ async function loadTopology () {
     pops.set(p.id, { ...p, el: dot })
   }
   // The client field suggests the PoPs' cities as one types (any of them locates a client, as an IATA code does); a
-  // name two PoPs share comes with its country ("San Jose, CR"), which tells them apart.
+  // name two PoPs share comes with its country ("San Jose, CR"), which tells them apart. The world's cities of a
+  // million people or more follow, by the label that names each alone ("New York, US", "Suzhou, Jiangsu"), unless a
+  // PoP's city has the name.
   const short = (p) => p.city.split(',')[0]
   const count = new Map()
   for (const p of topo.pops) count.set(short(p), (count.get(short(p)) ?? 0) + 1)
   const names = topo.pops.map((p) => count.get(short(p)) > 1 ? `${short(p)}, ${p.country}` : short(p))
-  $('client-places').replaceChildren(...[...new Set(names)].sort().map((c) => el('option', { value: c })))
+  const fold = (name) => name.normalize('NFD').replace(/[\u0300-\u036f]/g, '').toLowerCase()
+  const popCities = new Set(topo.pops.map((p) => fold(short(p))))
+  // Without the list the PoPs' cities are still suggested, and any city typed in full still locates.
+  const places = (await api('/api/places').catch(() => ({ places: [] }))).places
+  const world = places.filter((p) => !popCities.has(fold(p.name.split(',')[0]))).map((p) => p.label)
+  $('client-places').replaceChildren(...[...new Set([...names.sort(), ...world.sort()])].map((c) => el('option', { value: c })))
 }
 
 /** One click takes a PoP down (its listener really stops), the next brings it back. */
