@@ -3,7 +3,7 @@
 import { distance } from 'fastest-levenshtein'
 import type { ErrorCode } from './errors.ts'
 import { parseLatLon } from './geo.ts'
-import { cityKey, largeCities, placeLabel, placeNamed, type Place } from './places.ts'
+import { cityKey, largeCities, nameOf, placeLabel, placeNamed, type Place } from './places.ts'
 import { loadTopology } from './topology.ts'
 import type { ClientLocation, IpLocator, Pop, Topology } from './types.ts'
 
@@ -115,48 +115,72 @@ function asUtf8 (text: string): string | undefined {
   }
 }
 
-/** Cities of at least this many people are offered for a misspelt name, beside the PoPs' cities. */
+/** Cities of at least this many people are offered for a misspelt name whatever its first letter. */
 const SUGGESTED_POPULATION = 500_000
 
-const suggestions = new WeakMap<Topology, readonly { key: string, label: string }[]>()
+interface Candidate { readonly key: string, readonly label: string, readonly population: number }
+interface Suggestible { readonly list: readonly Candidate[], readonly popKeys: ReadonlySet<string> }
+
+const suggestions = new WeakMap<Topology, Suggestible>()
 
 /** The names a misspelling is compared with, keyed once per topology: its PoPs' cities, then large cities. */
-function suggestible (topology: Topology): readonly { key: string, label: string }[] {
-  let list = suggestions.get(topology)
-  if (list === undefined) {
-    const made: { key: string, label: string }[] = []
-    const seen = new Set<string>()
+function suggestible (topology: Topology): Suggestible {
+  let s = suggestions.get(topology)
+  if (s === undefined) {
+    const list: Candidate[] = []
+    const popKeys = new Set<string>()
     for (const pop of topology.pops) {
       const city = pop.city.split(',')[0] as string
-      made.push({ key: cityKey(city), label: `${city} (${pop.id})` })
-      seen.add(cityKey(city))
+      list.push({ key: cityKey(city), label: `${city} (${pop.id})`, population: Number.POSITIVE_INFINITY })
+      popKeys.add(cityKey(city))
     }
     for (const place of largeCities(SUGGESTED_POPULATION)) {
-      const city = place.name.split(',')[0] as string
-      const key = cityKey(city)
-      if (!seen.has(key)) made.push({ key, label: `${city}, ${place.country}` })
+      const key = cityKey(place.name.split(',')[0] as string)
+      if (!popKeys.has(key)) list.push({ key, label: nameOf(place), population: place.population })
     }
-    suggestions.set(topology, list = made)
+    suggestions.set(topology, s = { list, popKeys })
   }
-  return list
+  return s
+}
+
+let byInitial: Map<string, Candidate[]> | undefined
+
+/** Every city of regions/cities.json by the first character of its key: a misspelling seldom changes that one. */
+function citiesByInitial (): Map<string, Candidate[]> {
+  if (byInitial === undefined) {
+    byInitial = new Map()
+    for (const place of largeCities(0)) {
+      const key = cityKey(place.name.split(',')[0] as string)
+      const bucket = byInitial.get(key[0] as string)
+      const c = { key, label: nameOf(place), population: place.population }
+      if (bucket === undefined) byInitial.set(key[0] as string, [c])
+      else bucket.push(c)
+    }
+  }
+  return byInitial
 }
 
 /**
  * Cities spelt within an edit or two of `name` (one for a name under 8 letters), closest first, at most three: the
- * PoPs' cities ("Frankfrut" is near Frankfurt (FRA)) and the world's large ones ("Nairobbi" is near Nairobi, KE).
- * None for names too short to tell apart or too long to be a city.
+ * PoPs' cities ("Frankfrut" is near Frankfurt (FRA)), the world's large ones ("Pyongyan" is near Pyongyang, KP) and
+ * any other that starts with the same letter ("Springfeld": Springfield, MA ...). None for names too short to tell
+ * apart or too long to be a city.
  */
 export function citiesNear (name: string, topology: Topology): string[] {
   const key = cityKey(name)
   if (key.length < 4 || key.length > 40) return []
   const limit = key.length < 8 ? 1 : 2
-  const near: { d: number, label: string }[] = []
-  for (const c of suggestible(topology)) {
-    if (Math.abs(c.key.length - key.length) > limit) continue
+  const near: { d: number, c: Candidate }[] = []
+  const consider = (c: Candidate): void => {
+    if (Math.abs(c.key.length - key.length) > limit) return
     const d = distance(key, c.key)
-    if (d <= limit && !near.some((n) => n.label === c.label)) near.push({ d, label: c.label })
+    if (d <= limit && !near.some((n) => n.c.label === c.label)) near.push({ d, c })
   }
-  return near.sort((a, b) => a.d - b.d || a.label.localeCompare(b.label)).slice(0, 3).map((n) => n.label)
+  const { list, popKeys } = suggestible(topology)
+  for (const c of list) consider(c)
+  for (const c of citiesByInitial().get(key[0] as string) ?? []) if (!popKeys.has(c.key)) consider(c)
+  // Closest first; among as close, a PoP's city first (the simulator's own places), then the larger city.
+  return near.sort((a, b) => a.d - b.d || b.c.population - a.c.population || a.c.label.localeCompare(b.c.label)).slice(0, 3).map((n) => n.c.label)
 }
 
 function invalid (input: string, why: string): ClientLocationError {

@@ -145,10 +145,13 @@ describe('parseClientLocation', () => {
     ['1e3,2', 'SIM_ERR_CLIENT_LOCATION_INVALID', /not a decimal number/],
     ['Atlantis', 'SIM_ERR_CLIENT_LOCATION_INVALID', /expected a PoP IATA code such as FRA, a city such as "Sao Paulo"/],
     ['Xqzv', 'SIM_ERR_CLIENT_LOCATION_INVALID', /^expected a PoP IATA code such as FRA, a city such as "Sao Paulo" or "Portland, ME"/],
-    ['Frankfrut', 'SIM_ERR_CLIENT_LOCATION_INVALID', /^did you mean Frankfurt \(FRA\)\? expected a PoP IATA code/],
     ['Sydnee', 'SIM_ERR_CLIENT_LOCATION_INVALID', /^did you mean Sydney \(SYD\)\? expected/],
     // A large city without a PoP is suggested too, with its country.
-    ['Pyongyan', 'SIM_ERR_CLIENT_LOCATION_INVALID', /^did you mean Pyongyang, KP\? expected/],
+    ['Pyongyan', 'SIM_ERR_CLIENT_LOCATION_INVALID', /^did you mean Pyongyang, KP or Pyongsan, KP\? expected/],
+    // Any city of the same first letter, each by the name that finds it alone, the larger first.
+    ['Springfeld', 'SIM_ERR_CLIENT_LOCATION_INVALID', /^did you mean Springfield, MA or Springfield, MO or Springfield, IL\? expected/],
+    // As close to a PoP's city as to another: the PoP's first.
+    ['Frankfrut', 'SIM_ERR_CLIENT_LOCATION_INVALID', /^did you mean Frankfurt \(FRA\) or Frankfort, US\? expected/],
     // Sent in UTF-8 and read as Latin-1, and misspelt.
     [Buffer.from('Zürick').toString('latin1'), 'SIM_ERR_CLIENT_LOCATION_INVALID', /^did you mean Zurich \(ZRH\)\?/],
     ['256.1.1.1', 'SIM_ERR_CLIENT_IP_INVALID', undefined],

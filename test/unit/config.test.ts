@@ -208,7 +208,7 @@ describe('invalid configuration', () => {
     ['geo without policy', 'customers:\n  - host: a.example\n    keys: { mode: geo }\n    origin: { pop: FRA }\n', 'customers[0].keys.policy', 3, 'required'],
     ['bad log region', 'customers:\n  - host: a.example\n    logRegion: asia\n    origin: { pop: FRA }\n', 'customers[0].logRegion', 3, '"eu" or "us", or null'],
     ['bad defaultClient', 'network: { defaultClient: Atlantis }\n' + MINIMAL, 'network.defaultClient', 1, 'neither a PoP IATA code'],
-    ['defaultClient a misspelt city', 'network: { defaultClient: Frankfrut }\n' + MINIMAL, 'network.defaultClient', 1, 'nor an IP address (did you mean Frankfurt (FRA)?)'],
+    ['defaultClient a misspelt city', 'network: { defaultClient: Frankfrut }\n' + MINIMAL, 'network.defaultClient', 1, 'nor an IP address (did you mean Frankfurt (FRA) or Frankfort, US?)'],
     ['defaultClient a city two PoPs share', 'network: { defaultClient: San Jose }\n' + MINIMAL, 'network.defaultClient', 1, '2 PoPs are in a city of that name: SJC (San Jose, CA, US), SJO (San Jose, CR)'],
     ['defaultClient a city several cities share', 'network: { defaultClient: Springfield }\n' + MINIMAL, 'network.defaultClient', 1, '5 cities have that name: Springfield, MA'],
     ['defaultClient three letters neither a PoP nor a city', 'network: { defaultClient: ZZZ }\n' + MINIMAL, 'network.defaultClient', 1, 'unknown PoP "ZZZ" (not in regions/pops.json, and no city has that name)'],
