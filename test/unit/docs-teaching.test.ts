@@ -49,6 +49,20 @@ describe('docs/teaching.md', () => {
     expect(planFrom('Frankfurt', 'de-gov.example', GERMANY)).toMatchObject({ outcome: 'refused', ingress: 'LUX', code: 'SIM_ERR_REGION_UNAVAILABLE', status: 503 })
   })
 
+  it('6: eu-shop.example from Leeds is relayed from MAN to DUB, from Glasgow served at DUB, with the times it quotes', () => {
+    const leeds = planFrom('Leeds', 'eu-shop.example')
+    expect(leeds).toMatchObject({ outcome: 'served', ingress: 'MAN', inspection: 'DUB' })
+    const glasgow = planFrom('Glasgow', 'eu-shop.example')
+    expect(glasgow).toMatchObject({ outcome: 'served', ingress: 'DUB', inspection: 'DUB', addedMs: 0 })
+    if (leeds.outcome !== 'served' || glasgow.outcome !== 'served') return
+    // Neither city has a PoP: the clients are at the cities themselves.
+    expect(world.topology.pops.some((p) => /^(Leeds|Glasgow)\b/.test(p.city))).toBe(false)
+    expect(doc).toContain(`and is relayed to Dublin (DUB): ${ms(leeds.addedMs)} ms added`)
+    expect(doc).toContain(`nothing added (modelled ${ms(glasgow.modelledMs)} ms)`)
+    expect(doc).toContain('`Portland, ME`, `Newcastle, GB`')
+    for (const name of ['Portland, ME', 'Newcastle, GB']) expect(planFrom(name, 'eu-shop.example').outcome).toBe('served')
+  })
+
   it('3: au-retail.example with the seven Australian PoPs it names down is served at NOU and records the violation', () => {
     expect([...world.regions.get('au')!.popIds].sort()).toEqual([...AUSTRALIA].sort())
     const p = planFrom('Sydney', 'au-retail.example', AUSTRALIA)
