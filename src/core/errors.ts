@@ -45,6 +45,7 @@ export const ERRORS = {
   SIM_ERR_EXPECTATION_FAILED: { status: 417, message: 'expectation "%s" is not supported (only 100-continue is)' },
   SIM_ERR_URL_TOO_LONG: { status: 414, message: 'request target too long: %s' },
   SIM_ERR_MEDIA_TYPE_UNSUPPORTED: { status: 415, message: 'unsupported content type %s' },
+  SIM_ERR_TOO_MANY_SENDS: { status: 429, message: '%s requests are already being sent through the edge, the most at once; retry when one has finished' },
   SIM_ERR_CLIENT_CLOSED: { status: 499, message: 'the client closed the connection before the response was sent' },
   SIM_ERR_ORIGIN_UNREACHABLE: { status: 502, message: 'origin of %s unreachable: %s' },
   SIM_ERR_UPSTREAM_UNREACHABLE: { status: 502, message: 'PoP %s unreachable: %s' },

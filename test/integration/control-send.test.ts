@@ -21,6 +21,21 @@ function send (r: Runtime, body: unknown) {
 }
 
 describe('POST /api/requests', () => {
+  it('sends at most maxSends at once: the rest get 429 SIM_ERR_TOO_MANY_SENDS with Retry-After, and a later one goes', async () => {
+    const r = rt = await startSmall({}, { latency: true, timeScale: 1, controlApp: (runtime, deps) => buildControlApp(runtime, { ...deps, maxSends: 2 }), ipLocator: { lookup: () => undefined } })
+    // Sydney to the EU shop: about a quarter of a second each, so all six are asked for while the first two are out.
+    const answers = await Promise.all(Array.from({ length: 6 }, () => send(r, { host: 'eu-shop.example', client: 'Sydney' })))
+    const statuses = answers.map((a) => a.status).sort()
+    expect(statuses).toEqual([200, 200, 429, 429, 429, 429])
+    for (const a of answers.filter((x) => x.status === 429)) {
+      expect(a.headers['retry-after']).toBe('1')
+      expect(a.json().error).toMatchObject({ code: 'SIM_ERR_TOO_MANY_SENDS', message: expect.stringContaining('2 requests are already being sent') })
+    }
+    expect(answers.filter((x) => x.status === 200).map((a) => a.json().status)).toEqual([200, 200])
+    // Once those have finished, the next one is sent.
+    expect((await send(r, { host: 'eu-shop.example', client: 'Sydney' })).json()).toMatchObject({ status: 200, ingress: 'SYD' })
+  })
+
   it('sends the request through the edge on a new connection and reports where it went; the request is recorded as any other', async () => {
     const r = await start()
     const recs: RequestRecord[] = []

@@ -32,7 +32,12 @@ export interface ControlDeps {
   readonly ledgerSize?: number
   /** Period of the comment lines that keep idle event streams open. Default 15 s. */
   readonly heartbeatMs?: number
+  /** Requests POST /api/requests sends through the edge at once, at most (more get 429). Default MAX_SENDS. */
+  readonly maxSends?: number
 }
+
+/** Requests sent through the edge at once by POST /api/requests, at most: a class's worth of clicks. */
+export const MAX_SENDS = 32
 
 const PopParams = Type.Object({
   id: Type.String({ minLength: 1, maxLength: 16, description: 'PoP id (IATA code, any case).' })
@@ -98,6 +103,7 @@ export function buildControlApp (runtime: SimRuntime, deps: ControlDeps): Fastif
     }
   })
   const ledger = createLedgerStore(deps.ledgerSize ?? 1000)
+  const maxSends = deps.maxSends ?? MAX_SENDS
   const metrics = createControlMetrics(() => runtime.world)
   const stream = createSseHub({ heartbeatMs: deps.heartbeatMs ?? 15_000 })
   // One state change at a time per PoP, so concurrent down/up calls cannot interleave a listener stop and restart.
@@ -210,11 +216,23 @@ export function buildControlApp (runtime: SimRuntime, deps: ControlDeps): Fastif
     return { pop: popView(runtime.world, pop) }
   })
 
+  // Each send opens a connection of its own to the edge: at most MAX_SENDS at once, so that a script calling in a loop
+  // without waiting cannot hold an unbounded number of sockets (429 with Retry-After, as for any rate limit).
+  let sending = 0
   app.post<{ Body: SendRequest }>('/api/requests', {
     validatorCompiler: asSent,
     schema: { body: SendBody }
-  }, async function sendRequest (request) {
-    return await sendThroughEdge(runtime.edgeUrl, request.body)
+  }, async function sendRequest (request, reply) {
+    if (sending >= maxSends) {
+      reply.header('retry-after', '1')
+      throw new SimError('SIM_ERR_TOO_MANY_SENDS', [maxSends])
+    }
+    sending++
+    try {
+      return await sendThroughEdge(runtime.edgeUrl, request.body)
+    } finally {
+      sending--
+    }
   })
 
   const keys = runtime.keys
