@@ -72,6 +72,17 @@ describe('rsim matrix', () => {
     expect(last.slice('weighted mean'.length).trim().split(/\s+/)).toEqual(want)
   })
 
+  it('weighs a client whose weight cell is empty, or that has no weight column, as 1', async () => {
+    const hosts = ['--host', 'eu-shop.example']
+    const empty = await runCommand(matrixCommand, ['--clients', '-', ...hosts, '--json'], 'client,weight\nBerlin,\nSydney,3\n')
+    expect(empty.code).toBe(0)
+    expect((JSON.parse(empty.stdout) as { weight: number }[]).map((c) => c.weight)).toEqual([1, 3])
+    const none = await runCommand(matrixCommand, ['--clients', '-', ...hosts], 'client\nBerlin\nSydney\n')
+    expect(none.code).toBe(0)
+    // Every weight 1: a plain mean.
+    expect(none.stdout.trimEnd().split('\n').at(-1)).toMatch(/^mean +\d+\.\d$/)
+  })
+
   it('takes the mean over the clients a column serves, and says what share it refuses', async () => {
     const csv = 'client,weight\nBerlin,3\nSydney,1\n'
     const down = 'FRA,TXL,DUS,HAM,MUC,STR'

@@ -87,10 +87,11 @@ async function placesOf (name: string, io: Parameters<Command['run']>[1]): Promi
     const where = `${name}:${rec.line}`
     const input = (rec.fields.client as string).trim()
     if (input === '') throw new SimError('SIM_ERR_INPUT_INVALID', [where, 'the client column is empty'])
-    const text = rec.fields.weight?.trim()
-    const weight = text === undefined || text === '' ? 1 : Number(text)
-    if (!/^\d+(?:\.\d+)?(?:[eE][+-]?\d+)?$/.test(text ?? '1') || !Number.isFinite(weight)) {
-      throw new SimError('SIM_ERR_INPUT_INVALID', [where, `weight "${text as string}" is not a non-negative number`])
+    // No weight column, or an empty cell: 1.
+    const text = rec.fields.weight?.trim() ?? ''
+    const weight = text === '' ? 1 : Number(text)
+    if (text !== '' && (!/^\d+(?:\.\d+)?(?:[eE][+-]?\d+)?$/.test(text) || !Number.isFinite(weight))) {
+      throw new SimError('SIM_ERR_INPUT_INVALID', [where, `weight "${text}" is not a non-negative number`])
     }
     places.push({ input, label: input, where, weight })
   }
