@@ -110,6 +110,10 @@ describe('rsim pops / regions / check', () => {
     expect(r.stdout).not.toMatch(/^LHR /m)
   })
 
+  it('counts one PoP as one', async () => {
+    expect((await runCommand(popsCommand, ['--region', 'at'])).stdout).toMatch(/^VIE .*\n1 PoP\n$/)
+  })
+
   it('refuses an unknown region', async () => {
     expect((await runCommand(popsCommand, ['--region', 'atlantis'])).error?.code).toBe('SIM_ERR_REGION_UNKNOWN')
   })
@@ -117,6 +121,8 @@ describe('rsim pops / regions / check', () => {
   it('lists the regions, marking assumed memberships', async () => {
     const r = await runCommand(regionsCommand, [])
     expect(r.stdout).toMatch(/^eu\s+group\s+\d+ PoPs\s+European Union/m)
+    // One PoP is one PoP, in the same column.
+    expect(r.stdout).toMatch(/^at\s+country\s+1 PoP {3}Austria$/m)
     expect(r.stdout).toMatch(/^fedramp-domestic .*\(assumed\)/m)
   })
 

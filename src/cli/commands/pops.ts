@@ -36,7 +36,7 @@ export const popsCommand: Command = {
       const flags = [p.highestSecurity ? 'highest-security' : '', p.network === 'china' ? 'china-network' : ''].filter(Boolean).join(',')
       io.stdout.write(`${p.id}  ${p.country}${p.usState ? '-' + p.usState : '   '}  ${p.lbRegion.padEnd(4)}  ${p.city}${flags ? '  [' + flags + ']' : ''}\n`)
     }
-    io.stdout.write(`${pops.length} PoPs\n`)
+    io.stdout.write(`${pops.length} ${pops.length === 1 ? 'PoP' : 'PoPs'}\n`)
     return 0
   }
 }

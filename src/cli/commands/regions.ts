@@ -27,7 +27,7 @@ export const regionsCommand: Command = {
       return 0
     }
     for (const r of regions) {
-      io.stdout.write(`${r.id.padEnd(22)} ${r.kind.padEnd(15)} ${String(r.popIds.length).padStart(3)} PoPs  ${r.name}${r.assumption ? '  (assumed)' : ''}\n`)
+      io.stdout.write(`${r.id.padEnd(22)} ${r.kind.padEnd(15)} ${String(r.popIds.length).padStart(3)} ${r.popIds.length === 1 ? 'PoP ' : 'PoPs'}  ${r.name}${r.assumption ? '  (assumed)' : ''}\n`)
     }
     return 0
   }
