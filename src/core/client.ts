@@ -2,8 +2,8 @@
 // point.
 import { distance } from 'fastest-levenshtein'
 import type { ErrorCode } from './errors.ts'
-import { parseLatLon } from './geo.ts'
-import { cityKey, largeCities, nameOf, placeLabel, placeNamed, type Place } from './places.ts'
+import { distanceKm, parseLatLon } from './geo.ts'
+import { cityKey, largeCities, nameOf, placeLabel, placeNamed, placesNamed, type Place } from './places.ts'
 import { loadTopology } from './topology.ts'
 import type { ClientLocation, IpLocator, Pop, Topology } from './types.ts'
 
@@ -195,6 +195,19 @@ function popsNamed (text: string, topology: Topology): readonly Pop[] {
   return utf8 === undefined ? here : popsInCity(utf8, topology)
 }
 
+/** PoPs this close to a city of their city's name are in that city (an airport is within 50 km of its city). */
+const SAME_CITY_KM = 50
+
+/**
+ * The PoP in a world city: one of the city's name and country within SAME_CITY_KM of it, in the scenario or else in
+ * the PoP list (two cities may share a name in one country: Portland, ME is not PDX's Portland).
+ */
+function popOfPlace (place: Place, topology: Topology): Pop | undefined {
+  const name = place.name.split(',')[0] as string
+  const inCity = (pops: readonly Pop[]): Pop | undefined => pops.find((pop) => pop.country === place.country && distanceKm(pop, place) <= SAME_CITY_KM)
+  return inCity(popsInCity(name, topology)) ?? inCity(popsInCity(name, loadTopology()))
+}
+
 /**
  * A client in a city: at the PoP of the city when there is one (in the scenario, or else anywhere in the PoP list:
  * the place is there even when the scenario's PoP is not), else at the city of that name in the world's cities
@@ -221,12 +234,37 @@ export function cityLocation (input: string, text: string, topology: Topology): 
   if (place === undefined) return undefined
   if (!Array.isArray(place)) {
     const p = place as Place
+    // Named another way ("Kiev", "Munich, Bavaria", "Bombay, India"), a PoP's city is still at that PoP, as by its name.
+    const pop = popOfPlace(p, topology)
+    if (pop !== undefined) return { lat: pop.lat, lon: pop.lon, country: pop.country, source: 'city', input }
     return { lat: p.lat, lon: p.lon, country: p.country, source: 'city', input }
   }
   const list = place as readonly Place[]
   const shown = list.slice(0, 4).map((p) => `${placeLabel(p, list)} (${p.population.toLocaleString('en-US')} people)`)
   const more = list.length > 4 ? ` and ${list.length - 4} more` : ''
   return invalid(input, `${list.length} cities have that name: ${shown.join(', ')}${more}; say which, as "${placeLabel(list[0] as Place, list)}", or give "lat,lon"`)
+}
+
+/**
+ * Why "city, qualifier" finds no city: the city is elsewhere (each place of the name, and how to name it), or no city
+ * has the name (with suggestions for it).
+ */
+function unknownQualified (input: string, city: string, qualifier: string, topology: Topology): ClientLocationError {
+  const places = placesNamed(city).length > 0 ? placesNamed(city) : placesNamed(asUtf8(city) ?? '')
+  if (places.length > 0) {
+    const shown = places.slice(0, 4).map((p) => `${p.name} (${p.province === '' ? '' : `${p.province}, `}${p.country})`)
+    const more = places.length > 4 ? ` and ${places.length - 4} more` : ''
+    const there = places.length === 1 ? `the only one is ${shown[0] as string}` : `there are ${shown.join('; ')}${more}`
+    const named = placeLabel(places[0] as Place, places)
+    return invalid(input, `no city called "${city}" is in "${qualifier}" (${there}); give "${named}"${places.length === 1 ? '' : ' or the like'}, or "lat,lon"`)
+  }
+  const pops = popsNamed(city, loadTopology())
+  if (pops.length > 0) {
+    const shown = pops.map((p) => `${p.city} (${p.country}, PoP ${p.id})`).join('; ')
+    return invalid(input, `no city called "${city}" is in "${qualifier}" (${pops.length === 1 ? 'the only one is' : 'there are'} ${shown}); give "${pops[0]!.city.split(',')[0] as string}, ${pops[0]!.country}", or "lat,lon"`)
+  }
+  const near = citiesNear(asUtf8(city) ?? city, topology)
+  return invalid(input, `no city is called "${city}"${near.length === 0 ? '' : ` (did you mean ${near.join(' or ')}?)`}; ${HINT}`)
 }
 
 /**
@@ -267,8 +305,11 @@ export function parseClientLocation (input: string, topology: Topology, ip: IpLo
     const city = /\p{L}/u.test(text) ? cityLocation(input, text, topology) : undefined
     if (city !== undefined) return city
     const parsed = parseLatLon(text)
-    if (!parsed.ok) return { error: 'SIM_ERR_CLIENT_LOCATION_INVALID', args: [input, parsed.reason] }
-    return { ...parsed.value, source: 'latlon', input }
+    if (parsed.ok) return { ...parsed.value, source: 'latlon', input }
+    // Words on both sides of the comma are a city and where it is ("Munich, Saxony"), not coordinates.
+    const comma = text.lastIndexOf(',')
+    if (/\p{L}/u.test(text.slice(0, comma)) && /\p{L}/u.test(text.slice(comma + 1))) return unknownQualified(input, text.slice(0, comma).trim(), text.slice(comma + 1).trim(), topology)
+    return { error: 'SIM_ERR_CLIENT_LOCATION_INVALID', args: [input, parsed.reason] }
   }
   const city = cityLocation(input, text, topology)
   if (city !== undefined) return city

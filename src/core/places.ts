@@ -1,6 +1,8 @@
 // World cities by name (regions/cities.json, 7,329 cities from city-timezones): where a client said to be in a city
 // with no PoP is. A PoP's own city is the PoP's business (client.ts looks there first); this is for the rest of the
-// world: "New York", "Berlin", "Nairobi".
+// world: "New York", "Berlin", "Nairobi". Also by the names of regions/city-aliases.json, which the data lacks: former,
+// English and local ones ("Kiev", "Bombay", "München") and English names of provinces ("Munich, Bavaria").
+import aliasData from '../../regions/city-aliases.json' with { type: 'json' }
 import cityData from '../../regions/cities.json' with { type: 'json' }
 
 export interface Place {
@@ -34,29 +36,63 @@ export function cityKey (name: string): string {
 let index: Map<string, Place[]> | undefined
 let all: Place[] = []
 
+interface Aliases {
+  /** Alias: the city as regions/cities.json names it, and its country ("Bombay": ["Mumbai", "IN"]). */
+  readonly cities: Record<string, [city: string, country: string]>
+  /** Country code: alias: the province as regions/cities.json names it there ("DE": { "Bavaria": "Bayern" }). */
+  readonly provinces: Record<string, Record<string, string>>
+}
+
+/** The aliases of regions/city-aliases.json as compared (cityKey), by the city or province they stand for. */
+function aliasKeys (): { readonly cities: Map<string, string[]>, readonly provinces: Map<string, string[]> } {
+  // A JSON import types the pairs as string[]; test/unit/places.test.ts checks that each is a pair.
+  const { cities, provinces } = aliasData as unknown as Aliases
+  const push = (into: Map<string, string[]>, key: string, alias: string): void => {
+    into.set(key, [...(into.get(key) ?? []), cityKey(alias)])
+  }
+  const byCity = new Map<string, string[]>()
+  for (const [alias, [city, country]] of Object.entries(cities)) push(byCity, `${city}\n${country}`, alias)
+  const byProvince = new Map<string, string[]>()
+  for (const [country, names] of Object.entries(provinces)) {
+    for (const [alias, province] of Object.entries(names)) push(byProvince, `${province}\n${country}`, alias)
+  }
+  return { cities: byCity, provinces: byProvince }
+}
+
 function load (): Map<string, Place[]> {
   if (index !== undefined) return index
   const map = new Map<string, Place[]>()
-  const add = (key: string, place: Place): void => {
-    const list = map.get(key)
-    if (list === undefined) map.set(key, [place])
+  // Names made with an alias are kept apart until every name of the data is in: one the data has too is left to the
+  // data, so that an alias never changes what an existing name finds.
+  const aliased = new Map<string, Place[]>()
+  const add = (into: Map<string, Place[]>, key: string, place: Place): void => {
+    const list = into.get(key)
+    if (list === undefined) into.set(key, [place])
     else if (!list.includes(place)) list.push(place)
   }
+  const aliases = aliasKeys()
   all = (cityData.cities as Row[]).map(([name, asciiName, lat, lon, country, countryName, province, usState, population]) => {
     const place: Place = { name, country, province, usState, lat, lon, population }
     // By the whole name, by the name before its comma ("Washington"), and by its ASCII spelling; each also with the
     // country's code or name, the province, or a US city's state after a comma ("Portland, ME", "Newcastle, AU",
     // "Paris, France").
     const names = new Set([name, name.split(',')[0] as string, asciiName].filter((n) => n !== '').map(cityKey))
+    const qualifiers = [country, countryName, province, usState].filter((q) => q !== '').map(cityKey)
+    // And by the city's aliases, with those qualifiers or an alias of its province ("Kiev, UA", "Munich, Bavaria").
+    const cityAliases = aliases.cities.get(`${name}\n${country}`) ?? []
+    const provinceAliases = province === '' ? [] : aliases.provinces.get(`${province}\n${country}`) ?? []
     for (const n of names) {
-      add(n, place)
-      add(`${n}, ${cityKey(country)}`, place)
-      add(`${n}, ${cityKey(countryName)}`, place)
-      if (province !== '') add(`${n}, ${cityKey(province)}`, place)
-      if (usState !== '') add(`${n}, ${cityKey(usState)}`, place)
+      add(map, n, place)
+      for (const q of qualifiers) add(map, `${n}, ${q}`, place)
+      for (const q of provinceAliases) add(aliased, `${n}, ${q}`, place)
+    }
+    for (const n of cityAliases) {
+      add(aliased, n, place)
+      for (const q of [...qualifiers, ...provinceAliases]) add(aliased, `${n}, ${q}`, place)
     }
     return place
   })
+  for (const [key, list] of aliased) if (!map.has(key)) map.set(key, list)
   // Most people first: a name's candidates are listed, and its dominant place found, in that order.
   for (const list of map.values()) list.sort((a, b) => b.population - a.population)
   index = map

@@ -2,7 +2,10 @@
 import { isIP } from 'node:net'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
+import aliasData from '../../regions/city-aliases.json' with { type: 'json' }
+import cityData from '../../regions/cities.json' with { type: 'json' }
 import { ipVersion, isClientLocationError, parseClientLocation } from '../../src/core/client.ts'
+import { distanceKm } from '../../src/core/geo.ts'
 import { loadTopology } from '../../src/core/topology.ts'
 import type { IpLocator } from '../../src/core/types.ts'
 import { createGeoIpLocator } from '../../src/net/geoip-locator.ts'
@@ -102,7 +105,6 @@ describe('parseClientLocation', () => {
     ['Springfield, MO', 37.18, -93.32, 'US'],
     ['Newcastle, GB', 55.0004, -1.6, 'GB'],
     ['Newcastle, Tyne and Wear', 55.0004, -1.6, 'GB'],
-    ['Paris, France', 48.8667, 2.3333, 'FR'],
     // "St." and "Saint" are one (Saint Petersburg, RU is LED's city); the name before a comma is enough
     // ("Washington, D.C.").
     ['st petersburg, florida', 27.7705, -82.6794, 'US'],
@@ -181,6 +183,51 @@ describe('parseClientLocation', () => {
       expect(Math.abs(r.lon)).toBeLessThanOrEqual(180)
       expect(r.input).toBe(text)
     }), { numRuns: 3000 })
+  })
+
+  it('locates a client by a city\'s alias (regions/city-aliases.json) in that city\'s country, within 100 km of it', () => {
+    const rows = cityData.cities as [string, string, number, number, string][]
+    for (const [alias, [name, country]] of Object.entries(aliasData.cities as Record<string, string[]>)) {
+      const city = rows.find((r) => r[0] === name && r[4] === country)!
+      // At the city, or at the PoP of the city when a PoP's city has the alias ("Bangalore" is BLR).
+      for (const text of [alias, `${alias}, ${country}`, Buffer.from(alias).toString('latin1')]) {
+        const r = parseClientLocation(text, topology, fakeIp)
+        expect(r, text).toMatchObject({ country, source: 'city' })
+        if (!isClientLocationError(r)) expect(distanceKm(r, { lat: city[2], lon: city[3] }), text).toBeLessThan(100)
+      }
+    }
+    expect(parseClientLocation('Munich, Bavaria', topology, fakeIp)).toMatchObject({ country: 'DE', source: 'city' })
+  })
+
+  it('places a PoP\'s city named another way (an alias, a province, a country name) at that PoP, as by its own name', () => {
+    const at = (text: string) => {
+      const r = parseClientLocation(text, topology, fakeIp)
+      if (isClientLocationError(r)) throw new Error(`${text}: ${r.args.join(' ')}`)
+      return [r.lat, r.lon, r.country]
+    }
+    const pop = (id: string) => { const p = topology.byId.get(id)!; return [p.lat, p.lon, p.country] }
+    for (const [texts, id] of [[['Kiev', 'Kyiv', 'Kiev, Ukraine'], 'KBP'], [['Bombay', 'Bombay, India', 'Mumbai'], 'BOM'], [['München', 'Munich, Bavaria', 'Munich, Bayern', 'Munich'], 'MUC'], [['Paris, France', 'Paris, Île-de-France', 'Paris'], 'CDG']] as const) {
+      for (const text of texts) expect(at(text), text).toEqual(pop(id))
+    }
+    // A city of a PoP's city's name and country, far from it, is not that PoP's place: Portland, Maine is not PDX's.
+    const portland = at('Portland, ME')
+    expect(portland[2]).toBe('US')
+    expect(distanceKm({ lat: portland[0] as number, lon: portland[1] as number }, topology.byId.get('PDX')!)).toBeGreaterThan(4000)
+  })
+
+  it.each([
+    // The city is elsewhere: where each of that name is, and how to name one.
+    ['Munich, Saxony', /no city called "Munich" is in "Saxony" \(the only one is Munich \(Bayern, DE\)\); give "Munich, DE", or "lat,lon"/],
+    ['Springfield, Texas', /no city called "Springfield" is in "Texas" \(there are Springfield \(Massachusetts, US\); .* and \d+ more\); give "Springfield, MA" or the like/],
+    // No city of the name: suggestions for the name, not a complaint about coordinates.
+    ['Frankfrut, DE', /no city is called "Frankfrut" \(did you mean Frankfurt \(FRA\)[^)]*\?\); expected a PoP IATA code/],
+    ['Xyzzy, Foo', /no city is called "Xyzzy"; expected a PoP IATA code/],
+    // A number after the comma: meant as coordinates.
+    ['north,2', /latitude "north" is not a decimal number/]
+  ])('says why "%s" names no place', (text, why) => {
+    const r = parseClientLocation(text, topology, fakeIp)
+    expect(r).toMatchObject({ error: 'SIM_ERR_CLIENT_LOCATION_INVALID' })
+    expect((r as { args: string[] }).args[1]).toMatch(why)
   })
 
   it('locates a city however its letters are cased and spaced, with or without its accents', () => {

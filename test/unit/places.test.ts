@@ -1,6 +1,7 @@
 import { spawnSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
+import aliasData from '../../regions/city-aliases.json' with { type: 'json' }
 import cityData from '../../regions/cities.json' with { type: 'json' }
 import { isClientLocationError, parseClientLocation } from '../../src/core/client.ts'
 import { distanceKm } from '../../src/core/geo.ts'
@@ -92,5 +93,98 @@ describe('world cities (regions/cities.json)', () => {
     expect(large.length).toBeGreaterThan(300)
     expect(large.every((p) => p.population >= 1_000_000)).toBe(true)
     expect(large.map((p) => p.name)).toContain('Pyongyang')
+  })
+})
+
+describe('aliases (regions/city-aliases.json)', () => {
+  type Row = [name: string, asciiName: string, lat: number, lon: number, country: string, countryName: string, province: string, usState: string, population: number]
+  const rows = cityData.cities as Row[]
+  const cities = Object.entries(aliasData.cities as Record<string, string[]>)
+  const provinces = Object.entries(aliasData.provinces as Record<string, Record<string, string>>)
+  // Every name the data finds a city by on its own, before any alias: an alias must be none of them.
+  const dataNames = new Set(rows.flatMap(([name, asciiName]) => [name, name.split(',')[0] as string, asciiName].filter((n) => n !== '').map(cityKey)))
+  const rowOf = (name: string, country: string): Row[] => rows.filter((r) => r[0] === name && r[4] === country)
+  const at = (row: Row) => ({ name: row[0], country: row[4], lat: row[2], lon: row[3] })
+
+  it('finds Kiev where Kyiv is, alone and with its country or province', () => {
+    const kyiv = rowOf('Kyiv', 'UA')[0] as Row
+    for (const name of ['Kiev', 'kiev', 'Kiev, UA', 'Kiev, Ukraine', 'Kiev, Kyiv']) {
+      expect(placeNamed(name), name).toMatchObject({ name: 'Kyiv', country: 'UA', lat: kyiv[2], lon: kyiv[3] })
+    }
+    expect(placeNamed('Kiev')).toBe(placeNamed('Kyiv'))
+  })
+
+  it('takes a country, province or state after an alias, and an English province after any name', () => {
+    const mumbai = placeNamed('Mumbai') as Place
+    for (const name of ['Bombay', 'Bombay, IN', 'Bombay, India', 'Bombay, Maharashtra']) expect(placeNamed(name), name).toBe(mumbai)
+    const munich = placeNamed('Munich') as Place
+    for (const name of ['Munich, Bavaria', 'Munich, Bayern', 'München', 'München, Bavaria', 'Munchen, DE']) expect(placeNamed(name), name).toBe(munich)
+    expect(placeNamed('Cologne, North Rhine-Westphalia')).toBe(placeNamed('Cologne'))
+    expect(placeNamed('Washington, DC')).toBe(placeNamed('Washington, D.C.'))
+    expect(placeNamed('Bombay, Bavaria')).toBeUndefined()
+    expect(placeNamed('Munich, Maharashtra')).toBeUndefined()
+  })
+
+  it('leaves the names of the data as they were, and labels a place by the data\'s own name', () => {
+    // Roma, Queensland is a city of the data: "Roma" is no alias of Rome (see leftOut in the file).
+    expect(placeNamed('Roma')).toMatchObject({ name: 'Roma', country: 'AU' })
+    expect(placeNamed('Rome')).toMatchObject({ name: 'Rome', country: 'IT' })
+    // "Odesa" is the Ukrainian city; "Odessa" stays shared with Odessa, Texas.
+    expect(placeNamed('Odesa')).toMatchObject({ name: 'Odessa', country: 'UA' })
+    expect((placeNamed('Odessa') as Place[]).map((p) => p.country)).toEqual(['UA', 'US'])
+    expect(nameOf(placeNamed('Kiev') as Place)).toBe('Kyiv, UA')
+    expect(nameOf(placeNamed('Bombay') as Place)).toBe('Mumbai, IN')
+    expect(placeLabel(placeNamed('Napoli') as Place, placesNamed('Naples'))).toBe('Naples, IT')
+    expect(largeCities(0).length).toBe(rows.length)
+  })
+
+  it('has a source, and names of its own for each city, in no two spellings', () => {
+    expect(aliasData.source).toMatch(/curated by this project/i)
+    const keys = cities.map(([alias]) => cityKey(alias))
+    expect(new Set(keys).size).toBe(keys.length)
+    expect(cities.length).toBeGreaterThan(30)
+  })
+
+  it('names exactly one city of the data by each city alias, which finds that city alone or with its country', () => {
+    for (const [alias, target] of cities) {
+      expect(target, alias).toHaveLength(2)
+      const [name, country] = target as [string, string]
+      const matches = rowOf(name, country)
+      expect(matches.map(at), alias).toHaveLength(1)
+      const row = matches[0] as Row
+      // Were it a name of the data, the alias would have been left out rather than change what the name finds.
+      expect(dataNames.has(cityKey(alias)), `${alias} is a city of the data`).toBe(false)
+      for (const name of [alias, `${alias}, ${country}`, `${alias}, ${row[5]}`]) {
+        expect(placesNamed(name).map((p) => ({ name: p.name, country: p.country, lat: p.lat, lon: p.lon })), name).toEqual([at(row)])
+      }
+    }
+  })
+
+  it('names a province of its country by each province alias, which finds what the province finds', () => {
+    // A qualifier of the data anywhere (a country's code or name, a province, a US state): an alias must be none.
+    const qualifiers = new Set(rows.flatMap((r) => [r[4], r[5], r[6], r[7]].filter((q) => q !== '').map(cityKey)))
+    let checked = 0
+    for (const [country, names] of provinces) {
+      expect(country).toMatch(/^[A-Z]{2}$/)
+      for (const [alias, province] of Object.entries(names)) {
+        const inProvince = rows.filter((r) => r[4] === country && r[6] === province)
+        expect(inProvince.length, `${alias}: ${province}, ${country}`).toBeGreaterThan(0)
+        expect(qualifiers.has(cityKey(alias)), `${alias} is a qualifier of the data`).toBe(false)
+        for (const row of inProvince) {
+          const short = row[0].split(',')[0] as string
+          expect(placesNamed(`${short}, ${alias}`), `${short}, ${alias}`).toEqual(placesNamed(`${short}, ${province}`))
+          checked++
+        }
+      }
+    }
+    expect(checked).toBeGreaterThan(50)
+  })
+
+  it('leaves out names the data has, and says why', () => {
+    for (const [name, why] of Object.entries(aliasData.leftOut)) {
+      expect(dataNames.has(cityKey(name)), name).toBe(true)
+      expect(why, name).not.toBe('')
+      expect(cities.map(([alias]) => cityKey(alias)), name).not.toContain(cityKey(name))
+    }
   })
 })
