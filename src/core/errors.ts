@@ -50,6 +50,7 @@ export const ERRORS = {
   SIM_ERR_ORIGIN_UNREACHABLE: { status: 502, message: 'origin of %s unreachable: %s' },
   SIM_ERR_UPSTREAM_UNREACHABLE: { status: 502, message: 'PoP %s unreachable: %s' },
   SIM_ERR_UPSTREAM_TIMEOUT: { status: 504, message: '%s did not answer within %s ms' },
+  SIM_ERR_HTTP_VERSION_UNSUPPORTED: { status: 505, message: 'HTTP/%s is not served here: requests are HTTP/1.1 or HTTP/1.0' },
   SIM_ERR_INPUT_INVALID: { status: 400, message: 'invalid input at %s: %s' },
   SIM_ERR_LISTEN_FAILED: { status: 500, message: 'cannot listen on %s port %s: %s' },
   SIM_ERR_INTERNAL: { status: 500, message: 'internal error: %s' }

@@ -108,6 +108,16 @@ export function targetFormError (url: string | undefined): SimError | undefined 
   return url?.charCodeAt(0) === 47 /* / */ ? undefined : new SimError('SIM_ERR_BAD_REQUEST', ['the request target must be a path starting with "/"'])
 }
 
+/**
+ * What is wrong with a request line that node's parser let through: a version other than HTTP/1.x (node reads
+ * "HTTP/2.0" and "HTTP/0.9" in an HTTP/1 request line; HTTP/2 is never sent as text, RFC 9113 section 3), then the
+ * target's form.
+ */
+export function requestLineError (raw: IncomingMessage): SimError | undefined {
+  if (raw.httpVersionMajor !== 1) return new SimError('SIM_ERR_HTTP_VERSION_UNSUPPORTED', [raw.httpVersion])
+  return targetFormError(raw.url)
+}
+
 /** A Host field's shape (RFC 9110 section 7.2, RFC 3986 section 3.2.2): a name or [IPv6 literal], then an optional port. */
 const HOST_FIELD = /^(?:\[[0-9A-Fa-f:.]+\]|[^:[\]]+)(?::(\d*))?$/
 
@@ -175,6 +185,13 @@ export function installErrorHandling (app: FastifyInstance, label: string, unrou
     if (allowed.length === 0) return sendCode(reply, label, 'SIM_ERR_NOT_FOUND', request.method, path)
     return sendCode(reply.header('allow', allowed.join(', ')), label, 'SIM_ERR_METHOD_NOT_ALLOWED', request.method, `${path} takes ${allowed.join(', ')}`)
   })
+  // The data paths check the request line in their entry (requestLineError), where they check the target too.
+  if (unrouted === undefined) {
+    app.addHook('onRequest', function refuseVersion (request: FastifyRequest, reply: FastifyReply, done: () => void) {
+      if (request.raw.httpVersionMajor === 1) return done()
+      sendError(reply, new SimError('SIM_ERR_HTTP_VERSION_UNSUPPORTED', [request.raw.httpVersion]), label)
+    })
+  }
   // CONNECT never reaches a route (node emits 'connect' instead of 'request'); without a listener node would drop
   // the connection without a word. No service here is a forward proxy.
   app.server.on('connect', function refuseConnect (_req: IncomingMessage, socket: Socket) {

@@ -5,6 +5,7 @@ import { connect, type Socket } from 'node:net'
 import { request } from 'undici'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { RequestRecord } from '../../src/runtime/types.ts'
+import { buildControlApp } from '../../src/services/control/app.ts'
 import { errorCode, eventually, get, liveRuntimePerTest } from './live-helpers.ts'
 
 const live = liveRuntimePerTest()
@@ -147,6 +148,20 @@ describe('the live data path at the edges of HTTP/1.1', () => {
       const tunnel = await exchange(url, 'CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n')
       expect(statusOf(tunnel)).toBe(405)
       expect(tunnel).toContain('"code":"SIM_ERR_METHOD_NOT_ALLOWED"')
+    }
+  })
+
+  it('answers a request line of another HTTP version than 1.x 505, on the data path and the control plane alike', async () => {
+    const rt = await live.start({}, { controlApp: buildControlApp, controlPort: 0 })
+    for (const url of [rt.edgeUrl, rt.popUrl('LHR') as string, rt.controlUrl as string]) {
+      const path = url === rt.controlUrl ? '/healthz' : '/'
+      // Node's parser takes these two in an HTTP/1 request line; HTTP/2 is never sent as text.
+      for (const version of ['2.0', '0.9']) {
+        const answer = await exchange(url, `GET ${path} HTTP/${version}\r\nHost: eu-shop.example\r\nx-sim-client: FRA\r\nConnection: close\r\n\r\n`)
+        expect([statusOf(answer), answer.includes('"code":"SIM_ERR_HTTP_VERSION_UNSUPPORTED"'), answer.includes(`HTTP/${version} is not served here`)], `${url} ${version}`).toEqual([505, true, true])
+      }
+      const old = await exchange(url, `GET ${path} HTTP/1.0\r\nHost: eu-shop.example\r\nx-sim-client: FRA\r\n\r\n`)
+      expect(statusOf(old), url).toBe(200)
     }
   })
 

@@ -6,7 +6,7 @@ import type { IncomingHttpHeaders } from 'node:http'
 import type { Logger } from 'pino'
 import { SimError, isSimError } from '../../core/errors.ts'
 import type { ClientLocation, Plan, PlanRequest, World } from '../../core/types.ts'
-import { answerContinue, hostFieldError, installErrorHandling, planRefusal, sendError, targetFormError } from '../http-errors.ts'
+import { answerContinue, hostFieldError, installErrorHandling, planRefusal, requestLineError, sendError } from '../http-errors.ts'
 import { dataPathLoggerOptions, passThroughBodies, type PopHandlers } from '../pop/app.ts'
 
 export interface EdgeDeps {
@@ -36,8 +36,9 @@ export function buildApp (deps: EdgeDeps): FastifyInstance {
     const host = headers.host
     const hostError = hostFieldError(host)
     if (host === undefined || hostError !== undefined) return sendError(reply, hostError ?? new SimError('SIM_ERR_HOST_MISSING'), LABEL)
-    // The target's form before the Host's customer: an absolute URL or `*` is the wrong request whatever it names.
-    const target = targetFormError(request.raw.url)
+    // The request line before the Host's customer: HTTP/2.0 in text, an absolute URL or `*` is the wrong request
+    // whatever it names.
+    const target = requestLineError(request.raw)
     if (target !== undefined) return sendError(reply, target, LABEL)
     let client: ClientLocation
     try {

@@ -16,7 +16,7 @@ import { FWD_PREFIX, hasForwardHeaders, type ForwardFields } from '../../net/sig
 import { classifyUpstreamError, describeUpstreamError, exchange, type Exchange } from '../../net/upstream.ts'
 import { isLate } from '../../runtime/fidelity.ts'
 import type { MeasuredHop, RequestHandshake, SettleRecord } from '../../runtime/types.ts'
-import { hostFieldError, newRay, requestLineTooLong, targetFormError, toSimError } from '../http-errors.ts'
+import { hostFieldError, newRay, requestLineError, requestLineTooLong, toSimError } from '../http-errors.ts'
 import { bodyFailure } from '../body-failure.ts'
 import { fieldCount } from '../client-location.ts'
 import { HANDSHAKE_HEADER, HOP_BY_HOP, SIGNER_HEADER, TICKET_HEADER, type PopDeps } from './deps.ts'
@@ -395,7 +395,7 @@ export function createIngress (deps: PopDeps, inspect: Inspector) {
         if (headerBlockBytes(raw.url ?? '', raw.rawHeaders) >= limit) throw (raw.url ?? '').length >= limit ? requestLineTooLong(limit) : new SimError('SIM_ERR_HEADERS_TOO_LARGE', [limit])
         const hostError = hostFieldError(host)
         if (hostError !== undefined) throw hostError
-        const target = targetFormError(raw.url)
+        const target = requestLineError(raw)
         if (target !== undefined) throw target
       }
       // Node keeps the first of several Host fields; forwarded, they would be ambiguous to the next hop.
