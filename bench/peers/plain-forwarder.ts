@@ -23,8 +23,10 @@ export interface PlainForwarderOptions {
 
 export function buildPlainForwarder (upstream: string, opts: PlainForwarderOptions = {}): FastifyInstance {
   const pool = new Pool(upstream, { connections: 64, keepAliveTimeout: 10_000 })
-  // Teardown between benchmark variants must not wait for the load generator's idle keep-alive sockets.
-  const app = Fastify({ logger: false, forceCloseConnections: true })
+  // Teardown between benchmark variants must not wait for the load generator's idle keep-alive sockets. A request
+  // without a body gets an already-ended body stream, as in residency-sim's services (src/services/http-errors.ts):
+  // the floor keeps every setting that makes residency-sim's hop cheaper.
+  const app = Fastify({ logger: false, forceCloseConnections: true, http: { optimizeEmptyRequests: true } })
   app.removeAllContentTypeParsers()
   app.addContentTypeParser('*', function passThrough (_req, _payload, done) { done(null) })
   app.addHook('onClose', async () => { await pool.close() })

@@ -242,7 +242,10 @@ function answerEarly (res: ServerResponse, sim: SimError, label: string): void {
  */
 export function serverOptions (label: string, maxHeaderSize = DEFAULT_MAX_HEADER_SIZE, reportedLimit = maxHeaderSize, requestTimeoutMs = REQUEST_TIMEOUT_MS) {
   return {
-    http: { maxHeaderSize, requireHostHeader: false },
+    // A request with neither Content-Length nor Transfer-Encoding has no body (RFC 9112 section 6.3): its body stream
+    // starts ended (Node 24.12), so node does not read and discard it after the answer. 3% less CPU per relayed request
+    // (npm run bench:compare, 10 pairs of processes).
+    http: { maxHeaderSize, requireHostHeader: false, optimizeEmptyRequests: true },
     // A field a schema does not name is refused, not dropped: ?newconection=false (a typo) would otherwise be answered
     // as if it had not been sent. Types are still coerced from the query string's text.
     ajv: { customOptions: { removeAdditional: false } },
