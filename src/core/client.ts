@@ -250,13 +250,14 @@ export function cityLocation (input: string, text: string, topology: Topology): 
  * has the name (with suggestions for it).
  */
 function unknownQualified (input: string, city: string, qualifier: string, topology: Topology): ClientLocationError {
-  const places = placesNamed(city).length > 0 ? placesNamed(city) : placesNamed(asUtf8(city) ?? '')
+  const named = placesNamed(city)
+  const places = named.length > 0 ? named : placesNamed(asUtf8(city) ?? '')
   if (places.length > 0) {
     const shown = places.slice(0, 4).map((p) => `${p.name} (${p.province === '' ? '' : `${p.province}, `}${p.country})`)
     const more = places.length > 4 ? ` and ${places.length - 4} more` : ''
     const there = places.length === 1 ? `the only one is ${shown[0] as string}` : `there are ${shown.join('; ')}${more}`
-    const named = placeLabel(places[0] as Place, places)
-    return invalid(input, `no city called "${city}" is in "${qualifier}" (${there}); give "${named}"${places.length === 1 ? '' : ' or the like'}, or "lat,lon"`)
+    const label = placeLabel(places[0] as Place, places)
+    return invalid(input, `no city called "${city}" is in "${qualifier}" (${there}); give "${label}"${places.length === 1 ? '' : ' or the like'}, or "lat,lon"`)
   }
   const pops = popsNamed(city, loadTopology())
   if (pops.length > 0) {
