@@ -3,7 +3,7 @@
 import { distance } from 'fastest-levenshtein'
 import type { ErrorCode } from './errors.ts'
 import { distanceKm, parseLatLon } from './geo.ts'
-import { cityKey, largeCities, nameOf, placeLabel, placeNamed, placesNamed, type Place } from './places.ts'
+import { cityAliases, cityKey, largeCities, nameOf, placeLabel, placeNamed, placesNamed, type Place } from './places.ts'
 import { loadTopology } from './topology.ts'
 import type { ClientLocation, IpLocator, Pop, Topology } from './types.ts'
 
@@ -118,10 +118,21 @@ function asUtf8 (text: string): string | undefined {
 /** Cities of at least this many people are offered for a misspelt name whatever its first letter. */
 const SUGGESTED_POPULATION = 500_000
 
-interface Candidate { readonly key: string, readonly label: string, readonly population: number }
+/** A name a misspelling may be of: `name` as one would write it, `label` as suggested (the shortest that finds it). */
+interface Candidate { readonly key: string, readonly name: string, readonly label: string, readonly population: number }
 interface Suggestible { readonly list: readonly Candidate[], readonly popKeys: ReadonlySet<string> }
 
 const suggestions = new WeakMap<Topology, Suggestible>()
+
+/** A city of the data, or one of its aliases ("Kiev"), as a suggestion: by its name alone when that finds it. */
+function candidateOf (place: Place, alias?: string): Candidate {
+  if (alias === undefined) {
+    const name = place.name.split(',')[0] as string
+    return { key: cityKey(name), name, label: nameOf(place), population: place.population }
+  }
+  const alone = placeNamed(alias) === place
+  return { key: cityKey(alias), name: alias, label: alone ? alias : `${alias}, ${place.country}`, population: place.population }
+}
 
 /** The names a misspelling is compared with, keyed once per topology: its PoPs' cities, then large cities. */
 function suggestible (topology: Topology): Suggestible {
@@ -131,12 +142,15 @@ function suggestible (topology: Topology): Suggestible {
     const popKeys = new Set<string>()
     for (const pop of topology.pops) {
       const city = pop.city.split(',')[0] as string
-      list.push({ key: cityKey(city), label: `${city} (${pop.id})`, population: Number.POSITIVE_INFINITY })
+      list.push({ key: cityKey(city), name: city, label: `${city} (${pop.id})`, population: Number.POSITIVE_INFINITY })
       popKeys.add(cityKey(city))
     }
     for (const place of largeCities(SUGGESTED_POPULATION)) {
-      const key = cityKey(place.name.split(',')[0] as string)
-      if (!popKeys.has(key)) list.push({ key, label: nameOf(place), population: place.population })
+      const c = candidateOf(place)
+      if (!popKeys.has(c.key)) list.push(c)
+    }
+    for (const { alias, place } of cityAliases()) {
+      if (place.population >= SUGGESTED_POPULATION) list.push(candidateOf(place, alias))
     }
     suggestions.set(topology, s = { list, popKeys })
   }
@@ -145,28 +159,32 @@ function suggestible (topology: Topology): Suggestible {
 
 let byInitial: Map<string, Candidate[]> | undefined
 
-/** Every city of regions/cities.json by the first character of its key: a misspelling seldom changes that one. */
+/**
+ * Every city of regions/cities.json, and every alias, by the first character of its key: a misspelling seldom
+ * changes that one.
+ */
 function citiesByInitial (): Map<string, Candidate[]> {
   if (byInitial === undefined) {
-    byInitial = new Map()
-    for (const place of largeCities(0)) {
-      const key = cityKey(place.name.split(',')[0] as string)
-      const bucket = byInitial.get(key[0] as string)
-      const c = { key, label: nameOf(place), population: place.population }
-      if (bucket === undefined) byInitial.set(key[0] as string, [c])
+    const map = new Map<string, Candidate[]>()
+    const put = (c: Candidate): void => {
+      const bucket = map.get(c.key[0] as string)
+      if (bucket === undefined) map.set(c.key[0] as string, [c])
       else bucket.push(c)
     }
+    for (const place of largeCities(0)) put(candidateOf(place))
+    for (const { alias, place } of cityAliases()) put(candidateOf(place, alias))
+    byInitial = map
   }
   return byInitial
 }
 
 /**
- * Cities spelt within an edit or two of `name` (one for a name under 8 letters), closest first, at most three: the
- * PoPs' cities ("Frankfrut" is near Frankfurt (FRA)), the world's large ones ("Pyongyan" is near Pyongyang, KP) and
- * any other that starts with the same letter ("Springfeld": Springfield, MA ...). None for names too short to tell
- * apart or too long to be a city.
+ * Cities spelt within an edit or two of `name` (one for a name under 8 letters), closest first: the PoPs' cities
+ * ("Frankfrut" is near Frankfurt (FRA)), the world's large ones ("Pyongyan" is near Pyongyang, KP), any other that
+ * starts with the same letter ("Springfeld": Springfield, MA ...) and the cities' other names ("Kiew" is near Kiev).
+ * None for names too short to tell apart or too long to be a city.
  */
-export function citiesNear (name: string, topology: Topology): string[] {
+function candidatesNear (name: string, topology: Topology): Candidate[] {
   const key = cityKey(name)
   if (key.length < 4 || key.length > 40) return []
   const limit = key.length < 8 ? 1 : 2
@@ -180,7 +198,27 @@ export function citiesNear (name: string, topology: Topology): string[] {
   for (const c of list) consider(c)
   for (const c of citiesByInitial().get(key[0] as string) ?? []) if (!popKeys.has(c.key)) consider(c)
   // Closest first; among as close, a PoP's city first (the simulator's own places), then the larger city.
-  return near.sort((a, b) => a.d - b.d || b.c.population - a.c.population || a.c.label.localeCompare(b.c.label)).slice(0, 3).map((n) => n.c.label)
+  return near.sort((a, b) => a.d - b.d || b.c.population - a.c.population || a.c.label.localeCompare(b.c.label)).map((n) => n.c)
+}
+
+/** At most three suggestions for a misspelt city (candidatesNear), as each is best written. */
+export function citiesNear (name: string, topology: Topology): string[] {
+  return candidatesNear(name, topology).slice(0, 3).map((c) => c.label)
+}
+
+/**
+ * Suggestions for a misspelt city followed by a qualifier ("Frankfrut, DE"): those the qualifier finds, written with
+ * it ("Frankfurt, DE", not Frankfort, Kentucky), or all of them when it finds none.
+ */
+function citiesNearIn (name: string, qualifier: string, topology: Topology): string[] {
+  const near = candidatesNear(name, topology)
+  const there: string[] = []
+  for (const c of near) {
+    const form = `${c.name}, ${qualifier}`
+    const found = cityLocation(form, form, topology)
+    if (found !== undefined && !('error' in found) && !there.includes(form)) there.push(form)
+  }
+  return there.length > 0 ? there.slice(0, 3) : near.slice(0, 3).map((c) => c.label)
 }
 
 function invalid (input: string, why: string): ClientLocationError {
@@ -264,7 +302,7 @@ function unknownQualified (input: string, city: string, qualifier: string, topol
     const shown = pops.map((p) => `${p.city} (${p.country}, PoP ${p.id})`).join('; ')
     return invalid(input, `no city called "${city}" is in "${qualifier}" (${pops.length === 1 ? 'the only one is' : 'there are'} ${shown}); give "${pops[0]!.city.split(',')[0] as string}, ${pops[0]!.country}", or "lat,lon"`)
   }
-  const near = citiesNear(asUtf8(city) ?? city, topology)
+  const near = citiesNearIn(asUtf8(city) ?? city, qualifier, topology)
   return invalid(input, `no city is called "${city}"${near.length === 0 ? '' : ` (did you mean ${near.join(' or ')}?)`}; ${HINT}`)
 }
 

@@ -26,15 +26,20 @@ type Row = [name: string, asciiName: string, lat: number, lon: number, country: 
 
 /**
  * A city name as compared: case, accents and spacing do not matter ("São  Paulo" is "sao paulo"), nor how "Saint"
- * is written at its start ("St. Petersburg" is "Saint Petersburg").
+ * is written at the start of the name or of its qualifier ("St. Petersburg" is "Saint Petersburg", "Montego Bay,
+ * St. James" is "Montego Bay, Saint James").
  */
 export function cityKey (name: string): string {
   return name.normalize('NFD').replace(/[\u0300-\u036f]/g, '').toLowerCase().replace(/\s*,\s*/g, ', ').replace(/\s+/g, ' ').trim()
-    .replace(/^(?:st\. ?|st |saint )/, 'saint ')
+    .replace(/(^|, )(?:st\. ?|st |saint )/g, '$1saint ')
 }
 
 let index: Map<string, Place[]> | undefined
 let all: Place[] = []
+let aliasList: AliasedPlace[] = []
+
+/** A name of regions/city-aliases.json and the city it stands for. */
+export interface AliasedPlace { readonly alias: string, readonly place: Place }
 
 interface Aliases {
   /** Alias: the city as regions/cities.json names it, and its country ("Bombay": ["Mumbai", "IN"]). */
@@ -43,12 +48,12 @@ interface Aliases {
   readonly provinces: Record<string, Record<string, string>>
 }
 
-/** The aliases of regions/city-aliases.json as compared (cityKey), by the city or province they stand for. */
-function aliasKeys (): { readonly cities: Map<string, string[]>, readonly provinces: Map<string, string[]> } {
+/** The aliases of regions/city-aliases.json as written, by the city or province they stand for. */
+function aliasNames (): { readonly cities: Map<string, string[]>, readonly provinces: Map<string, string[]> } {
   // A JSON import types the pairs as string[]; test/unit/places.test.ts checks that each is a pair.
   const { cities, provinces } = aliasData as unknown as Aliases
   const push = (into: Map<string, string[]>, key: string, alias: string): void => {
-    into.set(key, [...(into.get(key) ?? []), cityKey(alias)])
+    into.set(key, [...(into.get(key) ?? []), alias])
   }
   const byCity = new Map<string, string[]>()
   for (const [alias, [city, country]] of Object.entries(cities)) push(byCity, `${city}\n${country}`, alias)
@@ -70,7 +75,8 @@ function load (): Map<string, Place[]> {
     if (list === undefined) into.set(key, [place])
     else if (!list.includes(place)) list.push(place)
   }
-  const aliases = aliasKeys()
+  const aliases = aliasNames()
+  aliasList = []
   all = (cityData.cities as Row[]).map(([name, asciiName, lat, lon, country, countryName, province, usState, population]) => {
     const place: Place = { name, country, province, usState, lat, lon, population }
     // By the whole name, by the name before its comma ("Washington"), and by its ASCII spelling; each also with the
@@ -79,14 +85,15 @@ function load (): Map<string, Place[]> {
     const names = new Set([name, name.split(',')[0] as string, asciiName].filter((n) => n !== '').map(cityKey))
     const qualifiers = [country, countryName, province, usState].filter((q) => q !== '').map(cityKey)
     // And by the city's aliases, with those qualifiers or an alias of its province ("Kiev, UA", "Munich, Bavaria").
-    const cityAliases = aliases.cities.get(`${name}\n${country}`) ?? []
-    const provinceAliases = province === '' ? [] : aliases.provinces.get(`${province}\n${country}`) ?? []
+    const aliasesOfCity = aliases.cities.get(`${name}\n${country}`) ?? []
+    for (const alias of aliasesOfCity) aliasList.push({ alias, place })
+    const provinceAliases = (province === '' ? [] : aliases.provinces.get(`${province}\n${country}`) ?? []).map(cityKey)
     for (const n of names) {
       add(map, n, place)
       for (const q of qualifiers) add(map, `${n}, ${q}`, place)
       for (const q of provinceAliases) add(aliased, `${n}, ${q}`, place)
     }
-    for (const n of cityAliases) {
+    for (const n of aliasesOfCity.map(cityKey)) {
       add(aliased, n, place)
       for (const q of [...qualifiers, ...provinceAliases]) add(aliased, `${n}, ${q}`, place)
     }
@@ -135,4 +142,13 @@ export function nameOf (place: Place): string {
 export function largeCities (minPopulation: number): readonly Place[] {
   load()
   return all.filter((p) => p.population >= minPopulation)
+}
+
+/**
+ * The city aliases that find their city ("Kiev": Kyiv): the names a misspelling is compared with besides the data's
+ * own. An alias some city of the data also has is left out, as that name finds the data's city.
+ */
+export function cityAliases (): readonly AliasedPlace[] {
+  const map = load()
+  return aliasList.filter((a) => map.get(cityKey(a.alias))?.includes(a.place) === true)
 }

@@ -109,6 +109,8 @@ describe('parseClientLocation', () => {
     // ("Washington, D.C.").
     ['st petersburg, florida', 27.7705, -82.6794, 'US'],
     ['Washington', 38.8995, -77.0094, 'US'],
+    // Also at the start of a province: Saint James, Jamaica.
+    ['Montego Bay, St. James', 18.4667, -77.9167, 'JM'],
     // A name others share, with ten times the people of the next: Alexandria, Egypt (not Virginia or Louisiana).
     ['Alexandria', 31.2, 29.95, 'EG'],
     // Three letters that no PoP has as its code: a city of that name.
@@ -156,6 +158,9 @@ describe('parseClientLocation', () => {
     ['Frankfrut', 'SIM_ERR_CLIENT_LOCATION_INVALID', /^did you mean Frankfurt \(FRA\) or Frankfort, US\? expected/],
     // Sent in UTF-8 and read as Latin-1, and misspelt.
     [Buffer.from('Zürick').toString('latin1'), 'SIM_ERR_CLIENT_LOCATION_INVALID', /^did you mean Zurich \(ZRH\)\?/],
+    // A misspelt alias (regions/city-aliases.json): the alias, the larger city first.
+    ['Kiew', 'SIM_ERR_CLIENT_LOCATION_INVALID', /^did you mean Kiev or Kiel, DE\? expected/],
+    ['Bombey', 'SIM_ERR_CLIENT_LOCATION_INVALID', /^did you mean Bombay\? expected/],
     ['256.1.1.1', 'SIM_ERR_CLIENT_IP_INVALID', undefined],
     ['01.2.3.4', 'SIM_ERR_CLIENT_IP_INVALID', undefined],
     ['1.2.3', 'SIM_ERR_CLIENT_IP_INVALID', undefined],
@@ -220,7 +225,12 @@ describe('parseClientLocation', () => {
     ['Munich, Saxony', /no city called "Munich" is in "Saxony" \(the only one is Munich \(Bayern, DE\)\); give "Munich, DE", or "lat,lon"/],
     ['Springfield, Texas', /no city called "Springfield" is in "Texas" \(there are Springfield \(Massachusetts, US\); .* and \d+ more\); give "Springfield, MA" or the like/],
     // No city of the name: suggestions for the name, not a complaint about coordinates.
-    ['Frankfrut, DE', /no city is called "Frankfrut" \(did you mean Frankfurt \(FRA\)[^)]*\?\); expected a PoP IATA code/],
+    // Suggestions the qualifier finds, written with it; all of them when it finds none.
+    ['Frankfrut, DE', /no city is called "Frankfrut" \(did you mean Frankfurt, DE\?\); expected a PoP IATA code/],
+    ['Frankfrut, Kentucky', /no city is called "Frankfrut" \(did you mean Frankfort, Kentucky\?\); expected/],
+    ['Springfeld, MO', /no city is called "Springfeld" \(did you mean Springfield, MO\?\); expected/],
+    ['Frankfrut, Atlantis', /no city is called "Frankfrut" \(did you mean Frankfurt \(FRA\) or Frankfort, US\?\); expected/],
+    ['Kiew, UA', /no city is called "Kiew" \(did you mean Kiev, UA\?\); expected/],
     ['Xyzzy, Foo', /no city is called "Xyzzy"; expected a PoP IATA code/],
     // A number after the comma: meant as coordinates.
     ['north,2', /latitude "north" is not a decimal number/]

@@ -6,7 +6,7 @@ import cityData from '../../regions/cities.json' with { type: 'json' }
 import { isClientLocationError, parseClientLocation } from '../../src/core/client.ts'
 import { distanceKm } from '../../src/core/geo.ts'
 import { loadTopology } from '../../src/core/topology.ts'
-import { cityKey, DOMINANT_FACTOR, largeCities, nameOf, placeLabel, placeNamed, placesNamed, type Place } from '../../src/core/places.ts'
+import { cityAliases, cityKey, DOMINANT_FACTOR, largeCities, nameOf, placeLabel, placeNamed, placesNamed, type Place } from '../../src/core/places.ts'
 
 const root = fileURLToPath(new URL('../..', import.meta.url))
 
@@ -70,6 +70,9 @@ describe('world cities (regions/cities.json)', () => {
     expect(cityKey('Zürich,CH')).toBe('zurich, ch')
     for (const s of ['St. Louis', 'St.Louis', 'st louis', 'Saint Louis']) expect(cityKey(s)).toBe('saint louis')
     for (const s of ['Stockholm', 'Stuttgart', 'Saintes']) expect(cityKey(s)).toBe(s.toLowerCase())
+    // And at the start of a qualifier: a province or country may be a saint's too.
+    for (const s of ['Montego Bay, St. James', 'Montego Bay,St James', 'montego bay, saint james']) expect(cityKey(s)).toBe('montego bay, saint james')
+    for (const s of ['Boston, Stone', 'Bath, ST']) expect(cityKey(s)).toBe(s.toLowerCase())
     expect(placeNamed('NEW YORK')).toMatchObject({ name: 'New York', country: 'US' })
     expect(placeNamed('Nowhere, ZZ')).toBeUndefined()
   })
@@ -158,6 +161,9 @@ describe('aliases (regions/city-aliases.json)', () => {
         expect(placesNamed(name).map((p) => ({ name: p.name, country: p.country, lat: p.lat, lon: p.lon })), name).toEqual([at(row)])
       }
     }
+    // Each is offered for a misspelling, as written, with the city it finds.
+    expect(cityAliases().map((a) => [a.alias, [a.place.name, a.place.country]])).toEqual(expect.arrayContaining(cities))
+    expect(cityAliases()).toHaveLength(cities.length)
   })
 
   it('names a province of its country by each province alias, which finds what the province finds', () => {
