@@ -41,7 +41,7 @@ function ca (r: StartedSimulation): string {
 interface TlsAnswer { status: number, headers: Record<string, string>, cert: PeerCertificate, authorized: boolean }
 
 /** One request on a fresh TLS connection, optionally after a PROXY header; `Connection: close`. */
-async function tlsGet (r: StartedSimulation, servername: string, opts: { proxy?: Buffer | string, host?: string, header?: string } = {}): Promise<TlsAnswer> {
+async function tlsGet (r: StartedSimulation, servername: string, opts: { proxy?: Buffer | string, host?: string, header?: string, version?: string } = {}): Promise<TlsAnswer> {
   const tcp: Socket = netConnect(port(r), '127.0.0.1')
   await new Promise<void>((resolve, reject) => { tcp.once('connect', resolve); tcp.once('error', reject) })
   if (opts.proxy !== undefined) tcp.write(opts.proxy)
@@ -49,7 +49,7 @@ async function tlsGet (r: StartedSimulation, servername: string, opts: { proxy?:
   await new Promise<void>((resolve, reject) => { s.once('secureConnect', resolve); s.once('error', reject) })
   const cert = s.getPeerCertificate()
   const authorized = s.authorized
-  s.write(`GET / HTTP/1.1\r\nHost: ${opts.host ?? servername}\r\n${opts.header === undefined ? '' : `${opts.header}\r\n`}Connection: close\r\n\r\n`)
+  s.write(`GET / HTTP/${opts.version ?? '1.1'}\r\nHost: ${opts.host ?? servername}\r\n${opts.header === undefined ? '' : `${opts.header}\r\n`}Connection: close\r\n\r\n`)
   const chunks: Buffer[] = []
   for await (const c of s) chunks.push(c as Buffer)
   const text = Buffer.concat(chunks).toString('latin1')
@@ -194,6 +194,16 @@ describe('real TLS edge', () => {
     expect(forged.status).toBe(403)
     expect(forged.headers['x-sim-ingress']).toBe('LHR')
     expect(forged.headers['x-sim-ray']).toMatch(/-LHR$/)
+  })
+
+  it('answers a request line of another HTTP version than 1.x 505 at the PoP that terminated TLS', async () => {
+    const r = await start()
+    for (const version of ['2.0', '0.9']) {
+      const answer = await tlsGet(r, 'eu-shop.example', { version })
+      expect([answer.status, answer.authorized, answer.headers['content-type']], version).toEqual([505, true, 'application/json; charset=utf-8'])
+    }
+    // HTTP/1.0 is still served.
+    expect((await tlsGet(r, 'eu-shop.example', { version: '1.0' })).status).toBe(200)
   })
 
   it('settles a request on an established TLS connection against the part of its plan after the piped hops', async () => {
