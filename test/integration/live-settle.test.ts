@@ -164,10 +164,12 @@ describe('settling a request against its modelled total', () => {
       })
       expect(answer).toMatch(/^HTTP\/1\.1 200 /)
       const rec = await eventually(async () => records.find((r) => r.plan.outcome === 'served' && r.plan.ingress === client))
-      // The response left PAUSE_MS after the model's time, all of it the client's: on time, not late.
+      // The response left PAUSE_MS after the model's time, all of it the client's: none of it counts as lateness.
+      // (A busy machine may still make a response a few ms late, which the record rightly says; the pause would be
+      // PAUSE_MS of it.)
       expect(rec.measuredMs).toBeGreaterThan(PAUSE_MS)
-      expect(rec.settle?.late).toBe(false)
+      expect(rec.settle?.lateMs).toBeLessThan(PAUSE_MS / 3)
     }
-    expect(rt.fidelity?.snapshot().late).toBe(0)
+    expect(rt.fidelity?.snapshot().maxLateMs).toBeLessThan(PAUSE_MS / 3)
   })
 })
