@@ -174,13 +174,12 @@ function paced (job: PacedJob): Promise<JobResult<PacedResult>> {
   const interval = 1000 / job.rate
   const samples = new Samples(total)
   const lags = new Float64Array(total)
+  const ends = new Float64Array(total)
   const routes = new Uint16Array(total)
   let done = 0
   let non2xx = 0
   let errors = 0
   let maxLag = 0
-  let firstEnd = -1
-  let lastEnd = 0
   const cpu0 = process.cpuUsage()
   const t0 = performance.now() + 5
   const warmEnd = t0 + job.warmupS * 1000
@@ -200,7 +199,7 @@ function paced (job: PacedJob): Promise<JobResult<PacedResult>> {
           non2xx,
           errors,
           maxSendLagMs: maxLag,
-          achievedRps: achievedRate(kept, firstEnd, lastEnd)
+          achievedRps: achievedRate(ends.subarray(0, kept))
         },
         wallMs,
         cpu: cpuShare(cpu0, wallMs)
@@ -216,8 +215,7 @@ function paced (job: PacedJob): Promise<JobResult<PacedResult>> {
         const end = performance.now()
         if (res.statusCode < 200 || res.statusCode > 299) non2xx++
         else if (intended >= warmEnd) {
-          if (firstEnd < 0) firstEnd = end
-          lastEnd = end
+          ends[samples.n] = end
           routes[samples.n] = r
           lags[samples.n] = sent - intended
           samples.push(end - intended)
