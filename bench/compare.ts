@@ -13,26 +13,32 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseScenario } from '../src/config/load.ts'
 import { checkRoute, invalid, parseOptions, positiveInteger, positiveNumber, refuse } from './lib/args.ts'
-import type { JobResult, PacedResult } from './lib/loadgen.ts'
+import type { AlternatingResult, JobResult, PacedResult } from './lib/loadgen.ts'
 import { pinProcesses } from './lib/machine.ts'
 import { spawnChild, type Child } from './lib/rpc.ts'
 import { defaultYaml } from './lib/scenario-yaml.ts'
 import type { SimInfo } from './lib/servers.ts'
-import { groupedMedianCi, median, MIN_ROUNDS } from './lib/stats.ts'
+import { groupedMedianCi, median, MIN_ROUNDS, summarise } from './lib/stats.ts'
 
-const HELP = `Usage: node bench/compare.ts --base REF [--pairs 3] [--rounds 6] [--rate 1000] [--seconds 3] [--client LHR]
-                              [--host eu-shop.example] [--latency off|on]
+const HELP = `Usage: node bench/compare.ts --base REF [--measure cpu|latency] [--pairs 3] [--rounds 6] [--rate 1000]
+                              [--seconds 3] [--client LHR] [--host eu-shop.example] [--latency off|on]
 
-Compares the CPU per request of the working tree's simulation with another build's (REF: a commit, branch or tag,
-checked out into a temporary git worktree that uses this tree's node_modules). Both run the default configuration
-in processes of their own, pinned to one CPU (the load generator on the other), and are loaded at the same time at
-the same fixed rate on one route. Each round takes each process's CPU time per answered request. Two processes of
-the same code can differ by a few per cent for as long as they live, so the rounds run in several fresh pairs of
-processes, each after two warm-up rounds. Prints every round and the median of the per-round ratios (working tree /
-REF) with its 95% interval, bootstrapped over the pairs and their rounds: below 1 the working tree is cheaper.
+Compares the working tree's simulation with another build's (REF: a commit, branch or tag, checked out into a
+temporary git worktree that uses this tree's node_modules). Both run the default configuration in processes of their
+own, pinned to one CPU (the load generator on the other), on one route.
+  --measure cpu (the default): both are loaded at the same time at the same fixed rate, and each round takes each
+    process's CPU time per answered request.
+  --measure latency: one request at a time, to each build in turn (each on its own kept-alive connection, the build a
+    cycle starts with changing every cycle), and each round takes each build's p50 response time: a request that finds
+    its servers idle since their last one, as sporadic traffic does; --rate does not apply.
+Two processes of the same code can differ by a few per cent for as long as they live, so the rounds run in several
+fresh pairs of processes, each after two warm-up rounds. Prints every round and the median of the per-round ratios
+(working tree / REF) with its 95% interval, bootstrapped over the pairs and their rounds: below 1 the working tree is
+cheaper (or faster).
 
 Options:
   --base REF        the build to compare with (required)
+  --measure M       cpu (CPU time per request under load, the default) or latency (p50 at one request in flight)
   --pairs N         fresh pairs of processes (default 3)
   --rounds N        rounds counted in each pair (default 6; an interval needs at least ${MIN_ROUNDS} in all)
   --rate RPS        requests per second to each build (default 1000)
@@ -52,10 +58,11 @@ function commitOf (ref: string): string {
   }
 }
 
-let settings: { commit: string, ref: string, pairs: number, rounds: number, rate: number, seconds: number, client: string, host: string, latency: boolean }
+let settings: { commit: string, ref: string, measure: 'cpu' | 'latency', pairs: number, rounds: number, rate: number, seconds: number, client: string, host: string, latency: boolean }
 try {
   const values = parseOptions(process.argv.slice(2), {
     base: { type: 'string' },
+    measure: { type: 'string', default: 'cpu' },
     pairs: { type: 'string', default: '3' },
     rounds: { type: 'string', default: '6' },
     rate: { type: 'string', default: '1000' },
@@ -70,6 +77,8 @@ try {
     process.exit(0)
   }
   if (values.base === undefined || values.base === '') throw invalid('--base', 'is required: the commit, branch or tag to compare the working tree with')
+  const measure = values.measure ?? 'cpu'
+  if (measure !== 'cpu' && measure !== 'latency') throw invalid('--measure', `must be cpu or latency, got "${measure}"`)
   const latency = values.latency ?? 'off'
   if (latency !== 'on' && latency !== 'off') throw invalid('--latency', `must be on or off, got "${latency}"`)
   const pairs = positiveInteger(values.pairs ?? '', '--pairs')
@@ -80,11 +89,11 @@ try {
   const client = values.client ?? 'LHR'
   const host = values.host ?? 'eu-shop.example'
   checkRoute(client, host, parseScenario(await defaultYaml(), 'default.yaml'), 'compare')
-  settings = { commit: commitOf(values.base), ref: values.base, pairs, rounds, rate, seconds, client, host, latency: latency === 'on' }
+  settings = { commit: commitOf(values.base), ref: values.base, measure, pairs, rounds, rate, seconds, client, host, latency: latency === 'on' }
 } catch (err) {
   refuse('bench/compare', err)
 }
-const { commit, ref, pairs, rounds, rate, seconds, client, host, latency } = settings
+const { commit, ref, measure, pairs, rounds, rate, seconds, client, host, latency } = settings
 const progress = (line: string): void => { process.stderr.write(`[compare] ${line}\n`) }
 
 const dir = await mkdtemp(join(tmpdir(), 'rsim-compare-'))
@@ -111,8 +120,23 @@ try {
   const yaml = await defaultYaml()
   const headers = { host, 'x-sim-client': client }
 
+  /** One round: the p50 response time (µs) of [base, working tree] at one request in flight, the builds in turn. */
+  async function latencyRound (pair: [Child, SimInfo][]): Promise<[number, number]> {
+    const res = await (loadgen as Child).call<JobResult<AlternatingResult>>('alternating', {
+      routes: pair.map(([, info]) => ({ url: info.edgeUrl, headers })),
+      durationS: seconds,
+      warmupCycles: 20
+    })
+    const r = res.results
+    if (r.non2xx + r.errors > 0) throw new Error(`${r.non2xx} answers were not 2xx and ${r.errors} requests failed: the route does not serve`)
+    const p50 = r.samplesMs.map((xs) => summarise(xs).p50 * 1000)
+    if (r.cycles === 0 || p50.some((x) => !Number.isFinite(x))) throw new Error(`no request was answered in ${seconds} s`)
+    return [p50[0] as number, p50[1] as number]
+  }
+
   /** One round: CPU µs per answered request of [base, working tree]; odd rounds send to the working tree first. */
   async function round (pair: [Child, SimInfo][], k: number): Promise<[number, number]> {
+    if (measure === 'latency') return await latencyRound(pair)
     const order = k % 2 === 0 ? pair : [pair[1], pair[0]] as [Child, SimInfo][]
     await Promise.all(order.map(([c]) => c.call('mark')))
     const res = await (loadgen as Child).call<JobResult<PacedResult>>('paced', {
@@ -156,7 +180,7 @@ try {
       baseUs.push(b)
       workUs.push(w)
       ratios.push(w / b)
-      progress(`pair ${p + 1}/${pairs}, round ${k + 1}/${rounds}: ${ref} ${b.toFixed(1)} µs, working tree ${w.toFixed(1)} µs per request, ratio ${(w / b).toFixed(3)}`)
+      progress(`pair ${p + 1}/${pairs}, round ${k + 1}/${rounds}: ${ref} ${b.toFixed(1)} µs, working tree ${w.toFixed(1)} µs ${measure === 'cpu' ? 'per request' : 'p50'}, ratio ${(w / b).toFixed(3)}`)
     }
     groups.push(ratios)
     restore?.()
@@ -166,8 +190,9 @@ try {
   const all = groups.flat()
   const [lo, hi] = groupedMedianCi(groups)
   const interval = Number.isFinite(lo) ? `95% interval ${lo.toFixed(3)} to ${hi.toFixed(3)}` : `no interval below ${MIN_ROUNDS} rounds`
-  process.stdout.write(`${host} from ${client}, latency ${latency ? 'on' : 'off'}, ${rate} requests/s to each build, ${pairs} pair${pairs === 1 ? '' : 's'} of processes x ${rounds} rounds of ${seconds} s:\n` +
-    `working tree / ${ref}: ${median(all).toFixed(3)}x the CPU per request (median of the per-round ratios; ${interval}); ` +
+  const load = measure === 'cpu' ? `${rate} requests/s to each build` : 'one request at a time, the builds in turn'
+  process.stdout.write(`${host} from ${client}, latency ${latency ? 'on' : 'off'}, ${load}, ${pairs} pair${pairs === 1 ? '' : 's'} of processes x ${rounds} rounds of ${seconds} s:\n` +
+    `working tree / ${ref}: ${median(all).toFixed(3)}x the ${measure === 'cpu' ? 'CPU per request' : 'p50 response time'} (median of the per-round ratios; ${interval}); ` +
     `medians of each side ${median(workUs).toFixed(1)} and ${median(baseUs).toFixed(1)} µs; ` +
     `by pair of processes ${groups.map((g) => median(g).toFixed(3)).join(', ')}\n`)
 } catch (err) {

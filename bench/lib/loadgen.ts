@@ -357,6 +357,7 @@ export interface AlternatingRoute {
 
 export interface AlternatingJob {
   readonly routes: readonly AlternatingRoute[]
+  /** Time measured, after the warm-up cycles (whole cycles run until it is over). */
   readonly durationS: number
   /** Leading cycles whose samples are dropped (the connections opening, the generator's own code compiling). */
   readonly warmupCycles: number
@@ -384,10 +385,13 @@ async function alternating (job: AlternatingJob): Promise<JobResult<AlternatingR
   let cycles = 0
   const cpu0 = process.cpuUsage()
   const t0 = performance.now()
-  const end = t0 + job.durationS * 1000
+  // Set when the warm-up cycles are over: slow first answers (connections opening, code compiling) cannot use up the
+  // time measured.
+  let end = job.warmupCycles > 0 ? Number.POSITIVE_INFINITY : t0 + job.durationS * 1000
   const progress = setInterval(() => sendProgress({ responses: cycles * n, seconds: (performance.now() - t0) / 1000 }), 1000)
   try {
     for (let c = 0; c < job.warmupCycles || performance.now() < end; c++) {
+      if (c === job.warmupCycles && job.warmupCycles > 0) end = performance.now() + job.durationS * 1000
       const counted = c >= job.warmupCycles
       for (let k = 0; k < n; k++) {
         const r = (c + k) % n

@@ -235,11 +235,19 @@ describe('bench --quick', () => {
     // The temporary worktree is gone again.
     expect(worktrees()).toBe(before)
 
+    // The p50 at one request in flight, the builds in turn.
+    const latency = await runProfiler(['--base', 'HEAD', '--measure', 'latency', '--pairs', '1', '--rounds', '3', '--seconds', '0.3'], comparer)
+    expect(latency.code, latency.stderr).toBe(0)
+    expect(latency.stderr).toMatch(/\[compare\] pair 1\/1, round 3\/3: HEAD [\d.]+ µs, working tree [\d.]+ µs p50, ratio [\d.]+/)
+    expect(latency.stdout).toMatch(/one request at a time, the builds in turn, 1 pair of processes x 3 rounds of 0\.3 s:\nworking tree \/ HEAD: [\d.]+x the p50 response time \(median of the per-round ratios; 95% interval [\d.]+ to [\d.]+\)/)
+    expect(worktrees()).toBe(before)
+
     const refusals: [string[], string][] = [
       [[], 'invalid input at --base: is required'],
       [['--base', 'no-such-ref-anywhere'], 'invalid input at --base: "no-such-ref-anywhere" is not a commit of this repository'],
       [['--base', 'HEAD', '--rate', '0'], 'invalid input at --rate: must be a number greater than 0'],
       [['--base', 'HEAD', '--latency', 'sometimes'], 'invalid input at --latency: must be on or off'],
+      [['--base', 'HEAD', '--measure', 'memory'], 'invalid input at --measure: must be cpu or latency'],
       [['--base', 'HEAD', '--host', 'nope.example'], 'invalid input at --host: no customer of the default configuration has host "nope.example"'],
       [['--base', 'HEAD', 'stray'], 'SIM_ERR_BAD_REQUEST']
     ]
