@@ -159,15 +159,18 @@ describe('settling a request against its modelled total', () => {
         socket.on('data', (c: Buffer) => { text += c.toString('latin1') })
         socket.on('end', () => resolve(text))
         socket.on('error', reject)
-        socket.write(`POST /upload HTTP/1.1\r\nHost: eu-shop.example\r\nx-sim-client: ${client}\r\nContent-Type: text/plain\r\nContent-Length: 10\r\nConnection: close\r\n\r\nhello`)
-        setTimeout(() => socket.write('world'), PAUSE_MS)
+        socket.on('connect', () => {
+          socket.write(`POST /upload HTTP/1.1\r\nHost: eu-shop.example\r\nx-sim-client: ${client}\r\nContent-Type: text/plain\r\nContent-Length: 10\r\nConnection: close\r\n\r\nhello`)
+          setTimeout(() => socket.write('world'), PAUSE_MS)
+        })
       })
       expect(answer).toMatch(/^HTTP\/1\.1 200 /)
       const rec = await eventually(async () => records.find((r) => r.plan.outcome === 'served' && r.plan.ingress === client))
       // The response left PAUSE_MS after the model's time, all of it the client's: none of it counts as lateness.
       // (A busy machine may still make a response a few ms late, which the record rightly says; the pause would be
-      // PAUSE_MS of it.)
-      expect(rec.measuredMs).toBeGreaterThan(PAUSE_MS)
+      // PAUSE_MS of it.) The record's clock starts when the server has read the head, which a loaded machine may do
+      // a few ms after the client wrote it, so the pause it sees can be a little shorter than the client's.
+      expect(rec.measuredMs).toBeGreaterThan(PAUSE_MS * 0.9)
       expect(rec.settle?.lateMs).toBeLessThan(PAUSE_MS / 3)
     }
     expect(rt.fidelity?.snapshot().maxLateMs).toBeLessThan(PAUSE_MS / 3)
