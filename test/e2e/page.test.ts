@@ -209,7 +209,11 @@ describe.skipIf(process.env.RSIM_SKIP_BROWSER === '1')('teaching page of a simul
       ipLocator: { lookup: () => undefined },
       externalOrigins: new Map([['global.example', `http://127.0.0.1:${(slow.address() as AddressInfo).port}`]])
     })
-  }, async () => { await new Promise((resolve) => slowOrigin?.close(resolve)) })
+  }, async () => {
+    // Not started when the session failed before it (no browser): nothing to close, and nothing to wait for.
+    const origin = slowOrigin
+    if (origin !== undefined) await new Promise((resolve) => origin.close(resolve))
+  })
 
   async function send (host: string): Promise<string> {
     const res = await request(`${s.sim.edgeUrl}/`, { headers: { host, 'x-sim-client': 'SJC' } })
