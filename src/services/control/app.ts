@@ -8,7 +8,6 @@ import { Type } from '@sinclair/typebox'
 import type { Static, TSchema } from '@sinclair/typebox'
 import { TypeCompiler } from '@sinclair/typebox/compiler'
 import { SimError } from '../../core/errors.ts'
-import type { ErrorCode } from '../../core/errors.ts'
 import { normaliseHost, plan } from '../../core/planner.ts'
 import { parseClientLocation } from '../../core/client.ts'
 import { largeCities, nameOf } from '../../core/places.ts'
@@ -71,7 +70,7 @@ const StreamQuery = Type.Object({
 /** Most records resent to a reconnecting stream client: enough for a brief outage, not a flood. */
 const MAX_REPLAY = 100
 
-/** Planner refusals that mean the question itself was wrong, answered as HTTP errors rather than as a plan. */
+/** Planner refusals that mean the question itself was wrong, answered as 400 errors rather than as a plan. */
 const BAD_QUESTION = new Set(['SIM_ERR_HOST_UNKNOWN', 'SIM_ERR_POP_UNKNOWN'])
 
 /**
@@ -278,11 +277,11 @@ export function buildControlApp (runtime: SimRuntime, deps: ControlDeps): Fastif
       ...(q.ingress !== undefined ? { ingress: q.ingress.toUpperCase() } : {})
     }
     const result = plan(req, world)
+    // An unknown host or PoP is a wrong query parameter (400), not a misdirected request (421) or a missing resource
+    // (404): it names the parameter, with the planner's reason, which has the offending value.
     if (result.outcome === 'refused' && BAD_QUESTION.has(result.code)) {
-      const err = new SimError(result.code as ErrorCode)
-      // The planner already formatted the message with the offending value.
-      err.message = result.reason
-      throw err
+      const param = result.code === 'SIM_ERR_HOST_UNKNOWN' ? 'host' : req.ingress !== undefined && !world.topology.byId.has(req.ingress) ? 'ingress' : 'down'
+      throw new SimError('SIM_ERR_INPUT_INVALID', [`querystring/${param}`, result.reason])
     }
     // A refusal by policy (fail closed, no signer) is a valid answer to "what would happen": 200 with the plan.
     return result
