@@ -235,6 +235,9 @@ describe('control plane: GET /api/plan', () => {
     const ingress = await app.inject({ url: '/api/plan', query: { client: 'SYD', host: 'eu-shop.example', down: 'FRA', ingress: 'zzz' } })
     expect(ingress.statusCode).toBe(400)
     expect(ingress.json().error.message).toBe('invalid input at querystring/ingress: unknown PoP "ZZZ"')
+    // Both wrong: the first the planner checks, named with its own parameter.
+    const both = await app.inject({ url: '/api/plan', query: { client: 'SYD', host: 'eu-shop.example', down: 'XXX', ingress: 'zzz' } })
+    expect(both.json().error.message).toBe('invalid input at querystring/down: unknown PoP "XXX"')
     const missing = await app.inject({ url: '/api/plan', query: { host: 'eu-shop.example' } })
     expect(missing.statusCode).toBe(400)
     expectErrorShape(missing.json(), 'SIM_ERR_INPUT_INVALID')

@@ -280,7 +280,8 @@ export function buildControlApp (runtime: SimRuntime, deps: ControlDeps): Fastif
     // An unknown host or PoP is a wrong query parameter (400), not a misdirected request (421) or a missing resource
     // (404): it names the parameter, with the planner's reason, which has the offending value.
     if (result.outcome === 'refused' && BAD_QUESTION.has(result.code)) {
-      const param = result.code === 'SIM_ERR_HOST_UNKNOWN' ? 'host' : req.ingress !== undefined && !world.topology.byId.has(req.ingress) ? 'ingress' : 'down'
+      // In the planner's order: the host, then the down list, then the ingress.
+      const param = result.code === 'SIM_ERR_HOST_UNKNOWN' ? 'host' : down.some((id) => !world.topology.byId.has(id)) ? 'down' : 'ingress'
       throw new SimError('SIM_ERR_INPUT_INVALID', [`querystring/${param}`, result.reason])
     }
     // A refusal by policy (fail closed, no signer) is a valid answer to "what would happen": 200 with the plan.
