@@ -1,5 +1,6 @@
 // Lint rules: typescript-eslint's recommended set, plus the purity rule that keeps src/core free of
-// sockets, clocks, randomness and logging (docs/design.md, "Layout").
+// sockets, clocks, randomness and logging, and the layering rule that keeps src/config from importing outer layers
+// (docs/design.md, "Layout").
 import tseslint from 'typescript-eslint'
 
 export default tseslint.config(
@@ -26,6 +27,18 @@ export default tseslint.config(
         { object: 'Math', property: 'random', message: 'src/core takes randomness as a parameter.' }
       ],
       'no-restricted-globals': ['error', 'setTimeout', 'setInterval', 'process', 'performance']
+    }
+  },
+  {
+    // The configuration is read by every outer layer and reads only the model (docs/design.md, "Layout").
+    files: ['src/config/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        patterns: [
+          { group: ['../services/*', '../net/*', '../runtime/*', '../cli/*'], message: 'src/config imports nothing from outer layers: they pass it what it needs (a locator, say).' },
+          { group: ['fastify*', 'undici*', 'pino*', 'geoip-lite'], message: 'src/config reads and checks files: no services, sockets, logging or IP data.' }
+        ]
+      }]
     }
   }
 )

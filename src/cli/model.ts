@@ -2,6 +2,7 @@
 import { loadScenario } from '../config/load.ts'
 import type { Scenario } from '../config/schema.ts'
 import { buildWorld } from '../core/world.ts'
+import { createGeoIpLocator } from '../net/geoip-locator.ts'
 import type { World } from '../core/types.ts'
 
 export interface Model {
@@ -11,7 +12,7 @@ export interface Model {
 }
 
 export async function loadModel (configPath?: string): Promise<Model> {
-  const scenario = await loadScenario(configPath)
+  const scenario = await loadScenario(configPath, { ipLocator: createGeoIpLocator() })
   const { world, notes } = buildWorld(scenario)
   return { scenario, world, notes }
 }

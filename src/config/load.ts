@@ -17,7 +17,6 @@ import { parsePolicy } from '../core/key-policy-parser.ts'
 import { REGION_CATALOGUE } from '../core/regions.ts'
 import { createTopology, loadTopology } from '../core/topology.ts'
 import type { IpLocator } from '../core/types.ts'
-import { createGeoIpLocator } from '../net/geoip-locator.ts'
 import { PATTERN_HINTS, ScenarioSchema } from './schema.ts'
 import type { Scenario } from './schema.ts'
 
@@ -37,19 +36,28 @@ export const defaultScenarioPath = fileURLToPath(new URL('../../config/default.y
 /** Geo Key Manager v1 policies; anything else is read as a v2 expression. */
 export const V1_KEY_POLICIES: readonly string[] = ['us', 'eu', 'highest_security']
 
+export interface ScenarioOptions {
+  /**
+   * Locates an IP address given as network.defaultClient, as the data path will (the CLI passes GeoLite2's,
+   * net/geoip-locator.ts): an address it cannot place is a problem of the file, reported with its line. Without it,
+   * such an address is only checked to be one, and the runtime refuses it when it starts (runtime/start.ts).
+   */
+  readonly ipLocator?: IpLocator
+}
+
 /** Reads and loads a scenario file; without a path, the embedded default. */
-export async function loadScenario (path: string = defaultScenarioPath): Promise<Scenario> {
+export async function loadScenario (path: string = defaultScenarioPath, opts: ScenarioOptions = {}): Promise<Scenario> {
   let text: string
   try {
     text = await readFile(path, 'utf8')
   } catch (err) {
     throw new SimError('SIM_ERR_CONFIG_READ', [path, (err as Error).message])
   }
-  return parseScenario(text, path)
+  return parseScenario(text, path, opts)
 }
 
 /** Parses, validates and freezes a scenario given as YAML text. Throws SIM_ERR_CONFIG_INVALID listing every problem. */
-export function parseScenario (text: string, file = '<inline>'): Scenario {
+export function parseScenario (text: string, file = '<inline>', opts: ScenarioOptions = {}): Scenario {
   const lineCounter = new LineCounter()
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true })
   const problems = new Problems(file, doc, lineCounter, text)
@@ -64,7 +72,7 @@ export function parseScenario (text: string, file = '<inline>'): Scenario {
   const value = toJs(doc, problems, lineCounter)
   Value.Default(ScenarioSchema, value)
   for (const err of Value.Errors(ScenarioSchema, value)) addSchemaError(problems, err)
-  checkSemantics(value, problems)
+  checkSemantics(value, problems, opts.ipLocator)
   problems.throwIfAny()
   return deepFreeze(value) as Scenario
 }
@@ -272,7 +280,7 @@ type Obj = Record<string, unknown>
 const isObj = (v: unknown): v is Obj => v !== null && typeof v === 'object' && !Array.isArray(v)
 const list = (v: unknown): unknown[] => Array.isArray(v) ? v : []
 
-function checkSemantics (value: unknown, problems: Problems): void {
+function checkSemantics (value: unknown, problems: Problems, ipLocator: IpLocator | undefined): void {
   if (!isObj(value)) return
   const pops = loadTopology().byId
   const catalogue = new Set(REGION_CATALOGUE.map((r) => r.id))
@@ -287,7 +295,7 @@ function checkSemantics (value: unknown, problems: Problems): void {
   if (Array.isArray(network.pops)) pops_('/network/pops', network.pops)
   if (isObj(network.logCores)) for (const r of ['eu', 'us']) pop(`/network/logCores/${r}`, network.logCores[r])
   const scenarioPops = Array.isArray(network.pops) ? new Set(network.pops.filter((p) => typeof p === 'string')) : undefined
-  checkDefaultClient('/network/defaultClient', network.defaultClient, pops, scenarioPops, problems)
+  checkDefaultClient('/network/defaultClient', network.defaultClient, pops, scenarioPops, problems, ipLocator)
 
   checkPorts(value.server, Array.isArray(network.pops) ? network.pops.length : pops.size, problems)
 
@@ -401,18 +409,14 @@ function checkInspectionHeader (at: string, header: Obj, problems: Problems): vo
   }
 }
 
-let geoIp: IpLocator | undefined
-
 /**
  * network.defaultClient must locate as the data path would locate it, in the scenario's own PoPs: a PoP left out of
  * network.pops, or an address GeoLite2 cannot place (a private one), would fail every request that names no client.
  */
-function checkDefaultClient (at: string, v: unknown, pops: ReadonlyMap<string, unknown>, scenarioPops: ReadonlySet<unknown> | undefined, problems: Problems): void {
+function checkDefaultClient (at: string, v: unknown, pops: ReadonlyMap<string, unknown>, scenarioPops: ReadonlySet<unknown> | undefined, problems: Problems, ipLocator: IpLocator | undefined): void {
   if (typeof v !== 'string' || problems.has(at)) return
   if (isIP(v) !== 0) {
-    // geoip-lite loads its data on the first lookup only: scenarios with no address as default do not pay for it.
-    geoIp ??= createGeoIpLocator()
-    if (geoIp.lookup(v) === undefined) {
+    if (ipLocator !== undefined && ipLocator.lookup(v) === undefined) {
       problems.add(at, `IP address "${v}" has no known location (private, reserved or not in the GeoLite2 data); give a public address, a PoP IATA code or city, or "lat,lon"`)
     }
     return

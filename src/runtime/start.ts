@@ -3,7 +3,7 @@
 // A directory maps PoP ids to base URLs; the services themselves never listen (docs/design.md, Processes and services).
 import { EventEmitter } from 'node:events'
 import type { AddressInfo, Server as NetServer, Socket } from 'node:net'
-import { SimError } from '../core/errors.ts'
+import { SimError, isSimError } from '../core/errors.ts'
 import type { FastifyInstance } from 'fastify'
 import { pino, type Logger } from 'pino'
 import type { Scenario } from '../config/schema.ts'
@@ -229,6 +229,14 @@ async function startAll (scenario: Scenario, options: StartOptions, { apps, serv
   const signer = createForwardSigner({ windowMs: server.signatureWindowMs })
   const upstreams = createUpstreams({ delay, signer, timeoutMs: server.upstreamTimeoutMs, keepAliveTimeoutMs: server.keepAliveTimeoutMs })
   const locateClient = createClientLocator(world.topology, ipLocator, scenario.network.defaultClient)
+  // The default client is located now, so that one no request could be located from (an address GeoLite2 cannot
+  // place, in a scenario parsed without a locator) stops the start instead of failing every request that names none.
+  try {
+    locateClient({})
+  } catch (err) {
+    if (!isSimError(err)) throw err
+    throw new SimError('SIM_ERR_CONFIG_INVALID', [`  network.defaultClient: ${err.message}`])
+  }
   const url = (port: number): string => `http://${host.includes(':') ? `[${host}]` : host}:${port}`
 
   // Log sinks: one per distinct log core.

@@ -1,4 +1,5 @@
-// Starting the runtime when an address cannot be used: a coded error naming it, and nothing left listening.
+// Starting the runtime when an address cannot be used, or the default client cannot be located: a coded error naming
+// it, and nothing left listening.
 import { createServer, type Server } from 'node:net'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { pino } from 'pino'
@@ -37,6 +38,17 @@ describe('runtime start-up errors', () => {
       .then(() => undefined, (e: unknown) => e as { code: string, message: string })
     expect(err?.code).toBe('SIM_ERR_LISTEN_FAILED')
     expect(err?.message).toMatch(/port 655\d\d/)
+  })
+
+  it('a default client no request could be located from (parsed without a locator) stops the start, naming the field', async () => {
+    const base = await smallScenario()
+    const scenario = { ...base, network: { ...base.network, defaultClient: '10.0.0.1' } }
+    const before = process.getActiveResourcesInfo().filter((r) => r === 'TCPServerWrap').length
+    const err = await startSimulation(scenario, { controlApp: false, logger: pino({ level: 'silent' }) })
+      .then(() => undefined, (e: unknown) => e as { code: string, message: string })
+    expect(err?.code).toBe('SIM_ERR_CONFIG_INVALID')
+    expect(err?.message).toContain('network.defaultClient: client IP address "10.0.0.1" has no known location')
+    expect(process.getActiveResourcesInfo().filter((r) => r === 'TCPServerWrap').length).toBe(before)
   })
 })
 

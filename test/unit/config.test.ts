@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
 import { Value } from '@sinclair/typebox/value'
 import { SimError } from '../../src/core/errors.ts'
+import { createGeoIpLocator } from '../../src/net/geoip-locator.ts'
 import { defaultScenarioPath, editorJsonSchema, loadScenario, parseScenario, ScenarioSchema } from '../../src/config/index.ts'
 import type { ConfigProblem } from '../../src/config/index.ts'
 import { renderSchema, schemaPath } from '../../scripts/write-schema.ts'
@@ -18,9 +19,12 @@ const MINIMAL = 'customers:\n  - host: a.example\n    origin: { pop: FRA }\n'
 const ALIAS_BOMB = 'a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\n' +
   'c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: [*c, *c, *c, *c, *c, *c, *c, *c, *c]\n' + MINIMAL
 
+/** GeoLite2's locator, as the CLI passes it: an IP address as defaultClient must have a known location. */
+const ipLocator = createGeoIpLocator()
+
 function problemsOf (text: string): { err: SimError, problems: readonly ConfigProblem[] } {
   try {
-    parseScenario(text, 'test.yaml')
+    parseScenario(text, 'test.yaml', { ipLocator })
   } catch (err) {
     expect(err).toBeInstanceOf(SimError)
     const e = err as SimError
@@ -144,7 +148,13 @@ customers:
   })
 
   it.each(['81.2.69.160', '2a00:1450:4001:80b::200e', '-33.9,151.2', 'SYD', 'Paris', 'sao paulo', 'San Jose, CA'])('accepts defaultClient %s', (client) => {
-    expect(parseScenario(`network: { defaultClient: '${client}' }\n` + MINIMAL).network.defaultClient).toBe(client)
+    expect(parseScenario(`network: { defaultClient: '${client}' }\n` + MINIMAL, 'test.yaml', { ipLocator }).network.defaultClient).toBe(client)
+  })
+
+  it('checks an IP address given as defaultClient only for its form when no locator is given', () => {
+    // Without a locator the runtime refuses it when it starts (test/integration/runtime-start.test.ts).
+    expect(parseScenario('network: { defaultClient: 10.0.0.1 }\n' + MINIMAL).network.defaultClient).toBe('10.0.0.1')
+    expect(problemsOf('network: { defaultClient: 10.0.0.1 }\n' + MINIMAL).problems.map((p) => p.path)).toEqual(['network.defaultClient'])
   })
 
   it.each(['New York', 'Portland, ME', 'Ufa'])('accepts defaultClient %s, a city with no PoP', (client) => {

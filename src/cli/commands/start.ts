@@ -7,6 +7,7 @@ import { MAX_TIME_SCALE, type Scenario } from '../../config/schema.ts'
 import { SimError } from '../../core/errors.ts'
 import { plan } from '../../core/planner.ts'
 import type { Customer, World } from '../../core/types.ts'
+import { createGeoIpLocator } from '../../net/geoip-locator.ts'
 import { startSimulation, type StartedSimulation } from '../../runtime/start.ts'
 import type { FidelitySnapshot } from '../../runtime/fidelity.ts'
 import { HELP, parse } from '../args.ts'
@@ -166,7 +167,7 @@ export const startCommand: Command = {
     }, help)
     if (values.help) { io.stdout.write(help + '\n'); return 0 }
     const opts = options(values)
-    const scenario = await loadScenario(values.config === undefined ? undefined : resolve(io.cwd, values.config))
+    const scenario = await loadScenario(values.config === undefined ? undefined : resolve(io.cwd, values.config), { ipLocator: createGeoIpLocator() })
     // Logs go to standard error, buffered (a synchronous write per request would cost more than the request), so
     // standard output keeps the banner alone.
     const dest = pino.destination({ dest: 2, sync: false })
