@@ -29,10 +29,29 @@ function sameClient (p: Plan, c: PlanRequest['client']): boolean {
   return k.lat === c.lat && k.lon === c.lon && k.country === c.country
 }
 
+/** One plan remembered for a client location object: the rest of the request's identity, compared field by field. */
+interface Slot {
+  readonly host: string
+  readonly ingress: string | undefined
+  readonly newConnection: boolean
+  readonly plan: Plan
+}
+
+/** Plans remembered per client location object; past it, that object's list starts again. */
+const SLOTS_PER_CLIENT = 16
+
 export function memoisePlanner (planner: Planner, opts: PlanMemoOptions = {}): Planner {
   const maxEntries = opts.maxEntries ?? 4096
   if (!Number.isInteger(maxEntries) || maxEntries < 1) throw new RangeError(`maxEntries must be an integer >= 1, got ${maxEntries}`)
   const cache = new Map<string, Plan>()
+  // The data path's client locator hands back the same location object for the same header, and the edge hands it
+  // to the ingress: by that object first, the few plans made for it are found by comparing the host, ingress and
+  // connection flag, with no key text built and hashed (the object's own fields never change, so the same object is
+  // the same client point). The lists start again, all at once (a new WeakMap, the old one left to the collector),
+  // when the health changes and when they have taken maxEntries plans, as many as the map may hold.
+  let byClient = new WeakMap<object, Slot[]>()
+  /** Plans put in the lists since they last started again (an upper bound: a full list starts again uncounted). */
+  let remembered = 0
   // The world planned for, byte views of its health arrays (changed in place: Health's fields are readonly) and copies
   // of those bytes as they were when the cache was filled: one memcmp per array tells whether anything changed.
   let world: World | undefined
@@ -61,13 +80,35 @@ export function memoisePlanner (planner: Planner, opts: PlanMemoOptions = {}): P
     if (!sameHealth(w)) {
       cache.clear()
       snapshot(w)
+      byClient = new WeakMap()
+      remembered = 0
+    }
+    const newConnection = req.newConnection !== false
+    let slots = byClient.get(req.client)
+    if (slots !== undefined) {
+      for (let i = 0; i < slots.length; i++) {
+        const s = slots[i] as Slot
+        if (s.host === req.host && s.ingress === req.ingress && s.newConnection === newConnection) return s.plan
+      }
     }
     const key = keyOf(req)
     const known = cache.get(key)
-    if (known !== undefined && sameClient(known, req.client)) return known
-    const p = planner(req, w)
-    if (known === undefined && cache.size >= maxEntries) cache.delete(cache.keys().next().value as string)
-    cache.set(key, p)
+    let p: Plan
+    if (known !== undefined && sameClient(known, req.client)) {
+      p = known
+    } else {
+      p = planner(req, w)
+      if (known === undefined && cache.size >= maxEntries) cache.delete(cache.keys().next().value as string)
+      cache.set(key, p)
+    }
+    if (++remembered > maxEntries) {
+      byClient = new WeakMap()
+      slots = undefined
+      remembered = 1
+    }
+    if (slots === undefined) byClient.set(req.client, slots = [])
+    else if (slots.length >= SLOTS_PER_CLIENT) slots.length = 0
+    slots.push({ host: req.host, ingress: req.ingress, newConnection, plan: p })
     return p
   }
 }

@@ -121,18 +121,24 @@ export function requestLineError (raw: IncomingMessage): SimError | undefined {
 /** A Host field's shape (RFC 9110 section 7.2, RFC 3986 section 3.2.2): a name or [IPv6 literal], then an optional port. */
 const HOST_FIELD = /^(?:\[[0-9A-Fa-f:.]+\]|[^:[\]]+)(?::(\d*))?$/
 
+/** The Host field hostFieldError last found well-formed. */
+let lastWellFormedHost: string | undefined
+
 /**
  * What is wrong with a request's Host field, if anything: none (or only blanks), a character outside visible ASCII
  * (a name is sent in its ASCII form; an internationalised one as punycode, xn--), or a port that is not a number up
  * to 65535. Anything else is looked up as the customer it names.
  */
 export function hostFieldError (host: string | undefined): SimError | undefined {
+  // Requests repeat their Host: the last one found well-formed is compared as text instead of matched again.
+  if (host !== undefined && host === lastWellFormedHost) return undefined
   if (host === undefined || host.trim() === '') return new SimError('SIM_ERR_HOST_MISSING')
   // Node reads header bytes as Latin-1: a name sent in UTF-8 arrives as characters above 0x7e.
   if (/[^\x21-\x7e]/.test(host)) return new SimError('SIM_ERR_BAD_REQUEST', [`the Host header must be visible ASCII: an internationalised name is sent as punycode (xn--...), got ${JSON.stringify(host.slice(0, 100))}`])
   const m = HOST_FIELD.exec(host)
   const port = m?.[1]
   if (m === null || (port !== undefined && port !== '' && Number(port) > 65535)) return new SimError('SIM_ERR_BAD_REQUEST', [`malformed Host header ${JSON.stringify(host.slice(0, 100))}: a name or [IPv6 address], then an optional :port up to 65535`])
+  lastWellFormedHost = host
   return undefined
 }
 

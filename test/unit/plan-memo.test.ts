@@ -38,10 +38,14 @@ describe('memoisePlanner', () => {
     const ids = ['LHR', 'CDG', 'FRA', 'AMS', 'SYD']
     const pool = pops.filter((p) => ids.includes(p.id))
     const pop = fc.constantFrom(...pool)
+    // Location objects used again and again, as the data path's client locator hands them out: the memo finds their
+    // plans by the object first.
+    const shared = pool.map((p) => at(p.id))
     const request = fc.record({
       kind: fc.constant('plan' as const),
       client: fc.oneof(
         pop.map((p) => at(p.id)),
+        fc.constantFrom(...shared),
         // Points that share an input text, and inputs and hosts that would run together in an unprefixed key.
         fc.record({
           lat: fc.constantFrom(48.1, -33.9),
@@ -97,6 +101,28 @@ describe('memoisePlanner', () => {
     const moved = { ...req, client: { ...req.client, lat: req.client.lat + 1 } }
     expect(memo(moved, world)).toEqual(plan(moved, world))
     expect(memo(moved, world).client.lat).toBe(req.client.lat + 1)
+  })
+
+  it('by the same location object, tells requests apart by host, ingress and connection', () => {
+    const memo = memoisePlanner(plan)
+    const client = at('LHR')
+    const requests: PlanRequest[] = [
+      { client, host: 'eu-shop.example' },
+      { client, host: 'us-bank.example' },
+      { client, host: 'eu-shop.example', ingress: 'LHR' },
+      { client, host: 'eu-shop.example', ingress: 'CDG' },
+      { client, host: 'eu-shop.example', ingress: 'LHR', newConnection: false },
+      { client, host: 'eu-shop.example', newConnection: true }
+    ]
+    for (let round = 0; round < 2; round++) {
+      for (const req of requests) expect(memo(req, world)).toEqual(plan(req, world))
+    }
+    // More hosts than one object keeps plans for: the list starts again, and every answer stays exact.
+    for (let i = 0; i < 40; i++) {
+      const req = { client, host: `h${i % 20}.example`, ingress: 'LHR' }
+      expect(memo(req, world)).toEqual(plan(req, world))
+    }
+    expect(memo(requests[0] as PlanRequest, world)).toEqual(plan(requests[0] as PlanRequest, world))
   })
 
   it('keeps apart requests whose fields would run together', () => {

@@ -111,5 +111,5 @@ export function decodeRelayResult (text: string | string[] | undefined, planned?
   const code = text.slice(b + 1, c)
   const hops = decodeHops(text.slice(c + 1), planned)
   const result = { innerMs: finite(text.slice(0, a)), jitterMs: finite(text.slice(a + 1, b)), hops }
-  return /^[A-Z][A-Z0-9_]*$/.test(code) ? { ...result, code } : result
+  return code !== '' && /^[A-Z][A-Z0-9_]*$/.test(code) ? { ...result, code } : result
 }
