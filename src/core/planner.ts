@@ -95,10 +95,23 @@ function chooseInspection (world: World, customer: Customer, ingress: Pop, down:
   return world.strategies[customer.strategy]({ world, customer, ingress, candidates })
 }
 
+/**
+ * A host no customer has is still traffic to the network's addresses: it reaches the anycast ingress nearest the
+ * client (on the global network), which observes it for DDoS protection (the network's own security telemetry) and
+ * refuses it there. Without a usable down list or ingress, it is refused with no ingress.
+ */
+function unknownHost (req: PlanRequest, host: string, world: World): RefusedPlan {
+  const down = downMask(req, world)
+  const ingress = typeof down === 'string'
+    ? undefined
+    : req.ingress !== undefined ? world.topology.byId.get(req.ingress) : world.anycast.nearest(req.client, down, false)
+  return refuse(req, host, 'SIM_ERR_HOST_UNKNOWN', [host], ingress, ingress === undefined ? [] : [telemetry(ingress)])
+}
+
 export function plan (req: PlanRequest, world: World): Plan {
   const host = normaliseHost(req.host)
   const customer = world.customers.get(host)
-  if (!customer) return refuse(req, host, 'SIM_ERR_HOST_UNKNOWN', [host])
+  if (!customer) return unknownHost(req, host, world)
   const down = downMask(req, world)
   if (typeof down === 'string') return refuse(req, host, 'SIM_ERR_POP_UNKNOWN', [down])
   const { latency, topology } = world

@@ -57,12 +57,18 @@ describe('POST /api/requests', () => {
     }
   })
 
-  it('reports the edge refusing the request as the client saw it, and an accented city as its PoP', async () => {
+  it('reports a refusal as the client saw it, at the ingress or at the edge, and an accented city as its PoP', async () => {
     const r = await start()
+    const recs: RequestRecord[] = []
+    r.events.on('request', (rec) => recs.push(rec))
+    // A host no customer has reaches the ingress nearest the client, which refuses it, and is recorded there.
     const unknown = (await send(r, { host: 'nope.example', client: 'SYD' })).json()
-    expect(unknown).toMatchObject({ status: 421, ingress: null, error: { code: 'SIM_ERR_HOST_UNKNOWN' } })
+    expect(unknown).toMatchObject({ status: 421, ingress: 'SYD', error: { code: 'SIM_ERR_HOST_UNKNOWN' } })
+    const rec = await eventually(async () => recs.find((x) => x.ray === unknown.ray))
+    expect(rec).toMatchObject({ host: 'nope.example', status: 421, code: 'SIM_ERR_HOST_UNKNOWN', plan: { outcome: 'refused', ingress: 'SYD' } })
+    // A client the edge cannot place has no ingress: the edge refuses it.
     const misspelt = (await send(r, { host: 'eu-shop.example', client: 'Frankfrut' })).json()
-    expect(misspelt).toMatchObject({ status: 400, error: { code: 'SIM_ERR_CLIENT_LOCATION_INVALID', message: expect.stringContaining('did you mean Frankfurt (FRA) or Frankfort, US?') } })
+    expect(misspelt).toMatchObject({ status: 400, ingress: null, error: { code: 'SIM_ERR_CLIENT_LOCATION_INVALID', message: expect.stringContaining('did you mean Frankfurt (FRA) or Frankfort, US?') } })
     // Without a client: the scenario's default one (LHR).
     expect((await send(r, { host: 'eu-shop.example' })).json()).toMatchObject({ status: 200, ingress: 'LHR' })
     // Accents dropped for the header, as the city lookup ignores them anyway.

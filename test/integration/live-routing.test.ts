@@ -141,8 +141,12 @@ describe('live routing', () => {
 
   it('answers unknown hosts, bad client locations and WAF hits with their codes', async () => {
     rt = await startSmall()
+    // A host no customer has reaches the ingress nearest the client, which refuses it under its own ray.
     const unknown = await get(`${rt.edgeUrl}/`, { host: 'nobody.example', 'x-sim-client': 'SYD' })
     expect([unknown.status, errorCode(unknown)]).toEqual([421, 'SIM_ERR_HOST_UNKNOWN'])
+    expect(unknown.headers['x-sim-ingress']).toBe('SYD')
+    expect(unknown.headers['x-sim-ray']).toMatch(/-SYD$/)
+    expect(unknown.headers['x-sim-inspected-at']).toBe('none')
     const badIp = await get(`${rt.edgeUrl}/`, { host: 'global.example', 'x-sim-client-ip': '999.1.1.1' })
     expect([badIp.status, errorCode(badIp)]).toEqual([400, 'SIM_ERR_CLIENT_IP_INVALID'])
     const badPlace = await get(`${rt.edgeUrl}/`, { host: 'global.example', 'x-sim-client': '91,200' })

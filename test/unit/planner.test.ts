@@ -126,6 +126,18 @@ describe('refusals', () => {
     expect(p).toMatchObject({ outcome: 'refused', code, status })
   })
 
+  it('refuses a host no customer has at the ingress nearest the client, which observed it (security telemetry)', () => {
+    const p = plan({ client: at('SYD'), host: 'nobody.example' }, world)
+    expect(p).toMatchObject({ outcome: 'refused', code: 'SIM_ERR_HOST_UNKNOWN', ingress: 'SYD' })
+    expect(p.ledger).toEqual([{ category: 'security-telemetry', action: 'observed', at: 'SYD', country: 'AU', networkRole: 'controller', compliant: true }])
+    // Sent to a PoP's own port, that PoP; with SYD down, the next nearest; with an unknown down PoP, no ingress.
+    expect(plan({ client: at('SYD'), host: 'nobody.example', ingress: 'FRA' }, world)).toMatchObject({ ingress: 'FRA' })
+    expect(plan({ client: at('SYD'), host: 'nobody.example', down: ['SYD'] }, world).ingress).not.toBe('SYD')
+    const nowhere = plan({ client: at('SYD'), host: 'nobody.example', down: ['XXX'] }, world)
+    expect(nowhere).toMatchObject({ code: 'SIM_ERR_HOST_UNKNOWN', ledger: [] })
+    expect(nowhere).not.toHaveProperty('ingress')
+  })
+
   it('refuses with no healthy ingress at all', () => {
     const all = world.topology.pops.map((p) => p.id)
     expect(plan({ client: at('LHR'), host: 'global.example', down: all }, world)).toMatchObject({ code: 'SIM_ERR_NO_HEALTHY_POP', status: 503 })
