@@ -26,6 +26,12 @@ describe('rsim plan', () => {
     const r = await runCommand(planCommand, ['--client', '52.52,13.40', '--host', 'de-gov.example', '--down', 'FRA,TXL,DUS,HAM,MUC,STR'])
     expect(r.code).toBe(3)
     expect(r.stdout).toMatch(/REFUSED 503 SIM_ERR_REGION_UNAVAILABLE/)
+    // What the network saw of the refused request: its own security telemetry at the ingress.
+    expect(r.stdout).toMatch(/\n {2}ledger\n {4}ok {3}security-telemetry observed {2}at [A-Z]{3} \([A-Z]{2}\), network is controller\n?$/)
+    const unknown = await runCommand(planCommand, ['--client', 'SYD', '--host', 'nobody.example'])
+    expect(unknown.code).toBe(3)
+    expect(unknown.stdout).toContain('REFUSED 421 SIM_ERR_HOST_UNKNOWN\n  reason      no customer is configured for host "nobody.example"\n  ingress     SYD Sydney, NSW (AU)')
+    expect(unknown.stdout).toContain('security-telemetry observed  at SYD (AU), network is controller')
   })
 
   it('--strategy compares selection strategies for the same request', async () => {

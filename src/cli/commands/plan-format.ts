@@ -19,6 +19,8 @@ export function formatPlan (plan: Plan, world: World): string {
   if (plan.outcome === 'refused') {
     const lines = [`${head}: REFUSED ${plan.status} ${plan.code}`, `  reason      ${plan.reason}`]
     if (plan.ingress) lines.push(`  ingress     ${where(world, plan.ingress)}  (saw ciphertext only; nothing processed)`)
+    // What the network did see of it (its own security telemetry at the ingress, say), as for a served request.
+    if (plan.ledger.length > 0) lines.push('  ledger', ...ledgerLines(plan))
     return lines.join('\n')
   }
   const relayed = plan.ingress !== plan.inspection
@@ -34,13 +36,16 @@ export function formatPlan (plan: Plan, world: World): string {
     `  logs        ${plan.logRegion === 'global' ? 'no boundary: global core' : `log region ${plan.logRegion}`} at ${where(world, plan.logSink)}`,
     `  hops        ${plan.hops.map((h) => `${h.from}->${h.to} ${h.rttMs.toFixed(1)} ms`).join(' | ')}`,
     `  modelled    ${plan.modelledMs.toFixed(1)} ms round trip; without data localisation ${plan.baselineMs.toFixed(1)} ms; added ${plan.addedMs.toFixed(1)} ms`,
-    '  ledger'
+    '  ledger',
+    ...ledgerLines(plan)
   ]
-  for (const e of plan.ledger) {
-    lines.push(`    ${e.compliant ? 'ok  ' : 'VIOL'} ${e.category.padEnd(18)} ${e.action.padEnd(9)} at ${e.at} (${e.country}), ${e.networkRole === 'none' ? 'the customer\'s own system (network: no role)' : `network is ${e.networkRole}`}`)
-  }
   for (const v of plan.violations) lines.push(`  VIOLATION   ${v}`)
   return lines.join('\n')
+}
+
+/** The plan's ledger, an entry a line: whether it kept the policy, the category, where, and the network's role. */
+function ledgerLines (plan: Plan): string[] {
+  return plan.ledger.map((e) => `    ${e.compliant ? 'ok  ' : 'VIOL'} ${e.category.padEnd(18)} ${e.action.padEnd(9)} at ${e.at} (${e.country}), ${e.networkRole === 'none' ? 'the customer\'s own system (network: no role)' : `network is ${e.networkRole}`}`)
 }
 
 /** One-line route description: `SYD>LCA` for a relay, `FRA` when inspected at the ingress, ` key@IAD` when signed away. */
