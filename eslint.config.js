@@ -1,6 +1,6 @@
 // Lint rules: typescript-eslint's recommended set, plus the purity rule that keeps src/core free of
-// sockets, clocks, randomness and logging, and the layering rule that keeps src/config from importing outer layers
-// (docs/design.md, "Layout").
+// sockets, clocks, randomness and logging, and the layering rules: src/config imports no outer layer, src/net imports
+// no service, and the services never import the runtime that wires them or the command line (docs/design.md, "Layout").
 import tseslint from 'typescript-eslint'
 
 export default tseslint.config(
@@ -37,6 +37,29 @@ export default tseslint.config(
         patterns: [
           { group: ['../services/*', '../net/*', '../runtime/*', '../cli/*'], message: 'src/config imports nothing from outer layers: they pass it what it needs (a locator, say).' },
           { group: ['fastify*', 'undici*', 'pino*', 'geoip-lite'], message: 'src/config reads and checks files: no services, sockets, logging or IP data.' }
+        ]
+      }]
+    }
+  },
+  {
+    // The runtime builds and wires the services; they know it only through the interfaces they declare themselves
+    // (services/control/runtime.ts, services/records.ts).
+    files: ['src/services/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        patterns: [
+          { group: ['**/runtime/*', '**/cli/*'], message: 'src/services imports nothing from src/runtime or src/cli: the runtime wires the services, not the other way round.' }
+        ]
+      }]
+    }
+  },
+  {
+    // Dispatchers, delay and signing: below the services.
+    files: ['src/net/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        patterns: [
+          { group: ['**/services/*', '**/runtime/*', '**/cli/*'], message: 'src/net imports only the model (src/core) and libraries.' }
         ]
       }]
     }

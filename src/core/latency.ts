@@ -115,3 +115,16 @@ export function jittered (rtt: number, jitter: number, rng: () => number): numbe
   if (!(jitter > 0)) return rtt
   return Math.max(0, rtt * (1 + jitter * (2 * rng() - 1)))
 }
+
+/** A response is late when it leaves more than this many ms after its modelled time... */
+export const LATE_MIN_MS = 1
+/** ...and more than this fraction of its modelled (wall-clock) time: the benchmarks' fidelity criterion, per request. */
+export const LATE_FRACTION = 0.05
+
+/**
+ * Whether a response that left `lateMs` after a modelled wall-clock total of `modelledWallMs` breaks the tolerance
+ * within which the simulation counts as keeping to its model (its own fidelity monitor and the benchmarks' criterion).
+ */
+export function isLate (lateMs: number, modelledWallMs: number): boolean {
+  return lateMs > LATE_MIN_MS && lateMs > LATE_FRACTION * modelledWallMs
+}

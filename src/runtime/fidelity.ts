@@ -9,31 +9,8 @@
 import type { EventEmitter } from 'node:events'
 import { monitorEventLoopDelay, type ELDHistogram } from 'node:perf_hooks'
 import type { Logger } from 'pino'
-import type { RequestRecord, RuntimeEvents } from './types.ts'
-
-/** A response is late when it leaves more than this many ms after its modelled time... */
-export const LATE_MIN_MS = 1
-/** ...and more than this fraction of its modelled (wall-clock) time: the benchmarks' fidelity criterion, per request. */
-export const LATE_FRACTION = 0.05
-
-/** Whether a response that left `lateMs` after a modelled wall-clock total of `modelledWallMs` breaks the tolerance. */
-export function isLate (lateMs: number, modelledWallMs: number): boolean {
-  return lateMs > LATE_MIN_MS && lateMs > LATE_FRACTION * modelledWallMs
-}
-
-/** Counts since the simulation started. */
-export interface FidelitySnapshot {
-  /** Responses settled against the model (served along their whole plan, latency on). */
-  readonly settled: number
-  /** Of those, responses that left beyond the tolerance after their modelled time. */
-  readonly late: number
-  /** The latest any response left after its modelled time, ms. */
-  readonly maxLateMs: number
-  /** Warnings logged so far (at most one per window). */
-  readonly warnings: number
-  /** The latest settled responses (at most `RECENT`), for how it is going now rather than since the start. */
-  readonly recent: { readonly responses: number, readonly late: number }
-}
+import type { FidelitySnapshot } from '../services/control/runtime.ts'
+import type { RequestRecord, RuntimeEvents } from '../services/records.ts'
 
 /** Interval of the loop-delay sampling timer, ms. */
 export const LOOP_SAMPLE_MS = 20

@@ -27,7 +27,8 @@ import { createTlsEdge } from '../services/edge/tls-edge.ts'
 import { createTlsTerminator, type TlsTerminator } from '../services/pop/tls-terminate.ts'
 import { createFidelityMonitor, type FidelityMonitor } from './fidelity.ts'
 import { startKeys, type RuntimeKeys } from './keys.ts'
-import type { RuntimeEvents, SimRuntime } from './types.ts'
+import type { RuntimeEvents } from '../services/records.ts'
+import type { SimRuntime } from '../services/control/runtime.ts'
 import { warmUp, type WarmUpReport } from './warm-up.ts'
 
 export type ControlAppFactory = (runtime: SimRuntime, deps: ControlDeps) => FastifyInstance

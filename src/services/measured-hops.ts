@@ -2,7 +2,7 @@
 // plan's order: whoever knows the plan (the ingress reading its inspection PoP's report, the ledger writing a record
 // out) needs only their measured times.
 import type { Hop } from '../core/types.ts'
-import type { MeasuredHop } from '../runtime/types.ts'
+import type { MeasuredHop } from './records.ts'
 
 /** Whether measured hops are exactly the planned ones (same order, ends, kind and modelled time). */
 export function asPlanned (hops: readonly MeasuredHop[], planned: readonly Hop[]): boolean {

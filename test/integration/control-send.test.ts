@@ -3,7 +3,7 @@
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
-import type { RequestRecord } from '../../src/runtime/types.ts'
+import type { RequestRecord } from '../../src/services/records.ts'
 import { buildControlApp } from '../../src/services/control/app.ts'
 import { errorCode, eventually, get, startSmall } from './live-helpers.ts'
 

@@ -3,7 +3,7 @@
 import fc from 'fast-check'
 import { afterEach, describe, expect, it } from 'vitest'
 import { mulberry32 } from '../../src/core/latency.ts'
-import type { RequestRecord } from '../../src/runtime/types.ts'
+import type { RequestRecord } from '../../src/services/records.ts'
 import { get, startSmall } from './live-helpers.ts'
 
 type Runtime = Awaited<ReturnType<typeof startSmall>>

@@ -4,7 +4,7 @@
 import { connect, type Socket } from 'node:net'
 import { request } from 'undici'
 import { afterEach, describe, expect, it } from 'vitest'
-import type { RequestRecord } from '../../src/runtime/types.ts'
+import type { RequestRecord } from '../../src/services/records.ts'
 import { buildControlApp } from '../../src/services/control/app.ts'
 import { errorCode, eventually, get, liveRuntimePerTest } from './live-helpers.ts'
 

@@ -4,7 +4,7 @@
 // connections only. Real sockets on 127.0.0.1, latency off.
 import { Client } from 'undici'
 import { describe, expect, it } from 'vitest'
-import type { RequestRecord } from '../../src/runtime/types.ts'
+import type { RequestRecord } from '../../src/services/records.ts'
 import { buildControlApp } from '../../src/services/control/app.ts'
 import type { StartedSimulation } from '../../src/runtime/start.ts'
 import { NO_FR, customersWithNoFrenchKeys, get, liveRuntimePerTest } from './live-helpers.ts'

@@ -1,6 +1,6 @@
 // The live data path end to end on loopback: ingress, relay, inspection in region, origin, headers and records.
 import { afterEach, describe, expect, it } from 'vitest'
-import type { RequestRecord } from '../../src/runtime/types.ts'
+import type { RequestRecord } from '../../src/services/records.ts'
 import { errorCode, eventually, get, startSmall } from './live-helpers.ts'
 
 type Runtime = Awaited<ReturnType<typeof startSmall>>

@@ -6,7 +6,7 @@ import { createServer, type Server } from 'node:http'
 import { connect, type AddressInfo } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { buildControlApp } from '../../src/services/control/app.ts'
-import type { RequestRecord } from '../../src/runtime/types.ts'
+import type { RequestRecord } from '../../src/services/records.ts'
 import { errorCode, eventually, get, liveRuntimePerTest, type Answer } from './live-helpers.ts'
 
 const SLOW = 'slow-origin.example'

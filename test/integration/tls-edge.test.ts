@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest'
 import { plan } from '../../src/core/planner.ts'
 import type { IpLocator } from '../../src/core/types.ts'
 import type { StartedSimulation } from '../../src/runtime/start.ts'
-import type { RequestRecord } from '../../src/runtime/types.ts'
+import type { RequestRecord } from '../../src/services/records.ts'
 import { NO_FR, customersWithNoFrenchKeys, eventually, liveRuntimePerTest, type LogLine } from './live-helpers.ts'
 
 const PARIS_IP = '203.0.113.7'

@@ -9,7 +9,7 @@ import { plan } from '../../core/planner.ts'
 import type { Customer, World } from '../../core/types.ts'
 import { createGeoIpLocator } from '../../net/geoip-locator.ts'
 import { startSimulation, type StartedSimulation } from '../../runtime/start.ts'
-import type { FidelitySnapshot } from '../../runtime/fidelity.ts'
+import type { FidelitySnapshot } from '../../services/control/runtime.ts'
 import { HELP, parse } from '../args.ts'
 import type { Command } from '../command.ts'
 

@@ -12,7 +12,7 @@
 // object. Hops that went as planned (the same ends, kinds and modelled times as the plan's, the usual case) are kept
 // as their measured times alone and written out with the plan's.
 import type { Plan, ServedPlan } from '../../core/types.ts'
-import type { MeasuredHop, RequestHandshake, RequestRecord } from '../../runtime/types.ts'
+import type { MeasuredHop, RequestHandshake, RequestRecord } from '../records.ts'
 import { asPlanned } from '../measured-hops.ts'
 
 export interface LedgerQuery {

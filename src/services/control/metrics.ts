@@ -2,7 +2,7 @@
 // Registry (not prom-client's global one) so that several simulations, or tests, in one process never share series.
 import { Gauge, Registry } from 'prom-client'
 import type { World } from '../../core/types.ts'
-import type { RequestRecord } from '../../runtime/types.ts'
+import type { RequestRecord } from '../records.ts'
 import { CellCounter, type CounterCell } from './counter.ts'
 import { CellHistogram, type HistogramCell } from './histogram.ts'
 

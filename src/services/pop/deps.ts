@@ -6,7 +6,7 @@ import type { ClientLocation, Plan, PlanRequest, Pop, World } from '../../core/t
 import type { Delay } from '../../net/delay.ts'
 import type { ForwardSigner } from '../../net/signing.ts'
 import type { Upstreams } from '../../net/upstream.ts'
-import type { RuntimeEvents } from '../../runtime/types.ts'
+import type { RuntimeEvents } from '../records.ts'
 import type { Handshaker } from '../keys/handshake.ts'
 import type { KeyLocality } from '../keys/locality.ts'
 import type { LogShipper } from './log-shipper.ts'

@@ -3,7 +3,7 @@
 // to its ingress on a relay's answer (its own time, the jitter it drew, its error code and its hops), on one internal
 // header that the ingress strips.
 import type { Hop } from '../../core/types.ts'
-import type { MeasuredHop } from '../../runtime/types.ts'
+import type { MeasuredHop } from '../records.ts'
 import { asPlanned } from '../measured-hops.ts'
 
 function quoted (s: string): string {
