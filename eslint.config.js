@@ -1,6 +1,6 @@
 // Lint rules: typescript-eslint's recommended set, plus the purity rule that keeps src/core free of
-// sockets, clocks, randomness and logging, and the layering rules: src/config imports no outer layer, src/net imports
-// no service, and the services never import the runtime that wires them or the command line (docs/design.md, "Layout").
+// sockets, clocks, randomness and logging, and the layering rules: src/config and src/net import only the core, and
+// the services never import the runtime that wires them or the command line (docs/design.md, "Layout").
 import tseslint from 'typescript-eslint'
 
 export default tseslint.config(
@@ -59,7 +59,7 @@ export default tseslint.config(
     rules: {
       'no-restricted-imports': ['error', {
         patterns: [
-          { group: ['**/services/*', '**/runtime/*', '**/cli/*'], message: 'src/net imports only the model (src/core) and libraries.' }
+          { group: ['**/config/*', '**/services/*', '**/runtime/*', '**/cli/*'], message: 'src/net imports only the model (src/core) and libraries.' }
         ]
       }]
     }
