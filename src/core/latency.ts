@@ -1,5 +1,6 @@
 // The latency model: round trip between two points as a function of great-circle distance, calibrated on measured
-// internet round trips (docs/latency-model.md), the precomputed PoP-to-PoP matrix, and seeded jitter for callers.
+// internet round trips (docs/latency-model.md), the precomputed PoP-to-PoP matrix, seeded jitter for callers, and the
+// tolerance within which a measured response keeps to its modelled time.
 import { distanceKm } from './geo.ts'
 import type { LatLon, LatencyModel, LatencyParams, Topology } from './types.ts'
 
@@ -118,7 +119,7 @@ export function jittered (rtt: number, jitter: number, rng: () => number): numbe
 
 /** A response is late when it leaves more than this many ms after its modelled time... */
 export const LATE_MIN_MS = 1
-/** ...and more than this fraction of its modelled (wall-clock) time: the benchmarks' fidelity criterion, per request. */
+/** ...and more than this fraction of its modelled (wall-clock) time: the benchmarks' criterion, per request. */
 export const LATE_FRACTION = 0.05
 
 /**

@@ -1,7 +1,7 @@
 // The simulation's own check that it keeps up with its model. With latency on, a request served along its whole plan
 // is held until its modelled total has passed (the settling in ingress.ts); a response that leaves later than that
 // carries time the model does not have: the machine was too busy. The monitor counts such responses and, when most
-// of a window's are late (its median response breaks the tolerance, the benchmarks' criterion), says so in the log
+// of a window's are late (its median response breaks the tolerance, isLate in core/latency.ts), says so in the log
 // with the event-loop delay of the same window, so that figures taken from an overloaded run are not mistaken for the
 // model's. Some late responses are normal: timers and the machine put a tail on every run (4-8% of responses at a
 // steady 200-1,000 requests/s on a 2-core VM whose median stayed within 1.1 ms of the model; up to 18% at the rates

@@ -16,7 +16,7 @@ export interface FidelitySnapshot {
   readonly maxLateMs: number
   /** Warnings logged so far (at most one per window). */
   readonly warnings: number
-  /** The latest settled responses (at most RECENT in runtime/fidelity.ts), for how it is going now rather than since the start. */
+  /** The latest settled responses (at most RECENT, runtime/fidelity.ts): how it goes now, not since the start. */
   readonly recent: { readonly responses: number, readonly late: number }
 }
 
