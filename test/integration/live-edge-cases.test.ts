@@ -180,6 +180,26 @@ describe('the live data path at the edges of HTTP/1.1', () => {
     expect(rt.lines.filter((l) => (l.level as number) >= 50)).toEqual([])
   })
 
+  it('takes a client that half-closes after its request as gone, as nginx does: no answer, recorded 499', async () => {
+    const rt = await live.start({ latency: { enabled: true, timeScale: 1 } })
+    const records: RequestRecord[] = []
+    rt.events.on('request', (r) => records.push(r))
+    const { port } = new URL(rt.edgeUrl)
+    const answer = await new Promise<string>((resolve, reject) => {
+      // allowHalfOpen: the socket stays readable after its own end(), so an answer would be seen.
+      const s = connect({ port: Number(port), host: '127.0.0.1', allowHalfOpen: true })
+      sockets.push(s)
+      let out = ''
+      s.on('connect', () => { s.end('GET / HTTP/1.1\r\nHost: eu-shop.example\r\nx-sim-client: SYD\r\n\r\n') })
+      s.on('data', (c: Buffer) => { out += c.toString('latin1') })
+      s.on('error', reject)
+      s.on('close', () => resolve(out))
+    })
+    expect(answer).toBe('')
+    const rec = await eventually(async () => records[0])
+    expect([rec.status, rec.code, rec.ray.endsWith('-SYD')]).toEqual([499, 'SIM_ERR_CLIENT_CLOSED', true])
+  })
+
   it('holds clients to the header limit, and relays a request within it though the forwarding header takes it over', async () => {
     const rt = await live.start({ server: { headerLimitBytes: 2048 } })
     // About 2,000 bytes of headers: within the limit from the client, over it with the signed x-sim-fwd added.
