@@ -178,8 +178,8 @@ describe('bench --quick', () => {
       expect(profile.nodes.length).toBeGreaterThan(0)
       expect(profile.samples.length).toBeGreaterThan(0)
 
-      // The open loop at a fixed rate (the fidelity scenario's load), with the modelled delays on.
-      const paced = await runProfiler(['--seconds', '1', '--rate', '40', '--latency', 'on', '--client', 'EWR', '--out', out])
+      // The open loop at a fixed rate (the fidelity scenario's load), with the modelled delays on, on at most 8 connections.
+      const paced = await runProfiler(['--seconds', '1', '--rate', '40', '--connections', '8', '--latency', 'on', '--client', 'EWR', '--out', out])
       expect(paced.code, paced.stderr).toBe(0)
       expect(paced.stderr).toContain('warm-up: 1 s, 40 requests/s (paced)')
       expect(paced.stdout).toMatch(/eu-shop\.example from EWR, latency on, 40 requests\/s \(paced\): \d+ requests\/s/)
@@ -202,7 +202,7 @@ describe('bench --quick', () => {
       // Refused up front with a code: before the servers start, before any load.
       const refusals: [string[], string][] = [
         [['--latency', 'sometimes'], 'invalid input at --latency: must be on or off'],
-        [['--rate', '100', '--connections', '4'], 'invalid input at --rate: excludes --connections'],
+        [['--rate', '100', '--connections', '0'], 'invalid input at --connections: must be a whole number greater than 0'],
         [['--rate', '0.4', '--seconds', '1'], 'invalid input at --rate: 0.4 requests/s for 1 s rounds to no request at all'],
         [['--connections', '0.3'], 'invalid input at --connections: must be a whole number greater than 0'],
         [['--client', 'XYZ'], 'invalid input at --client: SIM_ERR_CLIENT_LOCATION_INVALID'],
