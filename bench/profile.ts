@@ -13,8 +13,9 @@ import { defaultYaml } from './lib/scenario-yaml.ts'
 import type { PeerUrls, SimInfo } from './lib/servers.ts'
 
 const HELP = `Usage: node bench/profile.ts [--client LHR] [--host eu-shop.example] [--latency off|on] [--seconds 10]
-                              [--connections N | --rate RPS] [--interval 200] [--out bench/results/profile]
-       node bench/profile.ts --peer plain|plain-buffered|http-proxy [--hops 1|2] [--seconds 10] [--connections N | --rate RPS]
+                              [--connections N] [--rate RPS] [--interval 200] [--out bench/results/profile]
+       node bench/profile.ts --peer plain|plain-buffered|http-proxy [--hops 1|2] [--seconds 10] [--connections N]
+                              [--rate RPS]
 
 Profiles the simulation (default configuration) under load on one route and prints its CPU time per request:
 by category (socket writes, garbage collection, Node's HTTP, undici, fastify, each residency-sim source file)
