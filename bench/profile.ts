@@ -116,8 +116,8 @@ try {
     if (rate !== undefined) {
       const res = await loadgen.call<JobResult<PacedResult>>('paced', {
         // A connection cap of the closed loop's size: an open loop opens a connection whenever every open one is
-        // busy, and a stall as its load starts would open hundreds, each a modelled TLS handshake (a signature) at
-        // the ingress, which would then be profiled as if every request paid a share of it.
+        // busy, and as its load starts it would open hundreds, each a modelled TLS handshake (a signature) where TLS
+        // terminates, which would then be profiled as if every request paid a share of it.
         url, requests: [{ headers }], rate, durationS, warmupS: 0, connections
       })
       const p = res.results
