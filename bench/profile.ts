@@ -131,7 +131,7 @@ try {
     return { ok: r.responses, non2xx: r.non2xx }
   }
   const warm = warmUpSeconds(seconds)
-  const shape = rate === undefined ? `${connections} connections` : `${rate} requests/s (paced)`
+  const shape = rate === undefined ? `${connections} connections` : `${rate} requests/s (paced, on at most ${connections} connections)`
   progress(`warm-up: ${warm} s, ${shape}, ${what}`)
   const w = await load(warm)
   if (w.non2xx > 0) progress(`warning: ${w.non2xx} answers were not 2xx (a refused route?); they are profiled too`)

@@ -181,8 +181,8 @@ describe('bench --quick', () => {
       // The open loop at a fixed rate (the fidelity scenario's load), with the modelled delays on, on at most 8 connections.
       const paced = await runProfiler(['--seconds', '1', '--rate', '40', '--connections', '8', '--latency', 'on', '--client', 'EWR', '--out', out])
       expect(paced.code, paced.stderr).toBe(0)
-      expect(paced.stderr).toContain('warm-up: 1 s, 40 requests/s (paced)')
-      expect(paced.stdout).toMatch(/eu-shop\.example from EWR, latency on, 40 requests\/s \(paced\): \d+ requests\/s/)
+      expect(paced.stderr).toContain('warm-up: 1 s, 40 requests/s (paced, on at most 8 connections)')
+      expect(paced.stdout).toMatch(/eu-shop\.example from EWR, latency on, 40 requests\/s \(paced, on at most 8 connections\): \d+ requests\/s/)
       // Forty requests sample too little to name any one source file reliably: the breakdown itself is what is checked.
       expect(paced.stdout).toContain('self time per request, by category:')
       expect(paced.stdout).toMatch(/µs per request/)

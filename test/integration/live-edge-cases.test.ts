@@ -171,7 +171,9 @@ describe('the live data path at the edges of HTTP/1.1', () => {
     rt.events.on('request', (r) => records.push(r))
     const gone = new AbortController()
     const pending = request(`${rt.edgeUrl}/`, { headers: { host: 'eu-shop.example', 'x-sim-client': 'SYD' }, signal: gone.signal })
-    setTimeout(() => gone.abort(), 40)
+    // Its answer cannot come before its modelled path (access, relay to TXL and the origin leg: about 240 ms); the
+    // client leaves well before that, and late enough that a busy machine has handed the request to the ingress.
+    setTimeout(() => gone.abort(), 120)
     await expect(pending).rejects.toThrow()
     const rec = await eventually(async () => records[0])
     expect([rec.status, rec.code, rec.host]).toEqual([499, 'SIM_ERR_CLIENT_CLOSED', 'eu-shop.example'])
