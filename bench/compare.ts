@@ -4,7 +4,8 @@
 // other, and are loaded at the same time at the same fixed rate, the requests alternating between them. Per round,
 // each process's CPU time per answered request; the result is the median of the per-round ratios (working tree / REF)
 // with its bootstrap 95% interval. The interleaved trials of the overhead scenario cannot resolve a change of a few
-// per cent on a shared machine; two builds loaded at once share its drift.
+// per cent on a shared machine; two builds loaded at once share its drift. With `--peer NAME` instead of `--base`, the
+// same pairs set the working tree's simulation against a peer forwarder chain of the overhead scenario, per hop.
 import { execFileSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { mkdtemp, rm, symlink } from 'node:fs/promises'
@@ -17,11 +18,13 @@ import type { AlternatingResult, JobResult, PacedResult } from './lib/loadgen.ts
 import { pinProcesses } from './lib/machine.ts'
 import { spawnChild, type Child } from './lib/rpc.ts'
 import { defaultYaml } from './lib/scenario-yaml.ts'
-import type { SimInfo } from './lib/servers.ts'
+import type { PeerUrls, SimInfo } from './lib/servers.ts'
 import { groupedMedianCi, median, MIN_ROUNDS, summarise } from './lib/stats.ts'
 
 const HELP = `Usage: node bench/compare.ts --base REF [--measure cpu|latency] [--pairs 3] [--rounds 6] [--rate 1000]
                               [--seconds 3] [--client LHR] [--host eu-shop.example] [--latency off|on]
+       node bench/compare.ts --peer plain|plain-buffered|http-proxy [--pairs 3] [--rounds 6] [--rate 1000]
+                              [--seconds 3] [--client LHR] [--host eu-shop.example]
 
 Compares the working tree's simulation with another build's (REF: a commit, branch or tag, checked out into a
 temporary git worktree that uses this tree's node_modules). Both run the default configuration in processes of their
@@ -36,8 +39,15 @@ fresh pairs of processes, each after two warm-up rounds. Prints every round and 
 (working tree / REF) with its 95% interval, bootstrapped over the pairs and their rounds: below 1 the working tree is
 cheaper (or faster).
 
+With --peer, the other process runs a peer forwarder chain of the overhead scenario instead (plain undici + fastify,
+the same answering through residency-sim's buffered exchange, or @fastify/http-proxy) with its own origin (the
+simulator's origin app, set up as the route's), latency off. Each round loads the two origins directly, then the
+route and the peer's chain of as many hops, each pair at once at the same rate, and takes each side's CPU per hop: the
+chain's CPU per request less its direct path's, divided by the hops. The ratio is residency-sim's hop / the peer's.
+
 Options:
-  --base REF        the build to compare with (required)
+  --base REF        the build to compare with (this or --peer is required)
+  --peer NAME       compare with a peer forwarder instead, per hop: plain, plain-buffered or http-proxy (CPU only)
   --measure M       cpu (CPU time per request under load, the default) or latency (p50 at one request in flight)
   --pairs N         fresh pairs of processes (default 3)
   --rounds N        rounds counted in each pair (default 6; an interval needs at least ${MIN_ROUNDS} in all)
@@ -58,10 +68,14 @@ function commitOf (ref: string): string {
   }
 }
 
-let settings: { commit: string, ref: string, measure: 'cpu' | 'latency', pairs: number, rounds: number, rate: number, seconds: number, client: string, host: string, latency: boolean }
+const PEERS = { plain: 'plain', 'plain-buffered': 'plainBuffered', 'http-proxy': 'httpProxy' } as const
+type PeerName = keyof typeof PEERS
+
+let settings: { commit: string, ref: string, peer: PeerName | undefined, hops: 1 | 2, measure: 'cpu' | 'latency', pairs: number, rounds: number, rate: number, seconds: number, client: string, host: string, latency: boolean }
 try {
   const values = parseOptions(process.argv.slice(2), {
     base: { type: 'string' },
+    peer: { type: 'string' },
     measure: { type: 'string', default: 'cpu' },
     pairs: { type: 'string', default: '3' },
     rounds: { type: 'string', default: '6' },
@@ -76,11 +90,19 @@ try {
     process.stdout.write(`${HELP}\n`)
     process.exit(0)
   }
-  if (values.base === undefined || values.base === '') throw invalid('--base', 'is required: the commit, branch or tag to compare the working tree with')
+  const peer = values.peer
+  if (peer !== undefined) {
+    if (!Object.hasOwn(PEERS, peer)) throw invalid('--peer', `must be one of ${Object.keys(PEERS).join(', ')}, got "${peer}"`)
+    if (values.base !== undefined) throw invalid('--peer', 'compares with a peer forwarder, --base with another build: give one of them')
+  } else if (values.base === undefined || values.base === '') {
+    throw invalid('--base', 'is required (or --peer): the commit, branch or tag to compare the working tree with')
+  }
   const measure = values.measure ?? 'cpu'
   if (measure !== 'cpu' && measure !== 'latency') throw invalid('--measure', `must be cpu or latency, got "${measure}"`)
+  if (peer !== undefined && measure !== 'cpu') throw invalid('--measure', 'with --peer only cpu: the overhead scenario measures latency against the peers (npm run bench)')
   const latency = values.latency ?? 'off'
   if (latency !== 'on' && latency !== 'off') throw invalid('--latency', `must be on or off, got "${latency}"`)
+  if (peer !== undefined && latency === 'on') throw invalid('--latency', 'with --peer only off: the peer forwarders model no latency')
   const pairs = positiveInteger(values.pairs ?? '', '--pairs')
   const rounds = positiveInteger(values.rounds ?? '', '--rounds')
   const rate = positiveNumber(values.rate ?? '', '--rate')
@@ -88,12 +110,16 @@ try {
   if (Math.round(2 * rate * seconds) < 2) throw invalid('--rate', `${rate} requests/s for ${seconds} s rounds to no request for one build; raise --rate or --seconds`)
   const client = values.client ?? 'LHR'
   const host = values.host ?? 'eu-shop.example'
-  checkRoute(client, host, parseScenario(await defaultYaml(), 'default.yaml'), 'compare')
-  settings = { commit: commitOf(values.base), ref: values.base, measure, pairs, rounds, rate, seconds, client, host, latency: latency === 'on' }
+  const route = checkRoute(client, host, parseScenario(await defaultYaml(), 'default.yaml'), 'compare')
+  // The route's hops as the peers' chains count them: inspected where it lands, one; relayed, two.
+  const hops = route.inspection === route.ingress ? 1 : 2
+  settings = peer === undefined
+    ? { commit: commitOf(values.base as string), ref: values.base as string, peer: undefined, hops, measure, pairs, rounds, rate, seconds, client, host, latency: latency === 'on' }
+    : { commit: '', ref: peer, peer: peer as PeerName, hops, measure, pairs, rounds, rate, seconds, client, host, latency: false }
 } catch (err) {
   refuse('bench/compare', err)
 }
-const { commit, ref, measure, pairs, rounds, rate, seconds, client, host, latency } = settings
+const { commit, ref, peer, hops, measure, pairs, rounds, rate, seconds, client, host, latency } = settings
 const progress = (line: string): void => { process.stderr.write(`[compare] ${line}\n`) }
 
 const dir = await mkdtemp(join(tmpdir(), 'rsim-compare-'))
@@ -106,17 +132,21 @@ let restore: (() => void) | undefined
 async function cleanUp (): Promise<void> {
   restore?.()
   await Promise.all([base?.stop(), work?.stop(), loadgen?.stop()])
-  try { git(['worktree', 'remove', '--force', baseDir]) } catch { /* not created */ }
+  if (peer === undefined) {
+    try { git(['worktree', 'remove', '--force', baseDir]) } catch { /* not created */ }
+  }
   await rm(dir, { recursive: true, force: true })
 }
 process.once('SIGINT', () => { void cleanUp().then(() => process.exit(130)) })
 
 try {
-  progress(`checking out ${ref} (${commit.slice(0, 10)}) into ${baseDir}`)
-  git(['worktree', 'add', '--detach', '--quiet', baseDir, commit])
-  if (!existsSync(join(baseDir, 'bench/lib/servers.ts'))) throw new Error(`${ref} has no bench/lib/servers.ts (the bench's servers process): it cannot be compared`)
-  // The working tree's dependencies for both: a change of dependencies is not what this compares.
-  await symlink(join(root, 'node_modules'), join(baseDir, 'node_modules'), 'dir')
+  if (peer === undefined) {
+    progress(`checking out ${ref} (${commit.slice(0, 10)}) into ${baseDir}`)
+    git(['worktree', 'add', '--detach', '--quiet', baseDir, commit])
+    if (!existsSync(join(baseDir, 'bench/lib/servers.ts'))) throw new Error(`${ref} has no bench/lib/servers.ts (the bench's servers process): it cannot be compared`)
+    // The working tree's dependencies for both: a change of dependencies is not what this compares.
+    await symlink(join(root, 'node_modules'), join(baseDir, 'node_modules'), 'dir')
+  }
   const yaml = await defaultYaml()
   const headers = { host, 'x-sim-client': client }
 
@@ -134,20 +164,25 @@ try {
     return [p50[0] as number, p50[1] as number]
   }
 
-  /** One round: CPU µs per answered request of [base, working tree]; odd rounds send to the working tree first. */
-  async function round (pair: [Child, SimInfo][], k: number): Promise<[number, number]> {
-    if (measure === 'latency') return await latencyRound(pair)
-    const order = k % 2 === 0 ? pair : [pair[1], pair[0]] as [Child, SimInfo][]
-    await Promise.all(order.map(([c]) => c.call('mark')))
+  /** A process and what to load in it: a URL with its headers. */
+  interface Target { readonly proc: Child, readonly url: string, readonly headers: Record<string, string> }
+
+  /**
+   * Both targets loaded at once at the same rate, the requests alternating: each one's process CPU µs per answered
+   * request, in the order given; odd rounds (`k`) send to the second one first.
+   */
+  async function together (a: Target, b: Target, k: number): Promise<[number, number]> {
+    const order = k % 2 === 0 ? [a, b] : [b, a]
+    await Promise.all(order.map((t) => t.proc.call('mark')))
     const res = await (loadgen as Child).call<JobResult<PacedResult>>('paced', {
-      url: order[0]![1].edgeUrl,
-      requests: order.map(([, info]) => ({ url: info.edgeUrl, headers })),
+      url: order[0]!.url,
+      requests: order.map((t) => ({ url: t.url, headers: t.headers })),
       rate: 2 * rate,
       durationS: seconds,
       warmupS: 0,
       connections: latency ? Math.max(16, Math.ceil(rate * 0.5)) : 16
     })
-    const cpuMs = await Promise.all(order.map(([c]) => c.call<number>('cpuTime')))
+    const cpuMs = await Promise.all(order.map((t) => t.proc.call<number>('cpuTime')))
     const r = res.results
     if (r.non2xx + r.errors > 0) throw new Error(`${r.non2xx} answers were not 2xx and ${r.errors} requests failed: the route does not serve`)
     let first = 0
@@ -157,42 +192,88 @@ try {
     return k % 2 === 0 ? [us[0] as number, us[1] as number] : [us[1] as number, us[0] as number]
   }
 
+  /** One round: CPU µs per answered request of [base, working tree]. */
+  async function round (pair: [Child, SimInfo][], k: number): Promise<[number, number]> {
+    if (measure === 'latency') return await latencyRound(pair)
+    const [b, infoB] = pair[0] as [Child, SimInfo]
+    const [w, infoW] = pair[1] as [Child, SimInfo]
+    return await together({ proc: b, url: infoB.edgeUrl, headers }, { proc: w, url: infoW.edgeUrl, headers }, k)
+  }
+
+  /**
+   * One round against a peer: CPU µs per hop of [peer, working tree], each side's chain less its own direct path
+   * (measured right before it, both at once), divided by the hops.
+   */
+  async function peerRound (sim: Child, info: SimInfo, peerProc: Child, urls: PeerUrls, k: number): Promise<[number, number]> {
+    const chain = urls[PEERS[peer as PeerName]]
+    const direct = { host }
+    const [dPeer, dSim] = await together({ proc: peerProc, url: urls.origin, headers: direct }, { proc: sim, url: info.originUrls[host] as string, headers: direct }, k)
+    const [cPeer, cSim] = await together({ proc: peerProc, url: chain[hops - 1] as string, headers: direct }, { proc: sim, url: info.edgeUrl, headers }, k)
+    return [(cPeer - dPeer) / hops, (cSim - dSim) / hops]
+  }
+
   loadgen = spawnChild(new URL('./lib/loadgen.ts', import.meta.url))
   const groups: number[][] = []
   const baseUs: number[] = []
   const workUs: number[] = []
+  // The peer's origin set up as the route's (the overhead scenario does the same).
+  const customer = peer === undefined ? undefined : parseScenario(yaml, 'default.yaml').customers.find((c) => c.host === host)
+  const peerStart = customer === undefined
+    ? {}
+    : { origin: { host, responseBytes: customer.origin.responseBytes, serviceTimeMs: customer.origin.serviceTimeMs, ...(customer.inspection?.header.name === undefined ? {} : { inspectionHeader: customer.inspection.header.name }) } }
+  /**
+   * Starts pair `p`'s two processes (base, working tree) and returns its round: the other build's simulation, or the
+   * peer forwarders with their own origin.
+   */
+  async function startPair (p: number): Promise<(k: number) => Promise<[number, number]>> {
+    const b = base = spawnChild(peer === undefined ? join(baseDir, 'bench/lib/servers.ts') : new URL('./lib/servers.ts', import.meta.url))
+    const w = work = spawnChild(new URL('./lib/servers.ts', import.meta.url))
+    if (peer === undefined) {
+      progress(`pair ${p + 1}/${pairs}: starting both simulations (latency ${latency ? 'on' : 'off'})`)
+      const [infoBase, infoWork] = await Promise.all([b, w].map((c) => c.call<SimInfo>('startSim', { yaml, latency, timeScale: 1 })))
+      const pair: [Child, SimInfo][] = [[b, infoBase as SimInfo], [w, infoWork as SimInfo]]
+      return async (k) => await round(pair, k)
+    }
+    progress(`pair ${p + 1}/${pairs}: starting the simulation and the ${peer} peer (${hops} hop${hops === 1 ? '' : 's'}, its own origin)`)
+    const [urls, info] = await Promise.all([b.call<PeerUrls>('startPeers', peerStart), w.call<SimInfo>('startSim', { yaml, latency: false, timeScale: 1 })])
+    return async (k) => await peerRound(w, info, b, urls, k)
+  }
+
+  const [baseName, workName] = peer === undefined ? [ref, 'working tree'] : [peer, 'residency-sim']
+  const unit = peer !== undefined ? 'per hop' : measure === 'cpu' ? 'per request' : 'p50'
   for (let p = 0; p < pairs; p++) {
-    base = spawnChild(join(baseDir, 'bench/lib/servers.ts'))
-    work = spawnChild(new URL('./lib/servers.ts', import.meta.url))
-    progress(`pair ${p + 1}/${pairs}: starting both simulations (latency ${latency ? 'on' : 'off'})`)
-    const [infoBase, infoWork] = await Promise.all([base, work].map((c) => c.call<SimInfo>('startSim', { yaml, latency, timeScale: 1 })))
-    const pin = pinProcesses([{ pid: base.pid, cpus: '1' }, { pid: work.pid, cpus: '1' }, { pid: loadgen.pid, cpus: '0' }])
+    const next = await startPair(p)
+    const pin = pinProcesses([{ pid: (base as Child).pid, cpus: '1' }, { pid: (work as Child).pid, cpus: '1' }, { pid: loadgen.pid, cpus: '0' }])
     restore = 'restore' in pin ? pin.restore : undefined
-    if (p === 0) progress('restore' in pin ? 'both builds on CPU 1, the load generator on CPU 0' : `not pinned: ${pin.reason}`)
-    const pair: [Child, SimInfo][] = [[base, infoBase as SimInfo], [work, infoWork as SimInfo]]
+    if (p === 0) progress('restore' in pin ? `${peer === undefined ? 'both builds' : `the simulation and the ${peer} peer`} on CPU 1, the load generator on CPU 0` : `not pinned: ${pin.reason}`)
     for (let k = 0; k < 2; k++) {
       progress(`pair ${p + 1}/${pairs}: warm-up round ${k + 1}/2`)
-      await round(pair, k)
+      await next(k)
     }
     const ratios: number[] = []
     for (let k = 0; k < rounds; k++) {
-      const [b, w] = await round(pair, k)
+      const [b, w] = await next(k)
       baseUs.push(b)
       workUs.push(w)
       ratios.push(w / b)
-      progress(`pair ${p + 1}/${pairs}, round ${k + 1}/${rounds}: ${ref} ${b.toFixed(1)} µs, working tree ${w.toFixed(1)} µs ${measure === 'cpu' ? 'per request' : 'p50'}, ratio ${(w / b).toFixed(3)}`)
+      progress(`pair ${p + 1}/${pairs}, round ${k + 1}/${rounds}: ${baseName} ${b.toFixed(1)} µs, ${workName} ${w.toFixed(1)} µs ${unit}, ratio ${(w / b).toFixed(3)}`)
     }
     groups.push(ratios)
     restore?.()
     restore = undefined
-    await Promise.all([base.stop(), work.stop()])
+    await Promise.all([(base as Child).stop(), (work as Child).stop()])
   }
   const all = groups.flat()
   const [lo, hi] = groupedMedianCi(groups)
   const interval = Number.isFinite(lo) ? `95% interval ${lo.toFixed(3)} to ${hi.toFixed(3)}` : `no interval below ${MIN_ROUNDS} rounds`
-  const load = measure === 'cpu' ? `${rate} requests/s to each build` : 'one request at a time, the builds in turn'
+  const load = peer !== undefined
+    ? `${rate} requests/s to each, against the ${peer} peer's ${hops}-hop chain`
+    : measure === 'cpu' ? `${rate} requests/s to each build` : 'one request at a time, the builds in turn'
+  const what = peer !== undefined
+    ? `residency-sim / ${peer}: ${median(all).toFixed(3)}x the CPU per hop`
+    : `working tree / ${ref}: ${median(all).toFixed(3)}x the ${measure === 'cpu' ? 'CPU per request' : 'p50 response time'}`
   process.stdout.write(`${host} from ${client}, latency ${latency ? 'on' : 'off'}, ${load}, ${pairs} pair${pairs === 1 ? '' : 's'} of processes x ${rounds} rounds of ${seconds} s:\n` +
-    `working tree / ${ref}: ${median(all).toFixed(3)}x the ${measure === 'cpu' ? 'CPU per request' : 'p50 response time'} (median of the per-round ratios; ${interval}); ` +
+    `${what} (median of the per-round ratios; ${interval}); ` +
     `medians of each side ${median(workUs).toFixed(1)} and ${median(baseUs).toFixed(1)} µs; ` +
     `by pair of processes ${groups.map((g) => median(g).toFixed(3)).join(', ')}\n`)
 } catch (err) {

@@ -9,6 +9,7 @@ import type { Scenario } from '../../src/config/schema.ts'
 import { isClientLocationError, parseClientLocation } from '../../src/core/client.ts'
 import { isSimError, SimError } from '../../src/core/errors.ts'
 import { plan } from '../../src/core/planner.ts'
+import type { ServedPlan } from '../../src/core/types.ts'
 import { createGeoIpLocator } from '../../src/net/geoip-locator.ts'
 import { worldOf } from './model.ts'
 
@@ -38,9 +39,9 @@ export function positiveInteger (text: string, option: string): number {
 
 /**
  * A route given by `--client` and `--host`, checked against the scenario as the simulation will read it: a typo would
- * load the error path. `verb` says what would be done with a refused route ("profile", "compare").
+ * load the error path. `verb` says what would be done with a refused route ("profile", "compare"). Returns its plan.
  */
-export function checkRoute (client: string, host: string, scenario: Scenario, verb: string): void {
+export function checkRoute (client: string, host: string, scenario: Scenario, verb: string): ServedPlan {
   const world = worldOf(scenario)
   const loc = parseClientLocation(client, world.topology, createGeoIpLocator())
   if (isClientLocationError(loc)) {
@@ -50,6 +51,7 @@ export function checkRoute (client: string, host: string, scenario: Scenario, ve
   if (!world.customers.has(host)) throw invalid('--host', `no customer of the default configuration has host "${host}"; one of ${[...world.customers.keys()].join(', ')}`)
   const p = plan({ client: loc, host, newConnection: false }, world)
   if (p.outcome !== 'served') throw invalid('--host', `the simulation refuses ${host} from ${client} (${p.code}): that would ${verb} the refusal`)
+  return p
 }
 
 /**

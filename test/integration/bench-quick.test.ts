@@ -242,8 +242,22 @@ describe('bench --quick', () => {
     expect(latency.stdout).toMatch(/one request at a time, the builds in turn, 1 pair of processes x 3 rounds of 0\.3 s:\nworking tree \/ HEAD: [\d.]+x the p50 response time \(median of the per-round ratios; 95% interval [\d.]+ to [\d.]+\)/)
     expect(worktrees()).toBe(before)
 
+    // Against a peer forwarder chain, per hop: a relayed route counts two hops, one inspected where it lands one.
+    const peer = await runProfiler(['--peer', 'http-proxy', '--pairs', '2', '--rounds', '2', '--rate', '60', '--seconds', '0.5'], comparer)
+    expect(peer.code, peer.stderr).toBe(0)
+    expect(peer.stderr).toMatch(/\[compare\] pair 2\/2, round 2\/2: http-proxy [\d.]+ µs, residency-sim [\d.]+ µs per hop, ratio [\d.]+/)
+    expect(peer.stdout).toMatch(/from LHR, latency off, 60 requests\/s to each, against the http-proxy peer's 2-hop chain, 2 pairs of processes x 2 rounds of 0\.5 s:\nresidency-sim \/ http-proxy: [\d.]+x the CPU per hop \(median of the per-round ratios; 95% interval [\d.]+ to [\d.]+\)/)
+    const oneHop = await runProfiler(['--peer', 'plain', '--client', 'FRA', '--pairs', '1', '--rounds', '3', '--rate', '60', '--seconds', '0.3'], comparer)
+    expect(oneHop.code, oneHop.stderr).toBe(0)
+    expect(oneHop.stdout).toMatch(/from FRA, latency off, 60 requests\/s to each, against the plain peer's 1-hop chain/)
+    expect(worktrees()).toBe(before)
+
     const refusals: [string[], string][] = [
       [[], 'invalid input at --base: is required'],
+      [['--peer', 'nginx'], 'invalid input at --peer: must be one of plain, plain-buffered, http-proxy, got "nginx"'],
+      [['--peer', 'plain', '--base', 'HEAD'], 'invalid input at --peer: compares with a peer forwarder, --base with another build'],
+      [['--peer', 'plain', '--measure', 'latency'], 'invalid input at --measure: with --peer only cpu'],
+      [['--peer', 'plain', '--latency', 'on'], 'invalid input at --latency: with --peer only off'],
       [['--base', 'no-such-ref-anywhere'], 'invalid input at --base: "no-such-ref-anywhere" is not a commit of this repository'],
       [['--base', 'HEAD', '--rate', '0'], 'invalid input at --rate: must be a number greater than 0'],
       [['--base', 'HEAD', '--latency', 'sometimes'], 'invalid input at --latency: must be on or off'],
@@ -258,7 +272,7 @@ describe('bench --quick', () => {
       expect(r.stderr).toContain(message)
       expect(r.stderr).not.toContain('[compare]')
     }
-  }, 60_000)
+  }, 150_000)
 
   it('refuses a mistaken command line with a code, before any work', async () => {
     const out = await mkdtemp(join(tmpdir(), 'rsim-bench-args-'))
