@@ -17,7 +17,7 @@ import { checkRoute, invalid, parseOptions, positiveInteger, positiveNumber, ref
 import type { AlternatingResult, JobResult, PacedResult } from './lib/loadgen.ts'
 import { pinProcesses } from './lib/machine.ts'
 import { spawnChild, type Child } from './lib/rpc.ts'
-import { defaultYaml } from './lib/scenario-yaml.ts'
+import { defaultYaml, peerStartFor } from './lib/scenario-yaml.ts'
 import type { PeerUrls, SimInfo } from './lib/servers.ts'
 import { groupedMedianCi, median, MIN_ROUNDS, summarise } from './lib/stats.ts'
 
@@ -217,10 +217,7 @@ try {
   const baseUs: number[] = []
   const workUs: number[] = []
   // The peer's origin set up as the route's (the overhead scenario does the same).
-  const customer = peer === undefined ? undefined : parseScenario(yaml, 'default.yaml').customers.find((c) => c.host === host)
-  const peerStart = customer === undefined
-    ? {}
-    : { origin: { host, responseBytes: customer.origin.responseBytes, serviceTimeMs: customer.origin.serviceTimeMs, ...(customer.inspection?.header.name === undefined ? {} : { inspectionHeader: customer.inspection.header.name }) } }
+  const peerStart = peerStartFor(parseScenario(yaml, 'default.yaml'), host)
   /**
    * Starts pair `p`'s two processes (base, working tree) and returns its round: the other build's simulation, or the
    * peer forwarders with their own origin.

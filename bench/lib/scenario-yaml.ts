@@ -5,6 +5,7 @@ import { readFile } from 'node:fs/promises'
 import { parseDocument } from 'yaml'
 import { defaultScenarioPath, parseScenario } from '../../src/config/load.ts'
 import type { Scenario } from '../../src/config/schema.ts'
+import type { PeerStartParams } from './servers.ts'
 
 export const GKM_REMOTE_HOST = 'gkm-remote.example'
 
@@ -54,4 +55,20 @@ export function benchScenario (yamlText: string, opts: { readonly gkm?: boolean,
   js.server = { ...js.server, popBasePort: 0 }
   const text = JSON.stringify(js) // JSON is YAML: no second serialiser needed
   return { yaml: text, scenario: parseScenario(text, 'bench-scenario.yaml'), regional: regional.map((c) => c.host) }
+}
+
+/**
+ * The start of the peers' process with their origin set up as `host`'s in the scenario (its response size, service
+ * time and inspection header): both systems' chains end at the same origin app, configured alike.
+ */
+export function peerStartFor (scenario: Scenario, host: string): PeerStartParams {
+  const customer = scenario.customers.find((c) => c.host === host)
+  return {
+    origin: {
+      host,
+      responseBytes: customer?.origin.responseBytes ?? 1024,
+      serviceTimeMs: customer?.origin.serviceTimeMs ?? 1,
+      ...(customer?.inspection?.header.name === undefined ? {} : { inspectionHeader: customer.inspection.header.name })
+    }
+  }
 }

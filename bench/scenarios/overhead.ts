@@ -11,7 +11,7 @@ import { sized, type Ctx } from '../lib/context.ts'
 import type { AlternatingResult, JobResult, PacedResult, StreamResult } from '../lib/loadgen.ts'
 import { pinProcesses, speedProbe, which } from '../lib/machine.ts'
 import { spawnChild, type Child } from '../lib/rpc.ts'
-import { benchScenario, defaultYaml } from '../lib/scenario-yaml.ts'
+import { benchScenario, defaultYaml, peerStartFor } from '../lib/scenario-yaml.ts'
 import type { PeerUrls, SimInfo } from '../lib/servers.ts'
 import { groupedMedianCi, judged, median, round, spread, summarise, timingMismatch } from '../lib/stats.ts'
 import { NGINX_HINT, startNginx, type NginxPeer } from '../peers/nginx.ts'
@@ -83,15 +83,7 @@ export async function runOverhead (ctx: Ctx) {
   // simulation's background work (340 idle PoPs, log shipping, the control plane) is not charged to them, and each
   // system's chain, origin included, runs on one event loop.
   const peerProc = spawnChild(new URL('../lib/servers.ts', import.meta.url))
-  const customer = bench.scenario.customers.find((c) => c.host === HOST)
-  const peerStart = {
-    origin: {
-      host: HOST,
-      responseBytes: customer?.origin.responseBytes ?? 1024,
-      serviceTimeMs: customer?.origin.serviceTimeMs ?? 1,
-      ...(customer?.inspection?.header.name === undefined ? {} : { inspectionHeader: customer.inspection.header.name })
-    }
-  }
+  const peerStart = peerStartFor(bench.scenario, HOST)
   const peers = await peerProc.call<PeerUrls>('startPeers', peerStart)
   const origin = peers.origin
   const nginxBin = which('nginx')
