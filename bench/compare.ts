@@ -254,6 +254,8 @@ try {
       workUs.push(w)
       ratios.push(w / b)
       progress(`pair ${p + 1}/${pairs}, round ${k + 1}/${rounds}: ${baseName} ${b.toFixed(1)} µs, ${workName} ${w.toFixed(1)} µs ${unit}, ratio ${(w / b).toFixed(3)}`)
+      // A hop is a difference of two measurements: under a light load a chain can read cheaper than its direct path.
+      if (b <= 0 || w <= 0) progress('warning: a hop read 0 µs or less (a chain cheaper than its direct path): the load is too light to resolve a hop; raise --rate or --seconds')
     }
     groups.push(ratios)
     restore?.()

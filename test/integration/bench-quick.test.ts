@@ -245,8 +245,9 @@ describe('bench --quick', () => {
     // Against a peer forwarder chain, per hop: a relayed route counts two hops, one inspected where it lands one.
     const peer = await runProfiler(['--peer', 'http-proxy', '--pairs', '2', '--rounds', '2', '--rate', '60', '--seconds', '0.5'], comparer)
     expect(peer.code, peer.stderr).toBe(0)
-    expect(peer.stderr).toMatch(/\[compare\] pair 2\/2, round 2\/2: http-proxy [\d.]+ µs, residency-sim [\d.]+ µs per hop, ratio [\d.]+/)
-    expect(peer.stdout).toMatch(/from LHR, latency off, 60 requests\/s to each, against the http-proxy peer's 2-hop chain, 2 pairs of processes x 2 rounds of 0\.5 s:\nresidency-sim \/ http-proxy: [\d.]+x the CPU per hop \(median of the per-round ratios; 95% interval [\d.]+ to [\d.]+\)/)
+    // A hop is a chain less its direct path: at this light load a round can read below zero, and the interval with it.
+    expect(peer.stderr).toMatch(/\[compare\] pair 2\/2, round 2\/2: http-proxy -?[\d.]+ µs, residency-sim -?[\d.]+ µs per hop, ratio -?[\d.]+/)
+    expect(peer.stdout).toMatch(/from LHR, latency off, 60 requests\/s to each, against the http-proxy peer's 2-hop chain, 2 pairs of processes x 2 rounds of 0\.5 s:\nresidency-sim \/ http-proxy: -?[\d.]+x the CPU per hop \(median of the per-round ratios; 95% interval -?[\d.]+ to -?[\d.]+\)/)
     const oneHop = await runProfiler(['--peer', 'plain', '--client', 'FRA', '--pairs', '1', '--rounds', '3', '--rate', '60', '--seconds', '0.3'], comparer)
     expect(oneHop.code, oneHop.stderr).toBe(0)
     expect(oneHop.stdout).toMatch(/from FRA, latency off, 60 requests\/s to each, against the plain peer's 1-hop chain/)
