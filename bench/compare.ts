@@ -18,7 +18,7 @@ import type { AlternatingResult, JobResult, PacedResult } from './lib/loadgen.ts
 import { pinProcesses } from './lib/machine.ts'
 import { spawnChild, type Child } from './lib/rpc.ts'
 import { defaultYaml, peerStartFor } from './lib/scenario-yaml.ts'
-import type { PeerUrls, SimInfo } from './lib/servers.ts'
+import type { PeerStartParams, PeerUrls, SimInfo } from './lib/servers.ts'
 import { groupedMedianCi, median, MIN_ROUNDS, summarise } from './lib/stats.ts'
 
 const HELP = `Usage: node bench/compare.ts --base REF [--measure cpu|latency] [--pairs 3] [--rounds 6] [--rate 1000]
@@ -71,7 +71,7 @@ function commitOf (ref: string): string {
 const PEERS = { plain: 'plain', 'plain-buffered': 'plainBuffered', 'http-proxy': 'httpProxy' } as const
 type PeerName = keyof typeof PEERS
 
-let settings: { commit: string, ref: string, peer: PeerName | undefined, hops: 1 | 2, measure: 'cpu' | 'latency', pairs: number, rounds: number, rate: number, seconds: number, client: string, host: string, latency: boolean }
+let settings: { commit: string, ref: string, peer: PeerName | undefined, peerStart?: PeerStartParams, hops: 1 | 2, measure: 'cpu' | 'latency', pairs: number, rounds: number, rate: number, seconds: number, client: string, host: string, latency: boolean }
 try {
   const values = parseOptions(process.argv.slice(2), {
     base: { type: 'string' },
@@ -110,16 +110,18 @@ try {
   if (Math.round(2 * rate * seconds) < 2) throw invalid('--rate', `${rate} requests/s for ${seconds} s rounds to no request for one build; raise --rate or --seconds`)
   const client = values.client ?? 'LHR'
   const host = values.host ?? 'eu-shop.example'
-  const route = checkRoute(client, host, parseScenario(await defaultYaml(), 'default.yaml'), 'compare')
+  const scenario = parseScenario(await defaultYaml(), 'default.yaml')
+  const route = checkRoute(client, host, scenario, 'compare')
   // The route's hops as the peers' chains count them: inspected where it lands, one; relayed, two.
   const hops = route.inspection === route.ingress ? 1 : 2
   settings = peer === undefined
     ? { commit: commitOf(values.base as string), ref: values.base as string, peer: undefined, hops, measure, pairs, rounds, rate, seconds, client, host, latency: latency === 'on' }
-    : { commit: '', ref: peer, peer: peer as PeerName, hops, measure, pairs, rounds, rate, seconds, client, host, latency: false }
+    // The peer's origin set up as the route's (the overhead scenario does the same).
+    : { commit: '', ref: peer, peer: peer as PeerName, peerStart: peerStartFor(scenario, host), hops, measure, pairs, rounds, rate, seconds, client, host, latency: false }
 } catch (err) {
   refuse('bench/compare', err)
 }
-const { commit, ref, peer, hops, measure, pairs, rounds, rate, seconds, client, host, latency } = settings
+const { commit, ref, peer, peerStart, hops, measure, pairs, rounds, rate, seconds, client, host, latency } = settings
 const progress = (line: string): void => { process.stderr.write(`[compare] ${line}\n`) }
 
 const dir = await mkdtemp(join(tmpdir(), 'rsim-compare-'))
@@ -216,8 +218,6 @@ try {
   const groups: number[][] = []
   const baseUs: number[] = []
   const workUs: number[] = []
-  // The peer's origin set up as the route's (the overhead scenario does the same).
-  const peerStart = peerStartFor(parseScenario(yaml, 'default.yaml'), host)
   /**
    * Starts pair `p`'s two processes (base, working tree) and returns its round: the other build's simulation, or the
    * peer forwarders with their own origin.
