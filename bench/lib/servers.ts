@@ -1,6 +1,7 @@
 // The servers under test, run as their own process: the residency-sim runtime (every PoP, the edge, origins, log
 // sinks, control plane) and the Node peer forwarders, all on one event loop like `rsim start`, so each variant is
 // measured on the same single core while the load generator has the other.
+import { subscribe, unsubscribe } from 'node:diagnostics_channel'
 import { Session } from 'node:inspector/promises'
 import type { AddressInfo } from 'node:net'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
@@ -193,6 +194,61 @@ function cpuTime (): number {
   return (d.user + d.system) / 1000
 }
 
+// Calibration (`bench:compare --calibrate`): a known amount of fixed CPU work added to every HTTP request a server of
+// this process takes in (Node's `http.server.request.start` channel: the edge, each PoP's port, the origins, the log
+// sinks), so that a method's reading of a difference can be checked against the difference it was given.
+const REQUEST_START = 'http.server.request.start'
+let workIterations = 0
+let workSink = 0
+/** Each call's µs by the clock during a round (the last 65,536): their median is the work's cost under that load. */
+const workTimes = new Float64Array(65_536)
+let workCount = 0
+
+/** The fixed work: integer arithmetic in registers, no allocation and no memory traffic, so its cost is the CPU's. */
+function spin (n: number): void {
+  let x = workSink | 0
+  for (let i = 0; i < n; i++) x = (Math.imul(x, 1103515245) + 12345) | 0
+  workSink = x
+}
+
+function onRequestStart (): void {
+  const t = performance.now()
+  spin(workIterations)
+  workTimes[workCount++ & 65_535] = (performance.now() - t) * 1000
+}
+
+/** µs per call of the work with `iterations`, now: the least of ten batches of `n` calls by the clock. */
+function timeWork (n: number, iterations: number): number {
+  let best = Infinity
+  for (let b = 0; b < 10; b++) {
+    const t = performance.now()
+    for (let k = 0; k < n; k++) spin(iterations)
+    best = Math.min(best, (performance.now() - t) * 1000 / n)
+  }
+  return best
+}
+
+/** Adds about `us` µs of work per request taken in; returns the loop's iterations and their µs timed alone. */
+function addWork (p: { us: number }): { iterations: number, us: number } {
+  const perIteration = timeWork(5, 100_000) / 100_000
+  workIterations = Math.max(1, Math.round(p.us / perIteration))
+  workCount = 0
+  unsubscribe(REQUEST_START, onRequestStart)
+  subscribe(REQUEST_START, onRequestStart)
+  return { iterations: workIterations, us: timeWork(20, workIterations) }
+}
+
+/**
+ * The requests that did the work since the last call, and the work's µs per call over them: the median by the clock,
+ * under the round's load (a call the scheduler interrupts reads long, rarely enough not to move the median).
+ */
+function workDone (): { requests: number, us: number } {
+  const requests = workCount
+  const times = workTimes.slice(0, Math.min(requests, workTimes.length)).sort()
+  workCount = 0
+  return { requests, us: times.length === 0 ? 0 : times[times.length >> 1] as number }
+}
+
 // A sampling CPU profile of this process (the servers' event loop) through the inspector, for bench/profile.ts.
 let session: Session | undefined
 
@@ -213,4 +269,4 @@ async function profileStop (): Promise<CpuProfile> {
   return profile as CpuProfile
 }
 
-serve({ startSim, stopSim, startPeers, stopPeers, mark, cpu, cpuTime, simFidelity, profileStart, profileStop }, async () => { await stopPeers(); await stopSim({ limitMs: 2000 }) })
+serve({ startSim, stopSim, startPeers, stopPeers, mark, cpu, cpuTime, simFidelity, profileStart, profileStop, addWork, workDone }, async () => { await stopPeers(); await stopSim({ limitMs: 2000 }) })

@@ -253,8 +253,29 @@ describe('bench --quick', () => {
     expect(oneHop.stdout).toMatch(/from FRA, latency off, 60 requests\/s to each, against the plain peer's 1-hop chain/)
     expect(worktrees()).toBe(before)
 
+    // The method's own check: the working tree against itself, with a known amount of work added in one of the two,
+    // at the rate picked from the first pair's throughput. A difference of this size is read, within a factor of three.
+    const cal = await runProfiler(['--calibrate', '200', '--pairs', '1', '--rounds', '3', '--seconds', '0.5'], comparer)
+    expect(cal.code, cal.stderr).toBe(0)
+    expect(cal.stderr).toMatch(/\[compare\] rate: \d+ requests\/s to each, a third of the slower route's closed-loop throughput \(\d+ and \d+ requests\/s\)/)
+    expect(cal.stderr).toMatch(/\[compare\] pair 1\/1: the second process does [\d.]+ µs of work \(\d+ iterations\) more per request a server of it takes in/)
+    expect(cal.stderr).toMatch(/\[compare\] pair 1\/1, round 3\/3: as it is [\d.]+ µs, with 200 µs of work per server request [\d.]+ µs per request: -?[\d.]+ µs more read, [\d.]+ given, read \/ given -?[\d.]+/)
+    const calibration = /calibration, 200 µs of work per server request: ([\d.]+) µs more CPU per request read, ([\d.]+) given \(medians\); read \/ given ([\d.]+) \(median of the per-round ratios; 95% interval [\d.]+ to [\d.]+\)/.exec(cal.stdout)
+    expect(calibration, cal.stdout).not.toBeNull()
+    // Each relayed request meets three servers (the edge, the inspection PoP, the origin), log batches a few more.
+    expect(Number(calibration?.[2])).toBeGreaterThan(2 * 200)
+    const readOverGiven = Number(calibration?.[3])
+    expect(readOverGiven).toBeGreaterThan(1 / 3)
+    expect(readOverGiven).toBeLessThan(3)
+    expect(worktrees()).toBe(before)
+
     const refusals: [string[], string][] = [
       [[], 'invalid input at --base: is required'],
+      [['--calibrate', '50', '--peer', 'plain'], 'invalid input at --calibrate: compares the working tree with itself'],
+      [['--calibrate', '50', '--measure', 'latency'], 'invalid input at --measure: with --calibrate only cpu'],
+      [['--calibrate', '0'], 'invalid input at --calibrate: must be a number greater than 0'],
+      [['--calibrate', '20000'], 'invalid input at --calibrate: must be 1 to 10000 µs of work per server request, got 20000'],
+      [['--base', 'HEAD', '--rate', 'fast'], 'invalid input at --rate: must be a number greater than 0'],
       [['--peer', 'nginx'], 'invalid input at --peer: must be one of plain, plain-buffered, http-proxy, got "nginx"'],
       [['--peer', 'plain', '--base', 'HEAD'], 'invalid input at --peer: compares with a peer forwarder, --base with another build'],
       [['--peer', 'plain', '--measure', 'latency'], 'invalid input at --measure: with --peer only cpu'],
@@ -273,7 +294,7 @@ describe('bench --quick', () => {
       expect(r.stderr).toContain(message)
       expect(r.stderr).not.toContain('[compare]')
     }
-  }, 150_000)
+  }, 240_000)
 
   it('refuses a mistaken command line with a code, before any work', async () => {
     const out = await mkdtemp(join(tmpdir(), 'rsim-bench-args-'))
