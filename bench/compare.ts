@@ -15,7 +15,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseScenario } from '../src/config/load.ts'
 import { checkRoute, invalid, parseOptions, positiveInteger, positiveNumber, refuse } from './lib/args.ts'
-import type { AlternatingResult, JobResult, PacedResult, StreamResult } from './lib/loadgen.ts'
+import type { AlternatingResult, JobResult, PacedResult } from './lib/loadgen.ts'
 import { pinProcesses } from './lib/machine.ts'
 import { spawnChild, type Child } from './lib/rpc.ts'
 import { defaultYaml, peerStartFor } from './lib/scenario-yaml.ts'
@@ -63,9 +63,9 @@ Options:
   --measure M       cpu (CPU time per request under load, the default) or latency (p50 at one request in flight)
   --pairs N         fresh pairs of processes (default 3)
   --rounds N        rounds counted in each pair (default 6; an interval needs at least ${MIN_ROUNDS} in all)
-  --rate RPS|auto   requests per second to each process (default auto: a third of the slower route's closed-loop
-                    throughput, measured on the first pair, as the overhead scenario sets its pairs' rate; a round in
-                    which the two did not keep up, whose CPU per request reads high, is warned about)
+  --rate RPS|auto   requests per second to each process (default auto: after the first pair's warm-up at 200, the
+                    rate at which the two keep their CPU about 60% busy, found in a few rounds; a round in which the
+                    two did not keep up, whose CPU per request reads high, is warned about)
   --seconds S       length of a round (default 3)
   --client X        client location: IATA code, IP address or lat,lon (default LHR: relayed from London to the EU)
   --host H          customer host (default eu-shop.example)
@@ -87,6 +87,10 @@ function commitOf (ref: string): string {
  * the servers fell behind: the requests still queued at its end, whose CPU the round counts, are that share of it.
  */
 const BEHIND_SHARE = 0.02
+
+/** `--rate auto`: the first pair's warm-up rate, and the share of their CPU the two processes are then loaded to. */
+const PROBE_RATE = 200
+const AUTO_BUSY = 0.6
 
 const PEERS = { plain: 'plain', 'plain-buffered': 'plainBuffered', 'http-proxy': 'httpProxy' } as const
 type PeerName = keyof typeof PEERS
@@ -154,8 +158,10 @@ try {
   refuse('bench/compare', err)
 }
 const { commit, ref, peer, calibrateUs, peerStart, hops, measure, pairs, rounds, seconds, client, host, latency } = settings
-/** Requests per second to each process: --rate, or with `auto` set from the first pair's throughput (pickRate). */
+/** Requests per second to each process: --rate, or with `auto` found on the first pair (pickRate). */
 let rate = settings.rate === 'auto' ? 0 : settings.rate
+/** Whether the rounds run now are counted: a fresh pair's first warm-up round falls behind as its code compiles. */
+let counting = false
 const progress = (line: string): void => { process.stderr.write(`[compare] ${line}\n`) }
 
 const dir = await mkdtemp(join(tmpdir(), 'rsim-compare-'))
@@ -224,7 +230,7 @@ try {
     // Behind its schedule, a process spends the round's CPU on requests it answers after the round: its CPU per
     // answered request reads high (a known difference read 1.38x at 1,000 requests/s where this warned; --calibrate).
     const p90 = summarise(r.samplesMs).p90
-    if (!latency && (p90 > BEHIND_SHARE * seconds * 1000 || r.achievedRps < 0.95 * 2 * rate)) {
+    if (counting && !latency && (p90 > BEHIND_SHARE * seconds * 1000 || r.achievedRps < 0.95 * 2 * rate)) {
       progress(`warning: the two processes did not keep up with ${rate} requests/s each on one CPU (p90 ${p90.toFixed(1)} ms from the schedule, ${Math.round(r.achievedRps)} of ${2 * rate} requests/s answered): the round's CPU per request reads high; lower --rate`)
     }
     let first = 0
@@ -292,25 +298,25 @@ try {
   }
 
   /**
-   * `--rate auto`: a third of the slower route's closed-loop throughput (32 connections, each process alone on its
-   * CPU), as the overhead scenario sets its pairs' rate, so that the two processes loaded at once keep up with it.
+   * `--rate auto`: after the first pair's warm-up (at PROBE_RATE), rounds of both routes at once, each at the rate
+   * the one before says keeps their CPU AUTO_BUSY busy (a process's CPU per request falls as its load rises, so the
+   * steps close in from below), four at most. Loaded much harder the two fall behind (a round then counts CPU of
+   * requests answered after it); much lighter, waking up for each request weighs more than the work (--calibrate
+   * shows both).
    */
   async function pickRate (routes: readonly Target[]): Promise<number> {
-    const rps: number[] = []
-    for (const t of routes) {
-      let last = 0
-      // The first second warms the route up; the second is read.
-      for (let i = 0; i < 2; i++) {
-        const res = await (loadgen as Child).call<JobResult<StreamResult[]>>('cannon', {
-          streams: [{ id: t.url, url: t.url, headers: t.headers, connections: 32 }], durationS: 1, maxSamples: 100_000
-        })
-        last = (res.results[0] as StreamResult).rps
-      }
-      rps.push(last)
+    let busy = 0
+    let measured = rate
+    for (let step = 0; step < 4; step++) {
+      const { us } = await together(routes[0] as Target, routes[1] as Target, step)
+      measured = rate
+      busy = (us[0] + us[1]) * rate / 1e6
+      const next = Math.max(50, Math.min(3 * rate, Math.floor(rate * AUTO_BUSY / busy / 50) * 50))
+      if (Math.abs(next - rate) <= 0.1 * rate) break
+      rate = next
     }
-    const picked = Math.max(50, Math.floor(Math.min(...rps) / 3 / 50) * 50)
-    progress(`rate: ${picked} requests/s to each, a third of the slower route's closed-loop throughput (${rps.map((x) => Math.round(x)).join(' and ')} requests/s)`)
-    return picked
+    progress(`rate: ${rate} requests/s to each (at ${measured} the two kept their CPU ${Math.round(busy * 100)}% busy; aiming at ${Math.round(AUTO_BUSY * 100)}%)`)
+    return rate
   }
 
   const [baseName, workName] = calibrateUs !== undefined ? ['as it is', `with ${calibrateUs} µs of work per server request`] : peer === undefined ? [ref, 'working tree'] : [peer, 'residency-sim']
@@ -320,17 +326,20 @@ try {
     const pin = pinProcesses([{ pid: (base as Child).pid, cpus: '1' }, { pid: (work as Child).pid, cpus: '1' }, { pid: loadgen.pid, cpus: '0' }])
     restore = 'restore' in pin ? pin.restore : undefined
     if (p === 0) progress('restore' in pin ? `${calibrateUs !== undefined ? 'both processes' : peer === undefined ? 'both builds' : `the simulation and the ${peer} peer`} on CPU 1, the load generator on CPU 0` : `not pinned: ${pin.reason}`)
-    if (p === 0 && settings.rate === 'auto' && measure === 'cpu') rate = await pickRate(routes)
+    const picking = p === 0 && settings.rate === 'auto' && measure === 'cpu'
+    if (picking) rate = PROBE_RATE
+    for (let k = 0; k < 2; k++) {
+      progress(`pair ${p + 1}/${pairs}: warm-up round ${k + 1}/2`)
+      await next(k)
+    }
+    if (picking) rate = await pickRate(routes)
     if (calibrateUs !== undefined) {
       // After the rate is set: the calibration runs at the rate a comparison of the two as they are would.
       const added = await (work as Child).call<{ iterations: number, us: number }>('addWork', { us: calibrateUs })
       progress(`pair ${p + 1}/${pairs}: the second process does ${added.us.toFixed(1)} µs of work (${added.iterations} iterations) more per request a server of it takes in`)
     }
-    for (let k = 0; k < 2; k++) {
-      progress(`pair ${p + 1}/${pairs}: warm-up round ${k + 1}/2`)
-      await next(k)
-    }
     const ratios: number[] = []
+    counting = true
     for (let k = 0; k < rounds; k++) {
       const { base: b, work: w, given } = await next(k)
       baseUs.push(b)
@@ -348,6 +357,7 @@ try {
       // A hop is a difference of two measurements: under a light load a chain can read cheaper than its direct path.
       if (b <= 0 || w <= 0) progress('warning: a hop read 0 µs or less (a chain cheaper than its direct path): the load is too light to resolve a hop; raise --rate or --seconds')
     }
+    counting = false
     groups.push(ratios)
     restore?.()
     restore = undefined

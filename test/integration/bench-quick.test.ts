@@ -254,10 +254,10 @@ describe('bench --quick', () => {
     expect(worktrees()).toBe(before)
 
     // The method's own check: the working tree against itself, with a known amount of work added in one of the two,
-    // at the rate picked from the first pair's throughput. A difference of this size is read, within a factor of three.
+    // at the rate picked from the first pair's CPU per request. A difference of this size is read, within a factor of three.
     const cal = await runProfiler(['--calibrate', '200', '--pairs', '1', '--rounds', '3', '--seconds', '0.5'], comparer)
     expect(cal.code, cal.stderr).toBe(0)
-    expect(cal.stderr).toMatch(/\[compare\] rate: \d+ requests\/s to each, a third of the slower route's closed-loop throughput \(\d+ and \d+ requests\/s\)/)
+    expect(cal.stderr).toMatch(/\[compare\] rate: \d+ requests\/s to each \(at \d+ the two kept their CPU \d+% busy; aiming at 60%\)/)
     expect(cal.stderr).toMatch(/\[compare\] pair 1\/1: the second process does [\d.]+ µs of work \(\d+ iterations\) more per request a server of it takes in/)
     expect(cal.stderr).toMatch(/\[compare\] pair 1\/1, round 3\/3: as it is [\d.]+ µs, with 200 µs of work per server request [\d.]+ µs per request: -?[\d.]+ µs more read, [\d.]+ given, read \/ given -?[\d.]+/)
     const calibration = /calibration, 200 µs of work per server request: ([\d.]+) µs more CPU per request read, ([\d.]+) given \(medians\); read \/ given ([\d.]+) \(median of the per-round ratios; 95% interval [\d.]+ to [\d.]+\)/.exec(cal.stdout)
