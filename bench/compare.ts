@@ -20,7 +20,7 @@ import { pinProcesses } from './lib/machine.ts'
 import { spawnChild, type Child } from './lib/rpc.ts'
 import { defaultYaml, peerStartFor } from './lib/scenario-yaml.ts'
 import type { PeerStartParams, PeerUrls, SimInfo } from './lib/servers.ts'
-import { groupedMedianCi, median, MIN_ROUNDS, summarise } from './lib/stats.ts'
+import { fellBehind, groupedMedianCi, median, MIN_ROUNDS, summarise } from './lib/stats.ts'
 
 const HELP = `Usage: node bench/compare.ts --base REF [--measure cpu|latency] [--pairs 3] [--rounds 6] [--rate auto]
                               [--seconds 3] [--client LHR] [--host eu-shop.example] [--latency off|on]
@@ -81,12 +81,6 @@ function commitOf (ref: string): string {
     throw invalid('--base', `"${ref}" is not a commit of this repository (git rev-parse)`)
   }
 }
-
-/**
- * With latency off, a p90 response time (from each request's intended send time) above this share of the round says
- * the servers fell behind: the requests still queued at its end, whose CPU the round counts, are that share of it.
- */
-const BEHIND_SHARE = 0.02
 
 /** `--rate auto`: the first pair's warm-up rate, and the share of their CPU the two processes are then loaded to. */
 const PROBE_RATE = 200
@@ -229,9 +223,9 @@ try {
     if (r.non2xx + r.errors > 0) throw new Error(`${r.non2xx} answers were not 2xx and ${r.errors} requests failed: the route does not serve`)
     // Behind its schedule, a process spends the round's CPU on requests it answers after the round: its CPU per
     // answered request reads high (a known difference read 1.38x at 1,000 requests/s where this warned; --calibrate).
-    const p90 = summarise(r.samplesMs).p90
-    if (counting && !latency && (p90 > BEHIND_SHARE * seconds * 1000 || r.achievedRps < 0.95 * 2 * rate)) {
-      progress(`warning: the two processes did not keep up with ${rate} requests/s each on one CPU (p90 ${p90.toFixed(1)} ms from the schedule, ${Math.round(r.achievedRps)} of ${2 * rate} requests/s answered): the round's CPU per request reads high; lower --rate`)
+    const behind = counting && !latency ? fellBehind(r.samplesMs, r.achievedRps, 2 * rate, seconds) : undefined
+    if (behind !== undefined) {
+      progress(`warning: the two processes did not keep up with ${rate} requests/s each on one CPU (p90 ${behind.p90Ms.toFixed(1)} ms from the schedule, ${Math.round(behind.answeredRps)} of ${2 * rate} requests/s answered): the round's CPU per request reads high; lower --rate`)
     }
     let first = 0
     for (const i of r.route) if (i === 0) first++

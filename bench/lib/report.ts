@@ -198,7 +198,14 @@ function concurrentLines (r: OverheadResult): string[] {
   const byPair = pairs > 1 && c.vsPlain !== null && c.vsPlain.cpuTwoHopsEach.byProcessPair !== undefined
     ? ` By pair of processes, against the plain forwarder: ${c.vsPlain.cpuTwoHopsEach.byProcessPair.map((x) => `${f(x, 2)}x`).join(', ')}.`
     : ''
-  return [`Concurrent pairs (residency-sim's two-hop chain and a peer's loaded at the same time, ${c.rateRps} requests/s each${c.load === 'paced' ? ', evenly spaced and alternating between the two (the paced engine)' : ' by autocannon\'s overallRate (each connection\'s quota for a second sent as that second starts: the same shape of load for both)'}, ${c.runSeconds} s, each process's CPU time per request over the same seconds, the direct paths measured the same way right before each pair${c.pinning === undefined ? '' : `; ${c.pinning}`}; ${rounds}): process CPU per hop of two ${parts.join('; ')}. Both sides of each ratio ran under the same machine conditions, so the drift between trials above does not enter it; ${interval}.${byPair}`, '', ...hopSplitLines(c), ...latencyPairLines(c)]
+  // Results before this check have no count of the loads that fell behind.
+  const kept = (c as Partial<typeof c>).behind
+  const keptUp = kept === undefined
+    ? ''
+    : kept.length === 0
+      ? ` All ${c.loads} counted loads of a pair kept to their schedule (p90 from it within 2% of the load's length, the requests answered at the rate sent).`
+      : ` ${kept.length} of the ${c.loads} counted loads of a pair fell behind their schedule, so that their CPU per request reads high (${kept.slice(0, 4).map((x) => `p90 ${f(x.p90Ms, 0)} ms, ${f(x.answeredRps, 0)} requests/s answered`).join('; ')}${kept.length > 4 ? '; ...' : ''}): the rate is too high for this machine as it ran.`
+  return [`Concurrent pairs (residency-sim's two-hop chain and a peer's loaded at the same time, ${c.rateRps} requests/s each${c.load === 'paced' ? ', evenly spaced and alternating between the two (the paced engine)' : ' by autocannon\'s overallRate (each connection\'s quota for a second sent as that second starts: the same shape of load for both)'}, ${c.runSeconds} s, each process's CPU time per request over the same seconds, the direct paths measured the same way right before each pair${c.pinning === undefined ? '' : `; ${c.pinning}`}; ${rounds}): process CPU per hop of two ${parts.join('; ')}. Both sides of each ratio ran under the same machine conditions, so the drift between trials above does not enter it; ${interval}.${byPair}${keptUp}`, '', ...hopSplitLines(c), ...latencyPairLines(c)]
 }
 
 type LatencyPair = Concurrent['latency']

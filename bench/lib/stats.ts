@@ -97,6 +97,20 @@ export function timingMismatch (what: string, runs: readonly { readonly timedSha
  * Fewer rounds than this give no interval: a bootstrap of one or two values only repeats them ("1.36 to 1.36"), and
  * a verdict on it would be decided by a single round.
  */
+/**
+ * How far behind its schedule a paced load may run before its CPU per answered request reads high: the requests still
+ * queued at the end of a load are its CPU's too, and a p90 response time (from each request's intended send time)
+ * above this share of the load's length puts about that share of them after it.
+ */
+export const BEHIND_SHARE = 0.02
+
+/** How a paced load of `offeredRps` for `seconds` fell behind (p90 from the schedule, answered rate), or undefined. */
+export function fellBehind (samplesMs: ArrayLike<number>, achievedRps: number, offeredRps: number, seconds: number): { p90Ms: number, answeredRps: number } | undefined {
+  const p90Ms = summarise(samplesMs).p90
+  if (p90Ms > BEHIND_SHARE * seconds * 1000 || achievedRps < 0.95 * offeredRps) return { p90Ms, answeredRps: achievedRps }
+  return undefined
+}
+
 export const MIN_ROUNDS = 3
 
 /** mulberry32: a small, well-mixed 32-bit generator, seeded, giving numbers in [0, 1). */

@@ -13,7 +13,7 @@ import { pinProcesses, speedProbe, which } from '../lib/machine.ts'
 import { spawnChild, type Child } from '../lib/rpc.ts'
 import { benchScenario, defaultYaml, peerStartFor } from '../lib/scenario-yaml.ts'
 import type { PeerUrls, SimInfo } from '../lib/servers.ts'
-import { groupedMedianCi, judged, median, round, spread, summarise, timingMismatch } from '../lib/stats.ts'
+import { fellBehind, groupedMedianCi, judged, median, round, spread, summarise, timingMismatch } from '../lib/stats.ts'
 import { NGINX_HINT, startNginx, type NginxPeer } from '../peers/nginx.ts'
 
 const HOST = 'eu-shop.example'
@@ -179,7 +179,10 @@ export async function runOverhead (ctx: Ctx) {
   const pairPeers = (['plain', 'plain-buffered', 'http-proxy'] as const).filter((p) => variants.some((v) => v.system === p && v.hops === 2))
   const byName = (list: readonly Variant[], name: string): Variant => list.find((v) => v.name === name) as Variant
   const chain = (list: readonly Variant[], system: Variant['system'], hops: 1 | 2): Variant => list.find((v) => v.system === system && v.hops === hops) as Variant
-  async function together (a: Variant, b: Variant, label: string): Promise<[number, number]> {
+  /** The counted pair loads that fell behind their schedule (their CPU per request reads high), and how far. */
+  const behind: { label: string, p90Ms: number, answeredRps: number }[] = []
+  let countedLoads = 0
+  async function together (a: Variant, b: Variant, label: string, counted = false): Promise<[number, number]> {
     const done = ctx.watch('overhead', label)
     try {
       await Promise.all([a.proc.call('mark'), b.proc.call('mark')])
@@ -194,6 +197,14 @@ export async function runOverhead (ctx: Ctx) {
       const [ma, mb] = await Promise.all([a.proc.call<number>('cpuTime'), b.proc.call<number>('cpuTime')])
       const r = res.results
       if (r.non2xx + r.errors > 0) throw new Error(`${label}: ${r.non2xx} non-2xx answers, ${r.errors} errors`)
+      if (counted) {
+        countedLoads++
+        const late = fellBehind(r.samplesMs, r.achievedRps, 2 * concurrentRate, concurrentS)
+        if (late !== undefined) {
+          behind.push({ label, p90Ms: round(late.p90Ms, 1), answeredRps: round(late.answeredRps, 0) })
+          ctx.progress('overhead', `${label}: the two fell behind (p90 ${late.p90Ms.toFixed(1)} ms from the schedule, ${Math.round(late.answeredRps)} of ${2 * concurrentRate} requests/s answered): this round's CPU per request reads high`)
+        }
+      }
       let na = 0
       for (const k of r.route) if (k === 0) na++
       const nb = r.route.length - na
@@ -278,9 +289,10 @@ export async function runOverhead (ctx: Ctx) {
           const peer = pairPeers[(k + Math.max(0, round) + pair) % pairPeers.length] as typeof pairPeers[number]
           const at = round < 0 ? `${tag}, warm-up round, ${concurrentRate} rps each` : `${tag}, round ${round + 1}/${roundsPerPair}, ${concurrentRate} rps each`
           // The direct paths right before each pair's chains, so that the subtraction spans seconds of drift, not a round.
-          const [simDirect, peersDirect] = await together(byName(list, DIRECT_SIM), byName(list, DIRECT_PEERS), `${at}: the direct paths`)
-          const [sim1, peer1] = await together(byName(list, 'residency-sim 1 hop'), chain(list, peer, 1), `${at}: residency-sim and ${peer}, one hop`)
-          const [sim2, peer2] = await together(byName(list, 'residency-sim 2 hops'), chain(list, peer, 2), `${at}: residency-sim and ${peer}, two hops`)
+          const counted = round >= 0
+          const [simDirect, peersDirect] = await together(byName(list, DIRECT_SIM), byName(list, DIRECT_PEERS), `${at}: the direct paths`, counted)
+          const [sim1, peer1] = await together(byName(list, 'residency-sim 1 hop'), chain(list, peer, 1), `${at}: residency-sim and ${peer}, one hop`, counted)
+          const [sim2, peer2] = await together(byName(list, 'residency-sim 2 hops'), chain(list, peer, 2), `${at}: residency-sim and ${peer}, two hops`, counted)
           const lat = await latencyTogether(list, peer, `${at}: residency-sim and ${peer}, latency at one request in flight`)
           if (round < 0) continue
           const simUs = (sim2 - simDirect) / 2
@@ -353,6 +365,9 @@ export async function runOverhead (ctx: Ctx) {
     roundsPerPair,
     pinning,
     runSeconds: concurrentS,
+    /** Counted pair loads (direct paths, one hop, two hops, per peer and round), and those that fell behind. */
+    loads: countedLoads,
+    behind,
     vsPlain: concurrentOf('plain'),
     vsPlainBuffered: concurrentOf('plain-buffered'),
     vsHttpProxy: concurrentOf('http-proxy')

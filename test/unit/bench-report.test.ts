@@ -131,6 +131,16 @@ describe('benchmark summary: concurrent pairs', () => {
       await writeReport(dir)
       const paced = await readFile(join(dir, 'summary.md'), 'utf8')
       expect(paced).toContain('loaded at the same time, 850 requests/s each, evenly spaced and alternating between the two (the paced engine), 2 s,')
+      // Written before the check of the pairs' schedule: nothing said about it.
+      expect(paced).not.toContain('counted loads of a pair')
+      // With it: that every load kept up, or how many fell behind and how far.
+      await writeFile(join(dir, FILES.overhead), JSON.stringify({ ...committed, result: { ...committed.result, concurrent: { ...concurrent, load: 'paced', loads: 36, behind: [] } } }))
+      await writeReport(dir)
+      expect(await readFile(join(dir, 'summary.md'), 'utf8')).toContain('All 36 counted loads of a pair kept to their schedule (p90 from it within 2% of the load\'s length, the requests answered at the rate sent).')
+      const late = [{ label: 'round 2/4: the direct paths', p90Ms: 412.6, answeredRps: 1530 }, { label: 'round 3/4: two hops', p90Ms: 61.2, answeredRps: 1702 }]
+      await writeFile(join(dir, FILES.overhead), JSON.stringify({ ...committed, result: { ...committed.result, concurrent: { ...concurrent, load: 'paced', loads: 36, behind: late } } }))
+      await writeReport(dir)
+      expect(await readFile(join(dir, 'summary.md'), 'utf8')).toContain('2 of the 36 counted loads of a pair fell behind their schedule, so that their CPU per request reads high (p90 413 ms, 1530 requests/s answered; p90 61 ms, 1702 requests/s answered): the rate is too high for this machine as it ran.')
       // Written before the one-hop pairs: no split of the two hops.
       expect(paced).not.toContain('two hops apart')
       expect(paced).not.toContain('The second hop alone (the relay)')
