@@ -18,6 +18,9 @@ import { NGINX_HINT, startNginx, type NginxPeer } from '../peers/nginx.ts'
 
 const HOST = 'eu-shop.example'
 
+/** The share of their one CPU the concurrent pairs load the two processes to (as bench:compare --rate auto). */
+const PAIR_BUSY = 0.6
+
 /**
  * The Node variants of one pair of processes: the simulation's (its origin direct, one hop, two hops) and the peers'
  * (their origin direct, each chain with one and two hops).
@@ -161,7 +164,7 @@ export async function runOverhead (ctx: Ctx) {
   // Concurrent pairs: residency-sim and one Node peer loaded at the same time, each at the same fixed rate, and each
   // process's CPU time per request taken over the same seconds. The machine's drift between trials (the speed probe
   // above) then reaches both sides of a ratio alike, which the interleaved trials cannot give. The rate leaves both
-  // servers and the load generator room on the machine: a third of the slowest two-hop chain's closed-loop throughput.
+  // servers room on their CPU: the one at which they keep it about 60% busy (pickPairRate).
   // The load is the paced engine's: evenly spaced requests, alternating between the two servers (autocannon's
   // overallRate would send each connection's quota for a second as the second starts, in bursts where the two
   // processes contend for their CPU; see the fidelity scenario).
@@ -172,7 +175,12 @@ export async function runOverhead (ctx: Ctx) {
   // run in several pairs of processes, the first those of the trials above, the others started fresh and warmed up,
   // and the interval is bootstrapped over the pairs and their rounds (stats.ts groupedMedianCi).
   const twoHopRps = variants.filter((v) => v.hops === 2 && v.system !== 'nginx').map((v) => median((results.get(v.name) ?? []).map((x) => x.throughput.rps)))
-  const concurrentRate = Math.max(50, Math.floor(Math.min(...twoHopRps) / 3 / 50) * 50)
+  // At most a third of the slowest two-hop chain's closed-loop throughput; the rate itself is found on the first pair
+  // (pickPairRate), the one at which the two processes keep their CPU about PAIR_BUSY busy.
+  const rateCap = Math.max(50, Math.floor(Math.min(...twoHopRps) / 3 / 50) * 50)
+  let concurrentRate = rateCap
+  let busyAtRate = Number.NaN
+  let busyMeasuredAt = 0
   const processPairs = q ? 1 : Math.max(1, Math.round(sized(ctx.settings, 3, 1)))
   const roundsPerPair = q ? 1 : Math.max(1, Math.round(sized(ctx.settings, 4, 1)))
   const concurrentS = sized(ctx.settings, 2, 1, 0.5)
@@ -264,6 +272,24 @@ export async function runOverhead (ctx: Ctx) {
     ratio: number, simUs: number, peerUs: number, first: { simUs: number, peerUs: number }, second: { simUs: number, peerUs: number }
     latency: { simUs: number, peerUs: number }
   }
+  /**
+   * The pairs' rate: from a quarter of the cap, rounds of residency-sim's two-hop chain and the slowest peer's at once,
+   * each at the rate the one before says keeps the shared CPU PAIR_BUSY busy (a process's CPU per request falls as its
+   * load rises, so the steps close in from below), four at most. A third of a closed-loop throughput each overloaded
+   * the pair on this machine (a round then counts CPU of requests answered after it; bench:compare --calibrate).
+   */
+  async function pickPairRate (list: readonly Variant[]): Promise<void> {
+    const slowest = pairPeers.reduce((a, b) => (median((results.get(chain(list, a, 2).name) ?? []).map((x) => x.throughput.rps)) <= median((results.get(chain(list, b, 2).name) ?? []).map((x) => x.throughput.rps)) ? a : b))
+    concurrentRate = Math.max(50, Math.floor(rateCap / 4 / 50) * 50)
+    for (let step = 0; step < 4; step++) {
+      const [a, b] = await together(byName(list, 'residency-sim 2 hops'), chain(list, slowest, 2), `the pairs' rate, step ${step + 1}: ${concurrentRate} rps each`)
+      busyAtRate = (a + b) * concurrentRate / 1e6
+      busyMeasuredAt = concurrentRate
+      const next = Math.min(rateCap, Math.max(50, Math.floor(concurrentRate * PAIR_BUSY / busyAtRate / 50) * 50))
+      if (Math.abs(next - concurrentRate) <= 0.1 * concurrentRate) break
+      concurrentRate = next
+    }
+  }
   /** By peer, the rounds of each pair of processes. */
   const concurrentRatios = new Map<string, PairRound[][]>(pairPeers.map((p) => [p, []]))
   let pinning = ''
@@ -278,7 +304,8 @@ export async function runOverhead (ctx: Ctx) {
     const pin = pinProcesses([{ pid: procs[0]!.pid, cpus: '1' }, { pid: procs[1]!.pid, cpus: '1' }, { pid: ctx.loadgen.pid, cpus: '0' }])
     if (pair === 0) {
       pinning = 'restore' in pin ? 'both servers on CPU 1, the load generator on CPU 0 (taskset)' : `not pinned: ${pin.reason}`
-      ctx.progress('overhead', `concurrent pairs at ${concurrentRate} rps each: ${pinning}`)
+      await pickPairRate(list)
+      ctx.progress('overhead', `concurrent pairs at ${concurrentRate} rps each (the shared CPU ${Math.round(busyAtRate * 100)}% busy at ${busyMeasuredAt}; at most ${rateCap}): ${pinning}`)
     }
     for (const peer of pairPeers) concurrentRatios.get(peer)?.push([])
     try {
@@ -357,6 +384,9 @@ export async function runOverhead (ctx: Ctx) {
   }
   const concurrent = {
     rateRps: concurrentRate,
+    /** How the rate was found: at most a third of the slowest two-hop throughput, stepped to the CPU share aimed at. */
+    rateCapRps: rateCap,
+    busyAim: PAIR_BUSY,
     // Results before this field were loaded by autocannon's overallRate.
     load: 'paced' as 'paced' | 'overallRate',
     rounds: processPairs * roundsPerPair,
